@@ -1,0 +1,51 @@
+# Single source of truth for set-up, build, test, bench and demo. Every target installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
+export PYTHONHASHSEED := 0
+
+.PHONY: setup build lint test test-forge test-py slither bench bench-gas deploy-local clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: setup
+	forge build
+
+lint: setup
+	$(VENV)/bin/ruff check oracle_node tests scripts bench
+	$(VENV)/bin/ruff format --check oracle_node tests scripts bench
+
+test-forge: build
+	FOUNDRY_PROFILE=ci forge test
+
+test-py: build
+	$(VENV)/bin/pytest -q
+
+test: lint test-forge test-py
+
+slither: build
+	$(VENV)/bin/slither . --config-file slither.config.json
+
+bench: bench-gas
+
+bench-gas: build
+	$(PY) -m bench.gas --out bench/gas.json
+
+deploy-local: build
+	$(PY) -m scripts.deploy_local
+
+clean:
+	rm -rf out cache .build $(VENV) node_modules

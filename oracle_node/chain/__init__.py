@@ -1,0 +1,1 @@
+"""Everything that talks to a chain. The only package that imports web3."""
