@@ -1,0 +1,1 @@
+"""Features computed from guarded market data: returns, realised volatility, HAR, funding, depth."""

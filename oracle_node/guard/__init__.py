@@ -1,0 +1,1 @@
+"""Input guard: decides per tick which sources to trust. Pure functions, no I/O."""

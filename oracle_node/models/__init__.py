@@ -1,0 +1,1 @@
+"""Risk models: EWMA and GJR-GARCH baselines, ML models served through onnxruntime."""

@@ -1,0 +1,1 @@
+"""Risk parameters in the contract's units: VaR/ES, scenario-grid margins, liquidation threshold, score."""

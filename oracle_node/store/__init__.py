@@ -1,0 +1,1 @@
+"""Durable record of every decision, observation, report and submission (SQLite)."""
