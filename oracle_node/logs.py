@@ -1,0 +1,88 @@
+"""JSON logs: one object per line with an event name and fields; secrets and RPC credentials redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+# scheme://[user:pass@]host[:port][/path][?query]: credentials, path and query may carry API keys.
+_URL = re.compile(r"(?P<scheme>(?:https?|wss?)://)(?:[^/@\s]+@)?(?P<host>[^/\s?\"']+)(?P<rest>[^\s\"']*)")
+_SECRET_NAMES = ("password", "secret", "private_key", "api_key", "apikey", "token", "key_file_password")
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    rest = match.group("rest")
+    return match.group("scheme") + match.group("host") + ("/***" if rest not in ("", "/") else rest)
+
+
+def redact_text(text: str) -> str:
+    """Keep only scheme://host:port of URLs (RPC providers put API keys in credentials, path or query)."""
+    return _URL.sub(_redact_url, text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    if any(name in key.lower() for name in _SECRET_NAMES):
+        return "***"
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, key) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            payload.update(redact(fields))
+        if record.exc_info and record.exc_info[1] is not None:
+            payload["error"] = redact_text(f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}")
+        return json.dumps(payload, default=str, separators=(",", ":"))
+
+
+class EventLogger:
+    """`log.info("cycle_done", market="BTC-USD", ms=3.1)`: the event is the message, fields ride along."""
+
+    def __init__(self, name: str) -> None:
+        self._log = logging.getLogger(name)
+
+    def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if self._log.isEnabledFor(level):
+            self._log.log(level, event, extra={"fields": fields})
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit(logging.ERROR, event, fields)
+
+
+def get_logger(name: str) -> EventLogger:
+    return EventLogger(name)
+
+
+def configure_logging(level: str = "INFO", stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.Formatter.converter = time.gmtime
