@@ -8,7 +8,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PREFIX = "mlra_oracle"
 CYCLE_OUTCOMES = ("published", "skipped", "degraded", "dry_run", "failed", "timeout")
-TX_STATUSES = ("included", "reverted", "simulation_failed", "replaced", "rpc_error", "dry_run")
+TX_STATUSES = (
+    "included",
+    "reverted",
+    "simulation_failed",
+    "replaced",
+    "rpc_error",
+    "dry_run",
+    "timeout",
+    "refused",
+    "dropped",
+)
 
 
 class NodeMetrics:
