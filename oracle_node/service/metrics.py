@@ -6,19 +6,10 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from oracle_node.chain.tx import TX_STATUSES
+
 PREFIX = "mlra_oracle"
 CYCLE_OUTCOMES = ("published", "skipped", "degraded", "dry_run", "failed", "timeout")
-TX_STATUSES = (
-    "included",
-    "reverted",
-    "simulation_failed",
-    "replaced",
-    "rpc_error",
-    "dry_run",
-    "timeout",
-    "refused",
-    "dropped",
-)
 
 
 class NodeMetrics:
