@@ -1,0 +1,234 @@
+"""From forecasts to published parameters: `compute_many` (vectorised over markets) and `compute_params`.
+
+Per market, in the contract's units (uint16 bp; oracle_node.risk.units rounds protective fields up):
+    volatility = sigma_1d * sqrt(365)                      VaR / ES = the 1-day two-sided 99% values
+    IM, MM, LT = oracle_node.risk.margin                   score, confidence = oracle_node.risk.score
+Each result carries a `RiskExplanation` (which scenario set IM, score and confidence components) for
+logs and reports. Inputs are validated here, at the boundary; a value that cannot be published raises
+BoundsViolation naming the market and field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from oracle_node.errors import BoundsViolation
+from oracle_node.models.forecast import Forecast
+from oracle_node.risk.grid import ScenarioGrid
+from oracle_node.risk.margin import ForecastArrays, MarginArrays, liquidity_addon, margins
+from oracle_node.risk.params import RiskSettings
+from oracle_node.risk.score import (
+    ConfidenceParts,
+    ScoreParts,
+    confidence_parts,
+    score_fraction,
+    score_parts,
+    tail_ratio,
+)
+from oracle_node.risk.units import bp_down, bp_up, require_uint16_fields
+from oracle_node.types import BPS, RISK_FIELDS, RiskParamsBps
+
+DAYS_PER_YEAR = 365.0
+_GRIDS: dict[tuple[object, ...], ScenarioGrid] = {}  # grids are pure functions of these settings
+_PROTECTIVE = ("volatility", "var99", "es99", "initial_margin", "maintenance_margin", "risk_score")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskInput:
+    """One market's inputs: the model's forecast and what the guard and the model ensemble said.
+
+    daily_volume / reference_notional (same currency) enable the concentration add-on; leave None if
+    unknown.
+    """
+
+    market: str
+    forecast: Forecast
+    guard_confidence: float = 1.0
+    guard_flags: frozenset[str] = field(default_factory=frozenset)
+    model_agreement: float = 1.0
+    daily_volume: float | None = None
+    reference_notional: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarginExplanation:
+    """Fractions of notional behind IM and MM."""
+
+    scan_range: float
+    tail_multiplier: float
+    grid_loss: float
+    grid_scenario: str
+    es_floor: float
+    addon: float
+    initial: float
+    maintenance: float
+    im_source: str  # "scenario" or "es_floor"
+    mm_source: str  # "fraction_of_im" or "var99_floor"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskExplanation:
+    market: str
+    margin: MarginExplanation
+    score: ScoreParts
+    confidence: ConfidenceParts
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["score"]["logit"] = self.score.logit
+        out["confidence"]["value"] = self.confidence.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RiskResult:
+    market: str
+    params: RiskParamsBps
+    explanation: RiskExplanation
+
+
+def _grid(settings: RiskSettings) -> ScenarioGrid:
+    key = (
+        settings.price_multiples,
+        settings.vol_shocks_price_down,
+        settings.vol_shocks_price_up,
+        settings.extreme_multiple,
+        settings.extreme_cover,
+    )
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = _GRIDS[key] = ScenarioGrid.from_settings(settings)
+    return grid
+
+
+def _unit_fraction(market: str, name: str, value: float) -> float:
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise BoundsViolation(market, name, value, "must be a finite fraction in [0, 1]")
+    return value
+
+
+def _validate(item: RiskInput) -> None:
+    _unit_fraction(item.market, "guard_confidence", item.guard_confidence)
+    _unit_fraction(item.market, "model_agreement", item.model_agreement)
+    nu = item.forecast.nu
+    if nu is not None and not (math.isfinite(nu) and nu > 2.0):
+        raise BoundsViolation(item.market, "nu", nu, "Student-t nu must be finite and > 2 (finite variance)")
+    for name in ("var99", "es99"):
+        if getattr(item.forecast, name) > 1.0:
+            raise BoundsViolation(
+                item.market, name, getattr(item.forecast, name), "a long cannot lose over 100%"
+            )
+    for name in ("daily_volume", "reference_notional"):
+        value = getattr(item, name)
+        if value is not None and not (math.isfinite(value) and value >= 0.0):
+            raise BoundsViolation(item.market, name, value, "must be finite and >= 0")
+
+
+def _optional(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _margin_arrays(items: Sequence[RiskInput], settings: RiskSettings) -> tuple[MarginArrays, ForecastArrays]:
+    f = ForecastArrays.from_forecasts([i.forecast for i in items])
+    volume = _optional([i.daily_volume for i in items])
+    reference = _optional([i.reference_notional for i in items])
+    addon = liquidity_addon(f.sigma_1d, volume, reference, settings)
+    return margins(f, addon, _grid(settings), settings), f
+
+
+def _liquidation_thresholds(markets: list[str], mm_bp: list[int], settings: RiskSettings) -> list[int]:
+    out = []
+    for market, mm in zip(markets, mm_bp, strict=True):
+        if mm > BPS:
+            why = f"maintenance margin above 100% leaves no liquidation threshold with LT + MM <= {BPS}"
+            raise BoundsViolation(market, "maintenance_margin", mm, why)
+        out.append(max(BPS - mm - settings.liquidation_buffer_bp, 0))
+    return out
+
+
+def _explanations(m: MarginArrays, grid: ScenarioGrid, mm_fraction: float) -> list[MarginExplanation]:
+    cols = [
+        x.tolist()
+        for x in (m.scan_range, m.tail_multiplier, m.grid_loss, m.es_floor, m.addon, m.initial, m.maintenance)
+    ]
+    sides = ["short " if short else "long " for short in m.grid_short.tolist()]
+    scenarios = [grid.linear_labels[j] for j in m.grid_scenario.tolist()]
+    var99 = m.var99.tolist()
+    return [
+        MarginExplanation(
+            scan_range=s,
+            tail_multiplier=z,
+            grid_loss=g,
+            grid_scenario=side + scenario,
+            es_floor=floor,
+            addon=addon,
+            initial=im,
+            maintenance=mm,
+            im_source="scenario" if g >= floor else "es_floor",
+            mm_source="var99_floor" if var > im * mm_fraction else "fraction_of_im",
+        )
+        for s, z, g, floor, addon, im, mm, side, scenario, var in zip(
+            *cols, sides, scenarios, var99, strict=True
+        )
+    ]
+
+
+def _rounded_fields(
+    markets: list[str],
+    fractions: dict[str, np.ndarray],
+    confidence: np.ndarray,
+    settings: RiskSettings,
+) -> dict[str, list[int]]:
+    """Every field in bp: protective ones up, confidence down, LT from the rounded MM.
+
+    Fields are checked in RISK_FIELDS order (LT last), so an unrepresentable value names the first one.
+    """
+    rounded = {name: (x, bp_up(x)) for name, x in fractions.items()}
+    rounded["confidence"] = (confidence, bp_down(confidence))
+    bp = require_uint16_fields(markets, rounded)
+    bp["liquidation_threshold"] = _liquidation_thresholds(markets, bp["maintenance_margin"], settings)
+    return bp
+
+
+def compute_many(items: Sequence[RiskInput], settings: RiskSettings | None = None) -> list[RiskResult]:
+    """Risk parameters for many markets at once (one NumPy pass over markets)."""
+    settings = RiskSettings() if settings is None else settings
+    for item in items:
+        _validate(item)
+    if not items:
+        return []
+    markets = [i.market for i in items]
+    m, f = _margin_arrays(items, settings)
+    vol_annual = f.sigma_1d * math.sqrt(DAYS_PER_YEAR)
+    scores = score_parts(vol_annual, tail_ratio(f), [i.forecast.flags for i in items], settings)
+    conf = [
+        confidence_parts(i.guard_confidence, i.model_agreement, i.forecast.flags | i.guard_flags, settings)
+        for i in items
+    ]
+    protective = (vol_annual, m.var99, m.es99, m.initial, m.maintenance, score_fraction(scores))
+    fractions = dict(zip(_PROTECTIVE, protective, strict=True))
+    bp = _rounded_fields(markets, fractions, np.array([c.value for c in conf]), settings)
+    margin = _explanations(m, _grid(settings), settings.mm_fraction)
+    rows = zip(*(bp[name] for name in RISK_FIELDS), strict=True)
+    return [
+        RiskResult(market, RiskParamsBps(*row), RiskExplanation(market, margin[i], scores[i], conf[i]))
+        for i, (market, row) in enumerate(zip(markets, rows, strict=True))
+    ]
+
+
+def compute_params(
+    market: str,
+    forecast: Forecast,
+    *,
+    guard_confidence: float = 1.0,
+    guard_flags: frozenset[str] = frozenset(),
+    model_agreement: float = 1.0,
+    settings: RiskSettings | None = None,
+) -> RiskResult:
+    """One market's parameters (the same code path as `compute_many`)."""
+    item = RiskInput(market, forecast, guard_confidence, guard_flags, model_agreement)
+    return compute_many([item], settings)[0]
