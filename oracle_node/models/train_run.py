@@ -1,0 +1,154 @@
+"""The training run: data -> fitted quantile pair -> ONNX + manifest, with the coverage report.
+
+Also evaluates, out of sample, the EWMA-normal baseline, GJR-GARCH-t (weekly refit, as the node runs)
+and the published ensemble, walking forward day by day with data up to t only.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oracle_node.errors import ModelError
+from oracle_node.features.history import MarketHistory
+from oracle_node.models.ensemble import RiskModel
+from oracle_node.models.ewma import ewma_variance_path
+from oracle_node.models.manifest import Manifest, load_manifest, sha256_file, write_manifest
+from oracle_node.models.onnx_export import export_quantile_pair
+from oracle_node.models.quantile_onnx import deterministic_session
+from oracle_node.models.tails import normal_quantile
+from oracle_node.models.train import (
+    ALPHA,
+    BASELINE,
+    ONNX_FILE,
+    TEST_START,
+    Dataset,
+    build_manifest,
+    coverage,
+    fit_quantile_pair,
+    fit_tails,
+    split_ts,
+)
+from oracle_node.models.train_data import load_training_histories, training_file_hashes
+
+
+def onnx_matches_sklearn(onnx_bytes: bytes, lo: Any, hi: Any, x: np.ndarray) -> float:
+    """Largest relative difference between onnxruntime and scikit-learn; ModelError above 1e-5."""
+    sess = deterministic_session(onnx_bytes, ONNX_FILE)
+    got = np.column_stack(sess.run(None, {"X": x.astype(np.float32)})).astype(np.float64)
+    ref = np.column_stack([lo.predict(x.astype(np.float32)), hi.predict(x.astype(np.float32))])
+    rel = float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-12)))
+    if not np.allclose(got, ref, rtol=1e-5, atol=0.0):
+        raise ModelError(f"ONNX export differs from scikit-learn: max relative difference {rel:.3g}")
+    return rel
+
+
+def _ewma_quantiles(history_close: np.ndarray, n_rows_idx: np.ndarray) -> np.ndarray:
+    """EWMA-normal 1 % log-return quantile for the day after each feature day index."""
+    r = np.diff(np.log(history_close))
+    v = ewma_variance_path(r, BASELINE["ewma_lambda"], float(np.mean(r[:30] ** 2)))
+    return np.sqrt(v[n_rows_idx - 1]) * normal_quantile(ALPHA)
+
+
+def in_and_out_metrics(
+    ds: Dataset, pair: tuple[Any, Any], cut: float, history: MarketHistory
+) -> dict[str, Any]:
+    lo, hi = pair
+    z = np.column_stack([lo.predict(ds.x.astype(np.float32)), hi.predict(ds.x.astype(np.float32))])
+    q_lo, q_hi = ds.scale * z[:, 0], ds.scale * z[:, 1]
+    idx = np.searchsorted(history.ts, ds.target_ts) - 1  # feature day index of each row
+    e_lo = _ewma_quantiles(history.close, idx)
+    out: dict[str, Any] = {}
+    for part, mask in zip(("in_sample", "out_of_sample"), ds.split(cut), strict=True):
+        out[part] = {
+            "ml": coverage(ds.r_next[mask], q_lo[mask], q_hi[mask]),
+            "ewma": coverage(ds.r_next[mask], e_lo[mask], -e_lo[mask]),
+        }
+    return out
+
+
+def walk_forward(model: RiskModel, history: MarketHistory, cut: float) -> dict[str, Any]:
+    """Ensemble and baseline out of sample: forecast each day after `cut` from data before it."""
+    first = int(np.searchsorted(history.ts, cut, side="right"))
+    r = np.diff(np.log(history.close))
+    ens, base, flags = [], [], {}
+    for i in range(first, len(history)):
+        past = history.until(history.ts[i - 1])
+        fc = model.forecast(past)
+        ens.append((fc.var99, fc.var99_short))
+        b = model.baseline.forecast(past)
+        base.append((b.var99, b.var99_short))
+        for f in fc.flags:
+            flags[f] = flags.get(f, 0) + 1
+    realised = r[first - 1 :]
+    return {
+        "ensemble": _loss_coverage(realised, np.array(ens)),
+        "baseline_gjr": _loss_coverage(realised, np.array(base)),
+        "flag_counts": dict(sorted(flags.items())),
+    }
+
+
+def _loss_coverage(r: np.ndarray, var: np.ndarray) -> dict[str, Any]:
+    q_lo, q_hi = np.log1p(-var[:, 0]), np.log1p(var[:, 1])
+    cov = coverage(r, q_lo, q_hi)
+    cov["mean_var99"] = float(np.mean(var[:, 0]))
+    return cov
+
+
+def run_training(data_dir: Path, out_dir: Path, *, walk: bool = True) -> dict[str, Any]:
+    histories = load_training_histories(data_dir)
+    cut = split_ts()
+    sets = {m: Dataset(h) for m, h in histories.items()}
+    train_x = np.vstack([d.x[d.split(cut)[0]] for d in sets.values()])
+    train_z = np.concatenate([d.z[d.split(cut)[0]] for d in sets.values()])
+    lo, hi = fit_quantile_pair(train_x, train_z)
+    onnx_bytes = export_quantile_pair(lo, hi, train_x.shape[1], "qgbm_har_v1")
+    all_x = np.vstack([d.x for d in sets.values()])
+    max_rel = onnx_matches_sklearn(onnx_bytes, lo, hi, all_x)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / ONNX_FILE).write_bytes(onnx_bytes)
+    metrics: dict[str, Any] = {"onnx_vs_sklearn_max_rel_diff": max_rel}
+    for m, d in sets.items():
+        metrics[m] = in_and_out_metrics(d, (lo, hi), cut, histories[m])
+    training = {
+        "data": training_file_hashes(data_dir),
+        "test_start": TEST_START,
+        "split": "train: target day closes <= test_start 00:00 UTC; test: after",
+        "rows_train": int(train_x.shape[0]),
+        "rows_by_market": {m: int(d.split(cut)[0].sum()) for m, d in sets.items()},
+    }
+    data = build_manifest(sha256_file(out_dir / ONNX_FILE), train_x, fit_tails(train_z), training, metrics)
+    write_manifest(out_dir, data)
+    if walk:
+        model = RiskModel(load_manifest(out_dir))
+        for m, h in histories.items():
+            data["metrics"][m]["walk_forward"] = walk_forward(model, h, cut)
+        write_manifest(out_dir, data)
+    return data
+
+
+def format_report(manifest: Manifest | dict[str, Any]) -> str:
+    data = manifest.data if isinstance(manifest, Manifest) else manifest
+    lines = [f"model {data['model']}  test_start {data['training']['test_start']}  alpha {ALPHA}"]
+    for m in ("BTC-USD", "ETH-USDT"):
+        met = data["metrics"][m]
+        for part in ("in_sample", "out_of_sample"):
+            for name, cov in met[part].items():
+                lines.append(_line(m, part, name, cov))
+        for name in ("ensemble", "baseline_gjr"):
+            if "walk_forward" in met:
+                lines.append(_line(m, "out_of_sample", name, met["walk_forward"][name]))
+    return "\n".join(lines)
+
+
+def _line(market: str, part: str, name: str, cov: dict[str, Any]) -> str:
+    rate = f"long {100 * cov['rate_lo']:.2f}% ({cov['violations_lo']})  short {100 * cov['rate_hi']:.2f}% ({cov['violations_hi']})"
+    extra = (
+        f"  mean VaR99 {cov['mean_var99']:.4f}"
+        if "mean_var99" in cov and math.isfinite(cov["mean_var99"])
+        else ""
+    )
+    return f"{market:9s} {part:13s} {name:13s} n={cov['n']:5d}  {rate}  pinball_lo {cov['pinball_lo']:.5f}{extra}"

@@ -1,0 +1,41 @@
+"""Regenerate the bundled ML model artifacts (ONNX + manifest.json) from the real data.
+
+    .venv/bin/python scripts/train_models.py --data ../shared/data [--out oracle_node/models/artifacts]
+
+Uses only data before the documented test start (oracle_node/models/train.py), verifies ONNX against
+scikit-learn, and prints the in- and out-of-sample coverage of the 1 % and 99 % quantiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from oracle_node.errors import OracleNodeError
+from oracle_node.models.train import artifact_dir_default
+from oracle_node.models.train_run import format_report, run_training
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+    parser.add_argument("--out", type=Path, default=artifact_dir_default())
+    parser.add_argument("--no-walk-forward", action="store_true", help="skip the out-of-sample ensemble run")
+    args = parser.parse_args(argv)
+    try:
+        data = run_training(args.data, args.out, walk=not args.no_walk_forward)
+    except OracleNodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(data))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
