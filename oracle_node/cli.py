@@ -1,0 +1,69 @@
+"""`oracle-node`: entry points are a dozen lines that build objects and call `run`.
+
+Every expected failure is an OracleNodeError and ends as one clear line on stderr with exit code 2;
+nothing below this module reads the environment (it is passed down where needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from oracle_node.config import load_config
+from oracle_node.errors import OracleNodeError
+from oracle_node.logs import configure_logging
+
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oracle-node", description="MLRA risk oracle node")
+    sub = p.add_subparsers(dest="command", required=True)
+    rp = sub.add_parser(
+        "replay", help="run the pipeline over a tick CSV offline, one JSON line per (tick, market)"
+    )
+    rp.add_argument("--ticks", type=Path, required=True, help="multi-source tick CSV (see README)")
+    rp.add_argument("--config", type=Path, required=True)
+    rp.add_argument("--out", type=Path, required=True, help="output JSONL")
+    for name, text in (("run", "run the daemon"), ("once", "run one cycle (dry-run unless --publish)")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--config", type=Path, required=True)
+        if name == "once":
+            sp.add_argument("--publish", action="store_true", help="sign and submit (default: dry-run)")
+    ck = sub.add_parser(
+        "check", help="check config, keystore, RPC, chain id, on-chain config and model files"
+    )
+    ck.add_argument("--config", type=Path, required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        configure_logging(cfg.service.log_level)
+        return _dispatch(args, cfg)
+    except OracleNodeError as exc:
+        print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, cfg: object) -> int:
+    from oracle_node.service import commands
+
+    if args.command == "replay":
+        return commands.replay(cfg, args.ticks, args.out)
+    if args.command == "check":
+        return commands.check(cfg, dict(os.environ))
+    if args.command == "once":
+        return commands.once(cfg, dict(os.environ), publish=args.publish)
+    return commands.run(cfg, dict(os.environ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Node configuration: one object built in the CLI from a YAML file plus `ORACLE_` environment variables.
+
+Environment variables override the file; nested fields use `__`, e.g. `ORACLE_CHAIN__RPC_URL`,
+`ORACLE_SERVICE__METRICS_PORT`. Secrets never live in the file: the keystore password comes from a
+file path or the name of an environment variable. An invalid file raises ConfigError with one line
+per problem naming the field, the value and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from oracle_node.chain.tx import TxPolicy
+from oracle_node.errors import ConfigError
+from oracle_node.guard.params import GuardParams
+from oracle_node.logs import redact, redact_text
+from oracle_node.risk.params import RiskSettings
+from oracle_node.types import market_id_bytes32
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceConfig(BaseModel):
+    """One market-data source of a market."""
+
+    model_config = _FROZEN
+    name: str = Field(min_length=1, description="unique name, e.g. binance-spot")
+    kind: Literal["ccxt", "replay"] = "ccxt"
+    venue: str | None = Field(default=None, description="ccxt exchange id for kind=ccxt, e.g. binance")
+    symbol: str | None = Field(default=None, description="venue symbol, e.g. BTC/USDT or BTC/USDT:USDT")
+    pool: str | None = Field(
+        default=None, description="shared liquidity pool id (de-duplicated by the guard)"
+    )
+    api_url: str | None = Field(default=None, description="override of the venue's REST base URL")
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _ccxt_needs_venue(self) -> SourceConfig:
+        if self.kind == "ccxt" and not (self.venue and self.symbol):
+            raise ValueError("a ccxt source needs both 'venue' and 'symbol'")
+        return self
+
+
+class MarketDefaults(BaseModel):
+    """Applied to every market; a market entry overrides any of them."""
+
+    model_config = _FROZEN
+    heartbeat_s: int = Field(default=3600, ge=1, description="publish at least this often")
+    deviation_bps: int = Field(
+        default=100, ge=1, le=10_000, description="publish when a margin field moves this much"
+    )
+    hysteresis_bps: int = Field(
+        default=25,
+        ge=0,
+        le=10_000,
+        description="after a deviation publish, the move must fall back by this much to re-arm",
+    )
+    history_days: int = Field(default=1000, ge=30, le=5000, description="daily history kept for the models")
+
+
+class MarketConfig(MarketDefaults):
+    id: str
+    sources: tuple[SourceConfig, ...] = ()
+    history: str | None = Field(
+        default=None,
+        description="bundled history to warm the models, e.g. 'bundled:btc_usd_daily' or a CSV path",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        market_id_bytes32(value)
+        return value
+
+
+class ChainConfig(BaseModel):
+    model_config = _FROZEN
+    rpc_url: SecretStr = Field(
+        default=SecretStr("http://127.0.0.1:8545"), description="JSON-RPC endpoint (redacted in logs)"
+    )
+    chain_id: int = Field(default=31337, ge=1)
+    oracle_address: str | None = Field(
+        default=None, description="RiskOracle address; required by run and check"
+    )
+    tx: TxPolicy = TxPolicy()
+
+    @field_validator("oracle_address")
+    @classmethod
+    def _checksum(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not (
+            value.startswith("0x")
+            and len(value) == 42
+            and all(c in "0123456789abcdefABCDEF" for c in value[2:])
+        ):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
+
+
+class SignerConfig(BaseModel):
+    """The operator's key: an eth-account V3 keystore; no keystore means dry-run."""
+
+    model_config = _FROZEN
+    keystore: Path | None = None
+    password_file: Path | None = None
+    password_env: str | None = Field(
+        default=None, description="name of the environment variable holding the password"
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> SignerConfig:
+        if self.keystore is not None and (self.password_file is None) == (self.password_env is None):
+            raise ValueError("a keystore needs exactly one of 'password_file' or 'password_env'")
+        return self
+
+
+class ModelConfig(BaseModel):
+    model_config = _FROZEN
+    manifest: str = Field(default="bundled", description="'bundled' or a path to a model manifest.json")
+    refit_every_s: int = Field(default=86_400, ge=60, description="GJR-GARCH refit period per market")
+
+
+class ServiceConfig(BaseModel):
+    model_config = _FROZEN
+    store_path: Path = Path("var/node.sqlite")
+    tick_interval_s: float = Field(default=10.0, gt=0, description="how often each market's cycle runs")
+    cycle_timeout_s: float = Field(default=20.0, gt=0)
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures that open the breaker")
+    breaker_cooldown_s: float = Field(default=300.0, ge=0)
+    report_ttl_s: int = Field(default=300, ge=10, description="report deadline = observedAt + this")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_max_silence_s: float = Field(
+        default=120.0, gt=0, description="unhealthy when no cycle completed for this long"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    replay_ticks: Path | None = Field(
+        default=None, description="run on a recorded tick CSV instead of live venues (demo, tests)"
+    )
+    replay_speed: float = Field(default=3600.0, gt=0, description="replayed seconds per wall-clock second")
+
+
+class NodeConfig(BaseSettings):
+    """Everything a node needs; built once by the CLI and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORACLE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    node_name: str = "oracle-node"
+    chain: ChainConfig = ChainConfig()
+    signer: SignerConfig = SignerConfig()
+    market_defaults: MarketDefaults = MarketDefaults()
+    markets: tuple[MarketConfig, ...] = ()
+    guard: GuardParams = GuardParams()
+    risk: RiskSettings = RiskSettings()
+    model: ModelConfig = ModelConfig()
+    service: ServiceConfig = ServiceConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the YAML file (passed as init kwargs by load_config).
+        return env_settings, init_settings
+
+    @field_validator("markets")
+    @classmethod
+    def _unique_markets(cls, value: tuple[MarketConfig, ...]) -> tuple[MarketConfig, ...]:
+        ids = [m.id for m in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"market ids must be unique, repeated: {', '.join(dupes)}")
+        return value
+
+    def market(self, market_id: str) -> MarketConfig:
+        """The configured market, or one built from market_defaults for a market the file does not list."""
+        for m in self.markets:
+            if m.id == market_id:
+                return m
+        return MarketConfig(id=market_id, **self.market_defaults.model_dump())
+
+    def redacted(self) -> dict[str, Any]:
+        """The config as logged at start: secrets masked, RPC URL reduced to scheme://host:port."""
+        dumped = redact(self.model_dump(mode="json"))
+        dumped["chain"]["rpc_url"] = redact_text(self.chain.rpc_url.get_secret_value())
+        return dumped
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        value = e.get("input")
+        shown = "***" if "password" in where or "rpc_url" in where else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        problems.append(f"{where} = {shown}: {e['msg']}")
+    return problems
+
+
+def load_config(path: str | Path | None) -> NodeConfig:
+    """Read YAML (may be None for defaults + env only) and build the config, or raise ConfigError."""
+    data: dict[str, Any] = {}
+    source = str(path) if path is not None else "environment"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist", source)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ConfigError(f"{line}not valid YAML ({getattr(exc, 'problem', exc)})", source) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"top level must be a mapping, got {type(loaded).__name__}", source)
+        data = loaded or {}
+    try:
+        return NodeConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc), source) from None

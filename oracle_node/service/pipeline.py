@@ -1,0 +1,197 @@
+"""One round of the node's computation for every market: guard -> history -> model -> risk -> trigger.
+
+Pure of I/O: ticks come in, outcomes go out. `run`, `once`, `replay` and the benchmark all call
+`NodePipeline.step`, so what the replay shows is what the daemon would publish.
+
+A market's outcome is one of
+- published candidate: params computed and the trigger says publish (`would_publish`);
+- quiet: params computed, no trigger;
+- degraded: the guard had no quorum, nothing is computed or published (never an average of two
+  disagreeing sources); the last published values stay on-chain and age, and consumers fail closed
+  on their max age;
+- error: the model or the risk layer could not produce a representable set (named in `error`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from oracle_node.config import NodeConfig
+from oracle_node.errors import BoundsViolation, DataError, ModelError
+from oracle_node.guard import GuardResult, GuardState, evaluate
+from oracle_node.models.ensemble import RiskModel
+from oracle_node.models.forecast import Forecast
+from oracle_node.risk import RiskInput, RiskResult, compute_many
+from oracle_node.service.histories import HistoryBook
+from oracle_node.service.triggers import TriggerDecision, TriggerState, after_decision, decide
+from oracle_node.sources.tick import Tick
+from oracle_node.types import RISK_FIELDS
+
+MIN_HISTORY_DAYS = 3
+
+
+@dataclass(frozen=True)
+class MarketOutcome:
+    market: str
+    ts: float
+    guard: GuardResult
+    forecast: Forecast | None = None
+    risk: RiskResult | None = None
+    decision: TriggerDecision | None = None
+    error: str | None = None
+
+    @property
+    def would_publish(self) -> bool:
+        return self.risk is not None and self.decision is not None and self.decision.publish
+
+    def to_json_dict(self) -> dict[str, Any]:
+        g = self.guard
+        params = None
+        if self.risk is not None:
+            params = dict(zip(RISK_FIELDS, self.risk.params.as_tuple(), strict=True))
+        return {
+            "ts": self.ts,
+            "market": self.market,
+            "aggregate_price": g.aggregate_price,
+            "accepted_sources": sorted(g.accepted),
+            "rejected": g.reasons(),
+            "flags": sorted({*g.flags, *(self.forecast.flags if self.forecast else ())}),
+            "confidence": (self.risk.params.confidence / 10_000) if self.risk else round(g.confidence, 4),
+            "params": params,
+            "would_publish": self.would_publish,
+            "trigger": self.decision.reason if self.decision else None,
+            "model": self.forecast.model if self.forecast else None,
+            "error": self.error,
+        }
+
+
+@dataclass
+class _MarketState:
+    guard: GuardState | None = None
+    trigger: TriggerState = field(default_factory=TriggerState)
+    latest: dict[str, Tick] = field(default_factory=dict)
+
+
+class NodePipeline:
+    """Holds per-market state between rounds; `step` runs one round for all markets seen so far."""
+
+    def __init__(self, cfg: NodeConfig, model: RiskModel, book: HistoryBook) -> None:
+        self.cfg = cfg
+        self.model = model
+        self.book = book
+        self._state: dict[str, _MarketState] = {}
+
+    def markets(self) -> list[str]:
+        return sorted(self._state)
+
+    def step(self, now: float, ticks: Iterable[Tick], only: Iterable[str] | None = None) -> list[MarketOutcome]:
+        """One round at time `now` with the new ticks; `only` limits it to some markets (per-market jobs)."""
+        for tick in ticks:
+            self._state.setdefault(tick.market, _MarketState()).latest[tick.source] = tick
+        wanted = sorted(self._state) if only is None else sorted(set(only) & set(self._state))
+        guarded = {m: self._guard(m, now) for m in wanted}
+        priced = [m for m, g in guarded.items() if not g.degraded]
+        forecasts, errors = self._forecast(priced)
+        risks = self._risk(forecasts, guarded, errors)
+        return [
+            self._outcome(m, now, g, forecasts.get(m), risks.get(m), errors.get(m))
+            for m, g in guarded.items()
+        ]
+
+    def settle(self, outcome: MarketOutcome, *, published: bool) -> None:
+        """Advance the trigger after a round: published means the market's report landed.
+
+        A wanted publish that did not land leaves the trigger as it was, so the next round retries.
+        """
+        st, mcfg = self._state[outcome.market], self.cfg.market(outcome.market)
+        if outcome.risk is None or outcome.decision is None or (outcome.decision.publish and not published):
+            return
+        st.trigger = after_decision(
+            st.trigger,
+            decision=outcome.decision,
+            params=outcome.risk.params,
+            now=outcome.ts,
+            deviation_bps=mcfg.deviation_bps,
+            hysteresis_bps=mcfg.hysteresis_bps,
+        )
+
+    def _guard(self, market: str, now: float) -> GuardResult:
+        st = self._state[market]
+        result = evaluate(market, list(st.latest.values()), now, st.guard, self.cfg.guard)
+        st.guard = result.state
+        if result.aggregate_price is not None:
+            volumes = [st.latest[s].volume for s in result.accepted if st.latest[s].volume is not None]
+            vol = median(volumes) if volumes else None  # a representative venue, not the sum of venues
+            self.book.observe(market, now, result.aggregate_price, vol)
+        return result
+
+    def _forecast(self, markets: list[str]) -> tuple[dict[str, Forecast], dict[str, str]]:
+        histories, errors = [], {}
+        for m in markets:
+            h = self.book.snapshot(m)
+            if h is None or len(h) < MIN_HISTORY_DAYS:
+                errors[m] = f"model: need {MIN_HISTORY_DAYS} daily closes, have {0 if h is None else len(h)}"
+            else:
+                histories.append(h)
+        try:
+            return self.model.forecast_many(histories), errors
+        except (ModelError, DataError) as exc:
+            out: dict[str, Forecast] = {}
+            for h in histories:  # isolate the failing market, keep the others
+                try:
+                    out[h.market] = self.model.forecast(h)
+                except (ModelError, DataError) as one:
+                    errors[h.market] = f"model: {one}"
+            if not out and not errors:
+                errors.update({h.market: f"model: {exc}" for h in histories})
+            return out, errors
+
+    def _risk(
+        self, forecasts: dict[str, Forecast], guarded: dict[str, GuardResult], errors: dict[str, str]
+    ) -> dict[str, RiskResult]:
+        items = [
+            RiskInput(
+                m,
+                f,
+                guard_confidence=guarded[m].confidence,
+                guard_flags=frozenset(guarded[m].flags),
+                model_agreement=f.agreement,
+            )
+            for m, f in forecasts.items()
+        ]
+        try:
+            return {r.market: r for r in compute_many(items, self.cfg.risk)}
+        except BoundsViolation:
+            out = {}
+            for item in items:
+                try:
+                    out[item.market] = compute_many([item], self.cfg.risk)[0]
+                except BoundsViolation as exc:
+                    errors[item.market] = f"risk: {exc}"
+            return out
+
+    def _outcome(
+        self,
+        market: str,
+        now: float,
+        guard: GuardResult,
+        forecast: Forecast | None,
+        risk: RiskResult | None,
+        error: str | None,
+    ) -> MarketOutcome:
+        if guard.degraded:
+            return MarketOutcome(market, now, guard, error=f"degraded: {guard.degraded_reason}")
+        if risk is None:
+            return MarketOutcome(market, now, guard, forecast, error=error or "risk: not computed")
+        mcfg = self.cfg.market(market)
+        decision = decide(
+            self._state[market].trigger,
+            params=risk.params,
+            now=now,
+            heartbeat_s=mcfg.heartbeat_s,
+            deviation_bps=mcfg.deviation_bps,
+        )
+        return MarketOutcome(market, now, guard, forecast, risk, decision)
