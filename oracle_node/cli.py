@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from oracle_node.config import load_config
-from oracle_node.errors import OracleNodeError
+from oracle_node.config import NodeConfig, load_config
+from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.logs import configure_logging
+from oracle_node.service import commands
 
 EXIT_ERROR = 2
 
@@ -46,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(args.config)
         configure_logging(cfg.service.log_level)
         return _dispatch(args, cfg)
+    except ConfigError as exc:
+        where = f"{exc.source}: " if exc.source else ""
+        for problem in exc.problems:
+            print(f"oracle-node {args.command}: config error: {where}{problem}", file=sys.stderr)
+        return EXIT_ERROR
     except OracleNodeError as exc:
         print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -53,9 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace, cfg: object) -> int:
-    from oracle_node.service import commands
-
+def _dispatch(args: argparse.Namespace, cfg: NodeConfig) -> int:
     if args.command == "replay":
         return commands.replay(cfg, args.ticks, args.out)
     if args.command == "check":

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from oracle_node.config import NodeConfig
+from oracle_node.errors import OracleNodeError
 from oracle_node.logs import get_logger
+from oracle_node.reports.keystore import DryRunSigner
+from oracle_node.service.daemon import Daemon
+from oracle_node.service.feeds import ReplayFeed
+from oracle_node.service.health import serve
+from oracle_node.service.node import Node
 from oracle_node.service.replay import run_replay
+from oracle_node.service.wiring import ChainContext, build_node, connect, load_model, load_node_signer
 
 log = get_logger(__name__)
 
@@ -33,3 +43,120 @@ def replay(cfg: NodeConfig, ticks: Path, out: Path) -> int:
         f"skipped rows {summary.skipped_rows}; {time.perf_counter() - started:.1f} s"
     )
     return 0
+
+
+def once(cfg: NodeConfig, environ: dict[str, str], *, publish: bool) -> int:
+    """One cycle per market; without --publish nothing is signed or sent (simulation only)."""
+    node, markets = build_node(cfg, environ, publish=publish, wall_start=time.time())
+    try:
+        for market in markets:
+            result = node.cycle(market)
+            detail = result.detail.to_json_dict() if result.detail else {}
+            print(
+                json.dumps(
+                    {"market": market, "outcome": result.outcome, "error": result.error, **detail},
+                    default=str,
+                )
+            )
+    finally:
+        node.feed.close()
+        node.store.close()
+    return 0
+
+
+def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
+    log.info("node_starting", config=cfg.redacted())
+    wall_start = time.time()
+    node, markets = build_node(cfg, environ, publish=True, wall_start=wall_start)
+    servers = _serve(cfg, node)
+    feed = node.feed
+    until = (lambda: feed.finished(time.time())) if isinstance(feed, ReplayFeed) else None
+    try:
+        Daemon(
+            node, markets, cfg.service.tick_interval_s, cfg.service.cycle_timeout_s, cfg.model.refit_every_s
+        ).run(until)
+    finally:
+        for server in servers:
+            server.shutdown()
+        feed.close()
+        node.store.close()
+    return 0
+
+
+def _serve(cfg: NodeConfig, node: Node) -> list[ThreadingHTTPServer]:
+    ports = {p for p in (cfg.service.metrics_port, cfg.service.health_port) if p is not None}
+    return [serve("127.0.0.1", port, node.health, node.metrics.registry) for port in sorted(ports)]
+
+
+def check(cfg: NodeConfig, environ: dict[str, str]) -> int:
+    """Config, keystore, RPC, chain id, on-chain config vs local config, model files: one line each."""
+    results: list[tuple[str, bool, str]] = [("config", True, f"{len(cfg.markets)} markets")]
+    model = _check(
+        results,
+        "model files",
+        lambda: load_model(cfg),
+        lambda m: f"manifest 0x{m.model_hash.hex()[:16]}…, hashes verified",
+    )
+    signer = _check(
+        results,
+        "keystore",
+        lambda: load_node_signer(cfg, environ),
+        lambda s: "dry-run (no keystore)" if s.dry_run else f"signer {s.address}",
+    )
+    ctx = _check(
+        results,
+        "rpc + chain id",
+        lambda: connect(cfg, signer or DryRunSigner()),
+        lambda c: f"chain id {c.w3.eth.chain_id}",
+    )
+    if ctx is not None:
+        for name, ok, text in onchain_checks(ctx, cfg, model, signer):
+            results.append((name, ok, text))
+    for name, ok, text in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {text}")
+    return 0 if all(ok for _, ok, _ in results) else 2
+
+
+def _check(results: list[tuple[str, bool, str]], name: str, make: Any, describe: Any) -> Any:
+    try:
+        value = make()
+    except OracleNodeError as exc:
+        results.append((name, False, str(exc)))
+        return None
+    results.append((name, True, describe(value)))
+    return value
+
+
+def onchain_checks(
+    ctx: ChainContext, cfg: NodeConfig, model: Any, signer: Any
+) -> list[tuple[str, bool, str]]:
+    out = []
+    try:
+        code = ctx.w3.eth.get_code(ctx.oracle.address)
+        out.append(("oracle contract", len(code) > 0, f"{ctx.oracle.address} has {len(code)} bytes of code"))
+        signers = ctx.oracle.get_signers()
+        if signer is not None and not signer.dry_run:
+            member = signer.address.lower() in {s.lower() for s in signers.signers}
+            out.append(
+                (
+                    "signer set",
+                    member,
+                    f"epoch {signers.epoch}, k={signers.threshold} of {len(signers.signers)}, this key {'is' if member else 'is NOT'} a signer",
+                )
+            )
+        if model is not None:
+            allowed = ctx.oracle.is_model_allowed(model.model_hash)
+            out.append(
+                (
+                    "model allow-list",
+                    allowed,
+                    f"0x{model.model_hash.hex()[:16]}… {'allowed' if allowed else 'NOT allow-listed by the DAO'}",
+                )
+            )
+        for m in cfg.markets:
+            listed = bool(ctx.oracle.get_market_word(m.id) >> 232 & 1)
+            out.append((f"market {m.id}", listed, "listed" if listed else "not listed on the oracle"))
+        out.append(("oracle paused", not ctx.oracle.paused(), "paused" if ctx.oracle.paused() else "live"))
+    except OracleNodeError as exc:
+        out.append(("on-chain config", False, str(exc)))
+    return out

@@ -144,3 +144,12 @@ def _decisions(out: MarketOutcome) -> list[TickDecision]:
     accepted = [TickDecision(g.ts, out.market, s, True) for s in sorted(g.accepted)]
     rejected = [TickDecision(g.ts, out.market, r.source, False, str(r.reason)) for r in g.rejected]
     return accepted + rejected
+
+
+def timed_out(node: Node, market: str, timeout_s: float) -> CycleResult:
+    """Account a cycle that overran its timeout (its thread is abandoned, its result ignored)."""
+    now = node.clock()
+    breaker = node._breakers.setdefault(market, Breaker(node.breaker_failures, node.breaker_cooldown_s))
+    result = CycleResult(market, "timeout", error=f"cycle exceeded {timeout_s:.1f} s")
+    node._account(breaker, result, now, timeout_s)
+    return result

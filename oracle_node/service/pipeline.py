@@ -87,7 +87,9 @@ class NodePipeline:
     def markets(self) -> list[str]:
         return sorted(self._state)
 
-    def step(self, now: float, ticks: Iterable[Tick], only: Iterable[str] | None = None) -> list[MarketOutcome]:
+    def step(
+        self, now: float, ticks: Iterable[Tick], only: Iterable[str] | None = None
+    ) -> list[MarketOutcome]:
         """One round at time `now` with the new ticks; `only` limits it to some markets (per-market jobs)."""
         for tick in ticks:
             self._state.setdefault(tick.market, _MarketState()).latest[tick.source] = tick

@@ -28,7 +28,7 @@ from oracle_node.reports.inputs import MarketInputs, inputs_hash
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner
 from oracle_node.risk import OnchainBounds, check_bounds
 from oracle_node.service.pipeline import MarketOutcome
-from oracle_node.store import NodeStore, ReportStatus
+from oracle_node.store import NodeStore, ReportStatus, SubmissionRecord
 from oracle_node.types import RiskParamsBps
 
 log = get_logger(__name__)
@@ -96,6 +96,42 @@ class ReportPublisher:
             tx=out.tx_hash,
         )
         return PublishResult(report.round, markets, "included", out.gas_used, out.tx_hash)
+
+    def recover(self, now: int) -> list[PublishResult]:
+        """After a restart: finish what a crash interrupted, never re-sign, never publish a round twice."""
+        if self.signer.dry_run:
+            return []
+        results = [self._resume(sub) for sub in self.store.pending_submissions()]
+        for rec in self.store.reports_with_status(ReportStatus.SIGNED):
+            report = _from_body(rec.body)
+            if report.deadline <= now:
+                self.store.set_report_status(
+                    rec.digest, ReportStatus.FAILED, error="deadline passed before submission"
+                )
+                log.warning("report_expired_unsent", round=report.round, digest=rec.digest)
+                continue
+            signers = self.oracle.get_signers().signers
+            sigs = [
+                compact_from_bytes(_signer_index(signers, s.signer), s.signature)
+                for s in self.store.signatures(report.round, rec.digest)
+                if s.signature is not None
+            ]
+            results.append(self.submit_signed(report, bytes.fromhex(rec.digest[2:]), sigs))
+        return results
+
+    def _resume(self, sub: SubmissionRecord) -> PublishResult:
+        markets = tuple((r.body.get("markets") or []) if (r := self.store.report(sub.digest)) else [])
+        try:
+            out = self.sender.resume(
+                sub.tx_hash, sub.raw_tx, journal=self.store.journal(sub.round, sub.digest)
+            )
+        except SubmissionError as exc:
+            self.store.set_report_status(sub.digest, ReportStatus.FAILED, error=str(exc))
+            return PublishResult(sub.round, markets, "failed", note=str(exc))
+        self.store.set_report_status(sub.digest, ReportStatus.INCLUDED)
+        self.store.observe_chain_round(sub.round)
+        log.info("report_recovered", round=sub.round, tx=out.tx_hash)
+        return PublishResult(sub.round, markets, "included", out.gas_used, out.tx_hash)
 
     def _sign(self, digest: bytes) -> bytes:
         v, r, s = self.signer.sign_digest(digest)
@@ -177,6 +213,19 @@ def _signer_index(signers: Sequence[str], address: str | None) -> int:
         if s.lower() == wanted:
             return i
     raise ConfigError(f"signer {address}: not in the on-chain signer set {list(signers)}")
+
+
+def _from_body(body: dict[str, Any]) -> RiskReport:
+    return RiskReport(
+        epoch=int(body["epoch"]),
+        round=int(body["round"]),
+        observed_at=int(body["observed_at"]),
+        deadline=int(body["deadline"]),
+        model_hash=bytes.fromhex(body["model_hash"][2:]),
+        inputs_hash=bytes.fromhex(body["inputs_hash"][2:]),
+        markets=tuple(body["markets"]),
+        params=tuple(int(p) for p in body["params"]),
+    )
 
 
 def _body(report: RiskReport) -> dict[str, Any]:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.rpc import make_web3
+from oracle_node.chain.tx import TxSender
 from oracle_node.config import NodeConfig
+from oracle_node.errors import ConfigError, SubmissionError
+from oracle_node.logs import redact_text
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.manifest import ARTIFACTS_DIR
+from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
+from oracle_node.service.feeds import LiveFeed, ReplayFeed, TickFeed
+from oracle_node.service.health import HealthState
 from oracle_node.service.histories import HistoryBook, load_history
+from oracle_node.service.metrics import NodeMetrics
+from oracle_node.service.node import Node
 from oracle_node.service.pipeline import NodePipeline
+from oracle_node.service.publisher import ReportPublisher
+from oracle_node.store import NodeStore
 
 
 def load_model(cfg: NodeConfig) -> RiskModel:
@@ -32,3 +50,80 @@ def build_pipeline(
     # GJR-GARCH fits take ~60 ms each: do them now, not inside the first round.
     model.prefit([h for h in (book.snapshot(m) for m in markets) if h is not None])
     return NodePipeline(cfg, model, book)
+
+
+@dataclass
+class ChainContext:
+    w3: Web3
+    oracle: RiskOracle
+    sender: TxSender
+    signer: KeystoreSigner | DryRunSigner
+
+
+def load_node_signer(cfg: NodeConfig, environ: Mapping[str, str]) -> KeystoreSigner | DryRunSigner:
+    s = cfg.signer
+    return load_signer(s.keystore, s.password_file, s.password_env, environ=environ)
+
+
+def connect(
+    cfg: NodeConfig, signer: KeystoreSigner | DryRunSigner, metrics: NodeMetrics | None = None
+) -> ChainContext:
+    """Web3, the oracle wrapper (ABI from the compiled artifacts) and the transaction pipeline."""
+    if cfg.chain.oracle_address is None:
+        raise ConfigError("chain.oracle_address is required to talk to the chain")
+    w3 = make_web3(cfg.chain.rpc_url.get_secret_value())
+    try:
+        chain_id = w3.eth.chain_id
+    except (OSError, Web3Exception, ValueError) as exc:
+        raise SubmissionError(
+            "RPC unreachable", detail=redact_text(f"{cfg.chain.rpc_url.get_secret_value()}: {exc}")
+        ) from None
+    if chain_id != cfg.chain.chain_id:
+        raise ConfigError(f"chain.chain_id = {cfg.chain.chain_id} but the RPC reports chain id {chain_id}")
+    oracle = RiskOracle(w3, cfg.chain.oracle_address)
+    account = None if signer.dry_run else signer.account
+    on_status = (lambda s: metrics.transactions.labels(status=s).inc()) if metrics else None
+    sender = TxSender(w3, account, cfg.chain.tx, on_status=on_status)
+    return ChainContext(w3, oracle, sender, signer)
+
+
+def build_node(
+    cfg: NodeConfig, environ: Mapping[str, str], *, publish: bool, wall_start: float
+) -> tuple[Node, list[str]]:
+    """Everything `run` and `once` need, checked at start (fails fast with a clear error)."""
+    feed: TickFeed
+    if cfg.service.replay_ticks is not None:
+        feed = ReplayFeed(cfg.service.replay_ticks, cfg.service.replay_speed, wall_start)
+        markets = feed.markets
+        start_ts: float | None = feed.start
+    else:
+        feed, markets, start_ts = LiveFeed(cfg.markets), [m.id for m in cfg.markets], None
+    metrics = NodeMetrics(markets)
+    model = load_model(cfg)
+    pipeline = build_pipeline(cfg, markets, start_ts, model)
+    store = NodeStore.open(cfg.service.store_path)
+    publisher = None
+    if publish:
+        ctx = connect(cfg, load_node_signer(cfg, environ), metrics)
+        publisher = ReportPublisher(
+            store=store,
+            signer=ctx.signer,
+            oracle=ctx.oracle,
+            sender=ctx.sender,
+            chain_id=cfg.chain.chain_id,
+            model_hash=model.model_hash,
+            report_ttl_s=cfg.service.report_ttl_s,
+        )
+        publisher.recover(int(time.time()))
+    health = HealthState(cfg.service.health_max_silence_s)
+    node = Node(
+        pipeline,
+        feed,
+        publisher,
+        store,
+        metrics,
+        health,
+        cfg.service.breaker_failures,
+        cfg.service.breaker_cooldown_s,
+    )
+    return node, markets

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
-from oracle_node.errors import SourceError
+from oracle_node.errors import DataError, SourceError
 from oracle_node.logs import get_logger
 from oracle_node.sources.tick import Tick
 
@@ -164,9 +164,12 @@ def as_list(source: str, value: object, where: str) -> list[Any]:
 def open_text(path: str | Path) -> TextIO:
     """Open a data file as UTF-8 text, transparently gunzipping `*.gz` (the bundled copies)."""
     p = Path(path)
-    if p.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
-    return p.open(encoding="utf-8", newline="")
+    try:
+        if p.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
+        return p.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataError(str(p), None, None, str(p), exc.strerror or str(exc)) from None
 
 
 def sorted_by_ts(ticks: Iterable[Tick]) -> list[Tick]:
