@@ -62,6 +62,16 @@ class _Book:
     last_ts: float = 0.0
     volume_today: float = 0.0
     volume_seen: bool = False
+    closed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # arrays of the closed days, cached
+
+    def closed_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.closed is None:
+            self.closed = (
+                np.array(self.ts, dtype=float),
+                np.array(self.close, dtype=float),
+                np.array(self.volume, dtype=float),
+            )
+        return self.closed
 
 
 class HistoryBook:
@@ -111,18 +121,19 @@ class HistoryBook:
         book.ts.append(close_ts)
         book.close.append(book.last_price)
         book.volume.append(book.volume_today if book.volume_seen else math.nan)
+        book.closed = None
 
     def snapshot(self, market: str) -> MarketHistory | None:
         """Closed days plus the partial day at the last observed price; None without any data."""
         book = self._books.get(market)
         if book is None or (not book.ts and book.last_price is None):
             return None
-        ts, close, vol = list(book.ts), list(book.close), list(book.volume)
-        if book.last_price is not None and (not ts or book.last_ts > ts[-1]):
+        ts, close, vol = book.closed_arrays()
+        if book.last_price is not None and (not ts.size or book.last_ts > ts[-1]):
             elapsed = max(book.last_ts - book.day_start_ts, MIN_RUN_RATE_S)
             run_rate = book.volume_today * SECONDS_PER_DAY / elapsed if book.volume_seen else math.nan
-            ts.append(book.last_ts)
-            close.append(book.last_price)
-            vol.append(run_rate)
-        v = np.array(vol, dtype=float)
+            ts = np.append(ts, book.last_ts)
+            close = np.append(close, book.last_price)
+            vol = np.append(vol, run_rate)
+        v = vol
         return MarketHistory(market, np.array(ts), np.array(close), volume=None if np.isnan(v).all() else v)
