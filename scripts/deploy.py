@@ -8,7 +8,6 @@ No `from __future__ import annotations` here: `ape run` executes this file throu
 registering the module, and dataclasses cannot resolve string annotations then.
 """
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from oracle_node.chain.contracts import (
     TimelockController,
 )
 from oracle_node.errors import ConfigError
+from oracle_node.models.manifest import load_manifest
 from oracle_node.types import RISK_FIELDS, market_id_bytes32
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -165,15 +165,13 @@ class DeployConfig(BaseModel):
         return self
 
     def model_hashes(self, base: Path = REPO_ROOT) -> list[bytes]:
-        """Allow-listed hashes: hex entries as given, `{manifest: path}` entries hashed with sha256."""
+        """Allow-listed hashes: hex entries as given; `{manifest: path}` entries are the manifest's hash as the
+        node computes it (sha256 of the canonical manifest, every artifact's sha256 verified on load)."""
         out = []
         for entry in self.models:
             if isinstance(entry, dict):
                 path = base / entry["manifest"]
-                try:
-                    out.append(hashlib.sha256(path.read_bytes()).digest())
-                except OSError as exc:
-                    raise ConfigError(f"models: manifest {path} unreadable: {exc}") from exc
+                out.append(load_manifest(path.parent).hash)
             else:
                 raw = bytes.fromhex(entry.removeprefix("0x"))
                 if len(raw) != 32:

@@ -92,7 +92,8 @@ class Node:
             return CycleResult(market, "degraded" if out.guard.degraded else "failed", out, error=out.error)
         published = self.publisher.publish([out], int(now)) if self.publisher and out.would_publish else None
         landed = published is not None and published.status == "included"
-        self.pipeline.settle(out, published=landed)
+        signed = (published.params or {}).get(market) if published is not None else None
+        self.pipeline.settle(out, published=landed, params=signed)
         if published is None:
             return CycleResult(market, "skipped", out)
         status = {"included": "published", "dry_run": "dry_run", "nothing": "skipped"}.get(

@@ -28,7 +28,7 @@ from oracle_node.risk import RiskInput, RiskResult, compute_many
 from oracle_node.service.histories import HistoryBook
 from oracle_node.service.triggers import TriggerDecision, TriggerState, after_decision, decide
 from oracle_node.sources.tick import Tick
-from oracle_node.types import RISK_FIELDS
+from oracle_node.types import RISK_FIELDS, RiskParamsBps
 
 MIN_HISTORY_DAYS = 3
 
@@ -103,8 +103,10 @@ class NodePipeline:
             for m, g in guarded.items()
         ]
 
-    def settle(self, outcome: MarketOutcome, *, published: bool) -> None:
-        """Advance the trigger after a round: published means the market's report landed.
+    def settle(self, outcome: MarketOutcome, *, published: bool, params: RiskParamsBps | None = None) -> None:
+        """Advance the trigger after a round: published means the market's report landed, with `params`
+        when what landed differs from what the model wanted (held back by the DAO's bounds; the next
+        rounds then keep stepping towards the target).
 
         A wanted publish that did not land leaves the trigger as it was, so the next round retries.
         """
@@ -114,7 +116,7 @@ class NodePipeline:
         st.trigger = after_decision(
             st.trigger,
             decision=outcome.decision,
-            params=outcome.risk.params,
+            params=params or outcome.risk.params,
             now=outcome.ts,
             deviation_bps=mcfg.deviation_bps,
             hysteresis_bps=mcfg.hysteresis_bps,

@@ -21,12 +21,13 @@ from typing import Any
 
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.tx import TxSender
-from oracle_node.errors import ConfigError, SubmissionError
+from oracle_node.errors import BoundsViolation, ConfigError, SubmissionError
 from oracle_node.logs import get_logger
 from oracle_node.reports.eip712 import RiskReport, Signature, compact_from_bytes, report_digest, to_abi
 from oracle_node.reports.inputs import MarketInputs, inputs_hash
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner
-from oracle_node.risk import OnchainBounds, check_bounds
+from oracle_node.risk import OnchainBounds
+from oracle_node.risk.project import project
 from oracle_node.service.pipeline import MarketOutcome
 from oracle_node.store import NodeStore, ReportStatus, SubmissionRecord
 from oracle_node.types import RiskParamsBps
@@ -42,6 +43,7 @@ class PublishResult:
     gas_used: int | None = None
     tx_hash: str | None = None
     note: str = ""
+    params: dict[str, RiskParamsBps] | None = None  # what was signed per market (after the DAO bounds)
 
 
 class ReportPublisher:
@@ -61,7 +63,7 @@ class ReportPublisher:
         self._bounds: dict[str, OnchainBounds] = {}
 
     def publish(self, outcomes: Sequence[MarketOutcome], now: int) -> PublishResult:
-        chosen = self._within_bounds([o for o in outcomes if o.would_publish], now)
+        chosen = self._fit_bounds([o for o in outcomes if o.would_publish], now)
         if not chosen:
             return PublishResult(None, (), "nothing")
         signers = self.oracle.get_signers()
@@ -95,7 +97,9 @@ class ReportPublisher:
             gas_used=out.gas_used,
             tx=out.tx_hash,
         )
-        return PublishResult(report.round, markets, "included", out.gas_used, out.tx_hash)
+        return PublishResult(
+            report.round, markets, "included", out.gas_used, out.tx_hash, params=report.risk_params()
+        )
 
     def recover(self, now: int) -> list[PublishResult]:
         """After a restart: finish what a crash interrupted, never re-sign, never publish a round twice."""
@@ -143,8 +147,10 @@ class ReportPublisher:
         )
         return PublishResult(report.round, tuple(report.markets), "dry_run", note="no keystore: not signed")
 
-    def _build(self, chosen: Sequence[MarketOutcome], now: int, epoch: int) -> RiskReport:
-        onchain = max(self.oracle.get_market_word(o.market) >> 160 & (2**64 - 1) for o in chosen)
+    def _build(
+        self, chosen: dict[str, tuple[MarketOutcome, RiskParamsBps]], now: int, epoch: int
+    ) -> RiskReport:
+        onchain = max(self.oracle.get_market_word(m) >> 160 & (2**64 - 1) for m in chosen)
         round_ = self.store.next_round(at_least=onchain + 1)
         inputs = [
             MarketInputs(
@@ -152,9 +158,9 @@ class ReportPublisher:
                 o.guard.require_price(),
                 tuple(_accepted_quotes(o)),
             )
-            for o in chosen
+            for o, _ in chosen.values()
         ]
-        updates = {o.market: o.risk.params for o in chosen if o.risk is not None}
+        updates = {m: params for m, (_, params) in chosen.items()}
         return RiskReport.build(
             epoch=epoch,
             round=round_,
@@ -165,31 +171,30 @@ class ReportPublisher:
             updates=updates,
         )
 
-    def _within_bounds(self, outcomes: Sequence[MarketOutcome], now: int) -> list[MarketOutcome]:
-        keep = []
+    def _fit_bounds(
+        self, outcomes: Sequence[MarketOutcome], now: int
+    ) -> dict[str, tuple[MarketOutcome, RiskParamsBps]]:
+        """Per market, the params to sign: the wanted set moved as far as the DAO's bounds allow."""
+        keep: dict[str, tuple[MarketOutcome, RiskParamsBps]] = {}
         for o in outcomes:
             assert o.risk is not None
             word = self.oracle.get_market_word(o.market)
-            previous = RiskParamsBps.unpack(word & (2**128 - 1)) if word >> 160 & (2**64 - 1) else None
+            stored_round, stored_at = word >> 160 & (2**64 - 1), word >> 128 & (2**32 - 1)
+            previous = RiskParamsBps.unpack(word & (2**128 - 1)) if stored_round else None
             bounds = self._bounds_of(o.market)
-            violation = check_bounds(
-                o.risk.params,
-                previous,
-                bounds,
-                market=o.market,
-                observed_at=now,
-                previous_observed_at=word >> 128 & (2**32 - 1),
-            )
-            if violation is None:
-                keep.append(o)
-            else:
+            if previous is not None and now < stored_at + bounds.min_interval:
+                log.info("update_too_soon", market=o.market, earliest=stored_at + bounds.min_interval)
+                continue
+            try:
+                fitted = project(o.market, o.risk.params, previous, bounds)
+            except BoundsViolation as exc:
                 log.warning(
-                    "bounds_refused",
-                    market=o.market,
-                    field=violation.field,
-                    value=violation.value,
-                    why=violation.why,
+                    "bounds_refused", market=o.market, field=exc.field, value=str(exc.value), why=exc.why
                 )
+                continue
+            if fitted.bounded:
+                log.warning("bounded_by_dao", market=o.market, held_back=list(fitted.held_back))
+            keep[o.market] = (o, fitted.params)
         return keep
 
     def _bounds_of(self, market: str) -> OnchainBounds:
