@@ -155,6 +155,9 @@ interface IRiskOracle {
     error RiskOracleConfigFull();
     /// @notice maxReportAge must be non-zero.
     error RiskOracleInvalidMaxAge(uint32 maxReportAge);
+    /// @notice Constructor arguments are inconsistent (reason: 1 zero admin, 2 profileIds and profiles
+    ///         differ in length, 3 marketIds and marketProfiles differ in length).
+    error RiskOracleInvalidDeployment(uint8 reason);
 
     // ------------------------------------------------------------------------------------------
     // Events
