@@ -23,9 +23,9 @@ from eth_account import Account
 from oracle_node.config import NodeConfig
 from oracle_node.features.history import SECONDS_PER_DAY
 from oracle_node.reports.eip712 import RiskReport, report_digest, sign_report
-from oracle_node.service.histories import load_history
 from oracle_node.service.wiring import build_pipeline, load_model
 from oracle_node.sources.bundled import HOURLY_SPOT, resolve
+from oracle_node.sources.history import load_history
 from oracle_node.sources.ohlcv import read_cdd_ohlcv
 from oracle_node.sources.synthetic import window_ticks
 from oracle_node.sources.tick import Tick

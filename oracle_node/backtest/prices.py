@@ -1,7 +1,7 @@
 """Price input for backtests: a CSV of closes -> daily closes (a `MarketHistory`, oldest first).
 
 * the plain daily file (`date,price[,volume]`) and CryptoDataDownload hourly exports go through the
-  replay readers (`service.histories.load_history`: quirks handled, hourly bars aggregated to the
+  replay readers (`sources.history.load_history`: quirks handled, hourly bars aggregated to the
   UTC day's last close, stamped 00:00 UTC of the next day);
 * any other CSV with a time column (`date`, `timestamp`, `time`, `datetime` or `unix`; ISO dates or
   datetimes, naive = UTC, or unix seconds / milliseconds) and a price column (`close` or `price`)
@@ -22,8 +22,8 @@ import numpy as np
 from oracle_node.errors import DataError
 from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
-from oracle_node.service.histories import load_history
 from oracle_node.sources.base import open_text
+from oracle_node.sources.history import load_history
 
 PriceSeries = MarketHistory  # daily closes, ts = end of the day (00:00 UTC of the next day)
 TIME_COLUMNS = ("date", "timestamp", "time", "datetime", "unix")

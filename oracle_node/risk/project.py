@@ -10,7 +10,7 @@ target that the bounds allow, and reports which fields were held back (flag `bou
   change from it (relative: |d| * 10000 <= stored * maxChange, rounded inwards so the contract's
   integer check passes; absolute: |d| <= maxChange);
 - then consistency is restored conservatively inside those ranges: ES >= VaR (raise ES, else lower
-  VaR), IM >= MM (raise IM, else lower MM), LT <= 10000 - MM (lower LT);
+  VaR), IM >= MM (raise IM, else lower MM), LT <= 10000 - MM (lower LT, else raise MM less);
 - confidence is never published above what the node computed: if the bounds would force that (a
   floor above it), the update is refused instead;
 - if no consistent point exists inside the ranges, BoundsViolation: nothing is published and the
@@ -67,7 +67,8 @@ def project(
         _lower_to(v, VAR, v[ES], ranges)
     if not _raise_to(v, IM, v[MM], ranges):
         _lower_to(v, MM, v[IM], ranges)
-    _lower_to(v, LT, BPS - v[MM], ranges)
+    if not _lower_to(v, LT, BPS - v[MM], ranges):
+        _lower_to(v, MM, BPS - v[LT], ranges)  # LT cannot fall that far in one update: MM rises less
     params = RiskParamsBps(*v)
     violation = check_bounds(params, stored, bounds, market=market)
     if violation is not None:

@@ -100,6 +100,10 @@ class ReplayFeed:
             self._by_market.setdefault(t.market, []).append(t)
         self._cursor: dict[str, int] = dict.fromkeys(self._by_market, 0)
 
+    def pin(self, data_time: float, wall_now: float) -> None:
+        """Re-anchor the replay clock so that `wall_now` maps to `data_time` (step-by-step driving)."""
+        self.wall_start = wall_now - (data_time - self.start) / self.speed
+
     def data_time(self, wall_now: float) -> float:
         return self.start + (wall_now - self.wall_start) * self.speed
 

@@ -21,11 +21,12 @@ from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
 from oracle_node.service.feeds import LiveFeed, ReplayFeed, TickFeed
 from oracle_node.service.health import HealthState
-from oracle_node.service.histories import HistoryBook, load_history
+from oracle_node.service.histories import HistoryBook
 from oracle_node.service.metrics import NodeMetrics
 from oracle_node.service.node import Node
 from oracle_node.service.pipeline import NodePipeline
 from oracle_node.service.publisher import ReportPublisher
+from oracle_node.sources.history import load_history
 from oracle_node.store import NodeStore
 
 

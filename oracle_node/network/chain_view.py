@@ -1,0 +1,81 @@
+"""What the network needs from the chain: the signer set, stored rounds, and report submission.
+
+Blocking calls (web3 over HTTP); the node runs them in a worker thread with asyncio.to_thread.
+Built from the `chain/` wrappers so this package never touches web3 itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.tx import TxJournal, TxOutcome, TxSender
+from oracle_node.network.verify import SignerView
+from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
+
+ROUND_SHIFT, ROUND_MASK = 160, (1 << 64) - 1
+
+
+class OracleChain(Protocol):
+    def signer_view(self) -> SignerView: ...
+
+    def stored_round(self, markets: Sequence[str]) -> int: ...
+
+    def submit(
+        self, report: RiskReport, signatures: Sequence[Signature], journal: TxJournal | None
+    ) -> TxOutcome: ...
+
+
+class PendingBlockWeb3:
+    """A Web3 whose eth_call / eth_estimateGas run against the pending block.
+
+    The block that will include a report has a timestamp of about now, but the latest block can be
+    older than the report's observedAt (always on an idle automining dev chain, up to one block time on
+    a live one), so simulating at "latest" fails with RiskOracleFutureReport although the transaction
+    itself would pass. Hand this to the TxSender that submits reports; everything else is delegated.
+    """
+
+    def __init__(self, w3: Any) -> None:
+        self._w3 = w3
+        self.eth = _PendingBlockEth(w3.eth)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._w3, name)
+
+
+class _PendingBlockEth:
+    def __init__(self, eth: Any) -> None:
+        self._eth = eth
+
+    def call(self, transaction: Any, block_identifier: Any = "latest") -> Any:
+        return self._eth.call(transaction, "pending")
+
+    def estimate_gas(self, transaction: Any, block_identifier: Any = "latest") -> Any:
+        return self._eth.estimate_gas(transaction, "pending")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._eth, name)
+
+
+class ContractChain:
+    """OracleChain over the RiskOracle wrapper and the node's TxSender (built on a PendingBlockWeb3)."""
+
+    def __init__(self, oracle: RiskOracle, sender: TxSender) -> None:
+        self.oracle, self.sender = oracle, sender
+
+    def signer_view(self) -> SignerView:
+        s = self.oracle.get_signers()
+        return SignerView(s.signers, s.threshold, s.epoch)
+
+    def stored_round(self, markets: Sequence[str]) -> int:
+        """The highest round stored for any of `markets` (0 when none was ever published)."""
+        words = [self.oracle.get_market_word(m) for m in markets]
+        return max(((w >> ROUND_SHIFT) & ROUND_MASK for w in words), default=0)
+
+    def submit(
+        self, report: RiskReport, signatures: Sequence[Signature], journal: TxJournal | None
+    ) -> TxOutcome:
+        """Simulate, send and await inclusion (SubmissionError naming the decoded revert otherwise)."""
+        call = self.oracle.encode("submitReport", to_abi(report), signatures_to_abi(signatures))
+        return self.sender.send(call, errors_abi=self.oracle.artifact.abi, journal=journal)
