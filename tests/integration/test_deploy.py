@@ -19,6 +19,8 @@ from oracle_node.chain.contracts import (
     TimelockController,
 )
 from oracle_node.errors import ConfigError
+from oracle_node.models.manifest import ARTIFACTS_DIR as MANIFEST_DIR
+from oracle_node.models.manifest import load_manifest
 from oracle_node.reports.eip712 import RiskReport, co_sign
 from oracle_node.types import RiskParamsBps, market_id_bytes32
 from scripts import deploy_local, governance
@@ -94,7 +96,8 @@ def test_deploy_stack__local_config__oracle_adapters_engine_wired_as_configured(
     oracle = RiskOracle(w3, deployment.oracle)
     signers = oracle.get_signers()
     assert (list(signers.signers), signers.threshold, signers.epoch) == (deployment.signers, 3, 1)
-    assert oracle.allowed_models() == [MODEL]
+    assert oracle.allowed_models() == config.model_hashes()  # the bundled manifest's hash, then the dev entry
+    assert MODEL in oracle.allowed_models() and load_manifest(MANIFEST_DIR).hash in oracle.allowed_models()
     assert oracle.max_report_age() == config.max_report_age
     for profile in config.profiles:
         assert oracle.get_bounds(profile.id) == profile.bounds()
