@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
 export PYTHONHASHSEED := 0
 
-.PHONY: setup build lint test test-forge test-py slither bench bench-gas deploy-local clean
+.PHONY: setup build lint test test-forge test-py slither demo bench bench-gas bench-node deploy-local clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,10 +39,16 @@ test: lint test-forge test-py
 slither: build
 	$(VENV)/bin/slither . --config-file slither.config.json
 
-bench: bench-gas
+demo: build
+	$(PY) -m scripts.demo
+
+bench: bench-gas bench-node
 
 bench-gas: build
 	$(PY) -m bench.gas --out bench/gas.json
+
+bench-node: setup
+	$(PY) -m bench.node --out bench/node.json
 
 deploy-local: build
 	$(PY) -m scripts.deploy_local
