@@ -14,7 +14,7 @@ from pathlib import Path
 
 from oracle_node.config import NodeConfig, load_config
 from oracle_node.errors import ConfigError, OracleNodeError
-from oracle_node.logs import configure_logging
+from oracle_node.logs import configure_logging, register_secret_url
 from oracle_node.service import commands
 
 EXIT_ERROR = 2
@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config)
+        register_secret_url(cfg.chain.rpc_url.get_secret_value())
         configure_logging(cfg.service.log_level)
         return _dispatch(args, cfg)
     except ConfigError as exc:

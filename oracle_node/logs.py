@@ -8,6 +8,7 @@ import re
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 # scheme://[user:pass@]host[:port][/path][?query]: credentials, path and query may carry API keys.
 _URL = re.compile(r"(?P<scheme>(?:https?|wss?)://)(?:[^/@\s]+@)?(?P<host>[^/\s?\"']+)(?P<rest>[^\s\"']*)")
@@ -22,6 +23,36 @@ def _redact_url(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     """Keep only scheme://host:port of URLs (RPC providers put API keys in credentials, path or query)."""
     return _URL.sub(_redact_url, text)
+
+
+_REGISTERED: set[str] = set()
+
+
+def _url_secrets(url: str) -> set[str]:
+    parts = urlsplit(url)
+    found = {url, parts.username or "", parts.password or "", parts.query}
+    if parts.path not in ("", "/"):
+        found.add(parts.path)
+    return {s for s in found if len(s) >= 4}
+
+
+def register_secret_url(url: str) -> None:
+    """Every later log line has this URL's secret-bearing pieces removed (the CLI registers the RPC URL)."""
+    _REGISTERED.update(_url_secrets(url))
+
+
+def scrub_url(text: str, url: str) -> str:
+    """Remove every piece of `url` that can carry a secret (user, password, path, query) from `text`,
+    e.g. an HTTP client's error message that quotes the request path without the host."""
+    for secret in sorted(_url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return redact_text(text)
+
+
+def _scrub_registered(text: str) -> str:
+    for secret in sorted(_REGISTERED, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -49,7 +80,7 @@ class JsonFormatter(logging.Formatter):
             payload.update(redact(fields))
         if record.exc_info and record.exc_info[1] is not None:
             payload["error"] = redact_text(f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}")
-        return json.dumps(payload, default=str, separators=(",", ":"))
+        return _scrub_registered(json.dumps(payload, default=str, separators=(",", ":")))
 
 
 class EventLogger:

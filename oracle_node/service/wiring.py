@@ -15,7 +15,7 @@ from oracle_node.chain.rpc import make_web3
 from oracle_node.chain.tx import TxSender
 from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, SubmissionError
-from oracle_node.logs import redact_text
+from oracle_node.logs import redact_text, scrub_url
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
@@ -72,12 +72,13 @@ def connect(
     """Web3, the oracle wrapper (ABI from the compiled artifacts) and the transaction pipeline."""
     if cfg.chain.oracle_address is None:
         raise ConfigError("chain.oracle_address is required to talk to the chain")
-    w3 = make_web3(cfg.chain.rpc_url.get_secret_value())
+    url = cfg.chain.rpc_url.get_secret_value()
+    w3 = make_web3(url)
     try:
         chain_id = w3.eth.chain_id
     except (OSError, Web3Exception, ValueError) as exc:
         raise SubmissionError(
-            "RPC unreachable", detail=redact_text(f"{cfg.chain.rpc_url.get_secret_value()}: {exc}")
+            "RPC unreachable", detail=scrub_url(f"{redact_text(url)}: {exc}", url)
         ) from None
     if chain_id != cfg.chain.chain_id:
         raise ConfigError(f"chain.chain_id = {cfg.chain.chain_id} but the RPC reports chain id {chain_id}")
