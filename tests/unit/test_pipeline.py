@@ -1,0 +1,74 @@
+"""The pipeline on hand-made ticks with a short synthetic history (no files, no sockets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from oracle_node.config import NodeConfig
+from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
+from oracle_node.service.histories import HistoryBook
+from oracle_node.service.pipeline import NodePipeline
+from oracle_node.service.wiring import load_model
+from oracle_node.sources.tick import Tick
+
+T0 = 1_600_000_000.0
+
+
+@pytest.fixture(scope="module")
+def pipeline_factory():  # type: ignore[no-untyped-def]
+    model = load_model(NodeConfig())
+    rng = np.random.default_rng(7)
+    days = 400
+    ts = T0 - SECONDS_PER_DAY * np.arange(days, 0, -1)
+    close = 10_000 * np.exp(np.cumsum(rng.standard_normal(days) * 0.03))
+    history = MarketHistory("BTC-USD", ts, close, volume=np.full(days, 1e9))
+
+    def make() -> NodePipeline:
+        book = HistoryBook(1000)
+        book.seed(history)
+        model.prefit([book.snapshot("BTC-USD")])
+        return NodePipeline(NodeConfig(), model, book)
+
+    return make, float(close[-1])
+
+
+def ticks(price: float, ts: float, prices: dict[str, float] | None = None) -> list[Tick]:
+    quotes = prices or {"a": price, "b": price * 1.0002, "c": price * 0.9998, "d": price}
+    return [Tick(ts, "BTC-USD", s, p, volume=1e6) for s, p in quotes.items()]
+
+
+def test_step__agreeing_sources__params_and_first_publish(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    (out,) = make().step(T0 + 60, ticks(last, T0 + 60))
+    assert out.error is None and out.would_publish and out.decision.reason == "first"
+    p = out.risk.params
+    assert (
+        p.maintenance_margin <= p.initial_margin
+        and p.var99 <= p.es99
+        and p.liquidation_threshold + p.maintenance_margin <= 10_000
+    )
+
+
+def test_step__two_camps__degraded_nothing_computed(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    split = {"a": last, "b": last * 1.0001, "c": last * 1.2, "d": last * 1.2001}
+    (out,) = make().step(T0 + 60, ticks(last, T0 + 60, split))
+    assert out.guard.degraded and out.risk is None and not out.would_publish
+    assert out.error.startswith("degraded")
+
+
+def test_step__same_inputs_twice__identical_params(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    a = make().step(T0 + 60, ticks(last, T0 + 60))[0].risk.params
+    b = make().step(T0 + 60, ticks(last, T0 + 60))[0].risk.params
+    assert a == b
+
+
+def test_step__intraday_crash__margins_rise_in_the_same_round(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    p = make()
+    calm = p.step(T0 + 3600, ticks(last, T0 + 3600))[0].risk.params
+    crash = p.step(T0 + 7200, ticks(last * 0.7, T0 + 7200))[0]
+    assert not crash.guard.rejected
+    assert crash.risk.params.initial_margin > calm.initial_margin * 1.3
