@@ -62,10 +62,9 @@ async def _run(cluster: LocalCluster) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("block_time", "p50_bound"), [(None, 1.5), (1.0, 3.0)])
-def test_network_latency__20_rounds__median_slot_to_inclusion(
-    block_time: float | None, p50_bound: float, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("block_time", [None, 1.0])
+def test_network_latency__20_rounds__every_round_lands(block_time: float | None, tmp_path: Path) -> None:
+    """Behaviour only (every round lands, in order); the latency figures are `make bench-network`'s."""
     latencies = measure(block_time, tmp_path)
     p50 = statistics.median(latencies)
     p95 = sorted(latencies)[math.ceil(0.95 * len(latencies)) - 1]
@@ -80,4 +79,3 @@ def test_network_latency__20_rounds__median_slot_to_inclusion(
             }
         )
     )
-    assert p50 < p50_bound
