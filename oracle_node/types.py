@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NewType
 
@@ -9,7 +10,9 @@ MarketId = NewType("MarketId", str)  # e.g. "BTC-USD"; on-chain as ASCII left-al
 Bps = NewType("Bps", int)  # basis points, 1 bp = 0.01 %
 
 BPS = 10_000
+UINT8_MAX = 0xFF
 UINT16_MAX = 0xFFFF
+UINT32_MAX = 0xFFFF_FFFF
 
 # Field order of the on-chain params word (field i at bits [16 i, 16 i + 16)).
 RISK_FIELDS: tuple[str, ...] = (
@@ -70,3 +73,63 @@ class RiskParamsBps:
         if not 0 <= word < 1 << 128:
             raise ValueError(f"params word {word:#x} does not fit in 128 bits")
         return cls(*((word >> (16 * i)) & UINT16_MAX for i in range(len(RISK_FIELDS))))
+
+
+@dataclass(frozen=True, slots=True)
+class FieldBounds:
+    """IRiskOracle.FieldBounds: floor, ceiling and the largest change per update, bp."""
+
+    floor: int
+    ceiling: int
+    max_change: int
+
+    def __post_init__(self) -> None:
+        for name in ("floor", "ceiling", "max_change"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= UINT16_MAX:
+                raise ValueError(f"FieldBounds.{name} = {value!r} is not a uint16")
+        if self.floor > self.ceiling:
+            raise ValueError(f"FieldBounds: floor {self.floor} above ceiling {self.ceiling}")
+
+
+UNBOUNDED = FieldBounds(0, UINT16_MAX, UINT16_MAX)
+
+
+@dataclass(frozen=True, slots=True)
+class OnchainBounds:
+    """IRiskOracle.Bounds: one profile. `fields` follows RISK_FIELDS order."""
+
+    fields: tuple[FieldBounds, ...]
+    relative_mask: int = 0
+    min_interval: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.fields) != len(RISK_FIELDS):
+            raise ValueError(f"OnchainBounds needs {len(RISK_FIELDS)} field bounds, got {len(self.fields)}")
+        if not 0 <= self.relative_mask <= UINT8_MAX:
+            raise ValueError(f"OnchainBounds.relative_mask = {self.relative_mask} is not a uint8")
+        if not 0 <= self.min_interval <= UINT32_MAX:
+            raise ValueError(f"OnchainBounds.min_interval = {self.min_interval} is not a uint32")
+
+    @classmethod
+    def unbounded(cls) -> OnchainBounds:
+        """Every value accepted by the per-field checks (consistency still applies)."""
+        return cls(tuple(UNBOUNDED for _ in RISK_FIELDS))
+
+    @classmethod
+    def from_abi(cls, value: Sequence[object]) -> OnchainBounds:
+        """From the ABI-decoded `getBounds` tuple: ([(floor, ceiling, maxChange)] * 8, relativeMask, minInterval)."""
+        fields, mask, interval = value
+        triples = [tuple(f) for f in fields]  # type: ignore[attr-defined]
+        return cls(tuple(FieldBounds(*t) for t in triples), int(mask), int(interval))  # type: ignore[call-overload]
+
+    def to_abi(self) -> tuple[list[tuple[int, int, int]], int, int]:
+        """The `setBounds` / `tightenBounds` argument."""
+        fields = [(f.floor, f.ceiling, f.max_change) for f in self.fields]
+        return fields, self.relative_mask, self.min_interval
+
+    def is_relative(self, index: int) -> bool:
+        return bool(self.relative_mask >> index & 1)
+
+    def field(self, name: str) -> FieldBounds:
+        return self.fields[RISK_FIELDS.index(name)]

@@ -20,9 +20,7 @@ from web3 import Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS
 from oracle_node.chain.contracts import (
-    Bounds,
     ContractWrapper,
-    FieldBounds,
     OptionsMarginEngine,
     RiskOracle,
     RiskParamAggregator,
@@ -32,7 +30,7 @@ from oracle_node.chain.contracts import (
 )
 from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import load_manifest
-from oracle_node.types import RISK_FIELDS, market_id_bytes32
+from oracle_node.types import RISK_FIELDS, FieldBounds, OnchainBounds, market_id_bytes32
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "deploy" / "local.yaml"
@@ -88,10 +86,10 @@ class ProfileConfig(BaseModel):
             raise ValueError(f"bounds missing for fields {missing}")
         return self
 
-    def bounds(self) -> Bounds:
+    def bounds(self) -> OnchainBounds:
         fields = tuple(FieldBounds(**self.fields[f].model_dump()) for f in RISK_FIELDS)
         mask = sum(1 << RISK_FIELDS.index(f) for f in set(self.relative))
-        return Bounds(fields, mask, self.min_interval)
+        return OnchainBounds(fields, mask, self.min_interval)
 
 
 class MarketConfig(BaseModel):

@@ -21,7 +21,13 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from oracle_node.chain.artifacts import Artifact, DecodedError, ErrorDecoder, load_artifact
 from oracle_node.errors import ConfigError, SubmissionError
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
-from oracle_node.types import RISK_FIELDS, RiskParamsBps, market_from_bytes32, market_id_bytes32
+from oracle_node.types import (
+    RISK_FIELDS,
+    OnchainBounds,
+    RiskParamsBps,
+    market_from_bytes32,
+    market_id_bytes32,
+)
 
 Sender = str | LocalAccount  # an unlocked node account (anvil) or a local key
 STACK = ("RiskOracle", "RiskParamAggregator", "OptionsMarginEngine", "RiskOracleTimelock", "TestUSD")
@@ -168,37 +174,6 @@ def _send_tx(
 
 
 @dataclass(frozen=True)
-class FieldBounds:
-    floor: int
-    ceiling: int
-    max_change: int
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """A bounds profile (IRiskOracle.Bounds); `fields` in RISK_FIELDS order."""
-
-    fields: tuple[FieldBounds, ...]
-    relative_mask: int
-    min_interval: int
-
-    def to_abi(self) -> tuple[Any, ...]:
-        return (
-            [(f.floor, f.ceiling, f.max_change) for f in self.fields],
-            self.relative_mask,
-            self.min_interval,
-        )
-
-    @classmethod
-    def from_abi(cls, raw: Sequence[Any]) -> Bounds:
-        fields, mask, interval = raw
-        return cls(tuple(FieldBounds(*f) for f in fields), mask, interval)
-
-    def field(self, name: str) -> FieldBounds:
-        return self.fields[RISK_FIELDS.index(name)]
-
-
-@dataclass(frozen=True)
 class OnchainParams:
     market: str
     params: RiskParamsBps
@@ -258,11 +233,11 @@ class RiskOracle(ContractWrapper):
     def get_market_word(self, market: str) -> int:
         return int(self._call("getMarketWord", market_id_bytes32(market)))
 
-    def get_bounds(self, profile_id: int) -> Bounds:
-        return Bounds.from_abi(self._call("getBounds", profile_id))
+    def get_bounds(self, profile_id: int) -> OnchainBounds:
+        return OnchainBounds.from_abi(self._call("getBounds", profile_id))
 
-    def get_market_bounds(self, market: str) -> Bounds:
-        return Bounds.from_abi(self._call("getMarketBounds", market_id_bytes32(market)))
+    def get_market_bounds(self, market: str) -> OnchainBounds:
+        return OnchainBounds.from_abi(self._call("getMarketBounds", market_id_bytes32(market)))
 
     def get_signers(self) -> SignerSet:
         signers, threshold, epoch = self._call("getSigners")
@@ -287,10 +262,10 @@ class RiskOracle(ContractWrapper):
     def set_signers(self, signers: Sequence[str], threshold: int, sender: Sender) -> TxResult:
         return self._send("setSigners", [to_checksum_address(s) for s in signers], threshold, sender=sender)
 
-    def set_bounds(self, profile_id: int, bounds: Bounds, sender: Sender) -> TxResult:
+    def set_bounds(self, profile_id: int, bounds: OnchainBounds, sender: Sender) -> TxResult:
         return self._send("setBounds", profile_id, bounds.to_abi(), sender=sender)
 
-    def tighten_bounds(self, profile_id: int, bounds: Bounds, sender: Sender) -> TxResult:
+    def tighten_bounds(self, profile_id: int, bounds: OnchainBounds, sender: Sender) -> TxResult:
         return self._send("tightenBounds", profile_id, bounds.to_abi(), sender=sender)
 
     def pause(self, sender: Sender) -> TxResult:

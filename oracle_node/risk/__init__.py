@@ -6,9 +6,10 @@ Formulas live in the module docstrings: grid (scenarios), margin (IM, MM, LT), s
 confidence), units (rounding), bounds (on-chain checks), black_scholes (option revaluation).
 """
 
-from oracle_node.risk.bounds import FieldBounds, OnchainBounds, check_bounds, ensure_within_bounds
+from oracle_node.risk.bounds import check_bounds, ensure_within_bounds
 from oracle_node.risk.compute import RiskExplanation, RiskInput, RiskResult, compute_many, compute_params
 from oracle_node.risk.params import RiskSettings
+from oracle_node.types import FieldBounds, OnchainBounds
 
 __all__ = [
     "FieldBounds",

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oracle_node.errors import BoundsViolation
-from oracle_node.risk.bounds import OnchainBounds, check_bounds
-from oracle_node.types import BPS, RISK_FIELDS, RiskParamsBps
+from oracle_node.risk.bounds import check_bounds
+from oracle_node.types import BPS, RISK_FIELDS, OnchainBounds, RiskParamsBps
 
 VAR, ES, IM, MM, LT, CONFIDENCE = 1, 2, 3, 4, 5, 7
 

@@ -202,7 +202,7 @@ class ReportPublisher:
 
     def _bounds_of(self, market: str) -> OnchainBounds:
         if market not in self._bounds:
-            self._bounds[market] = OnchainBounds.from_abi(self.oracle.get_market_bounds(market).to_abi())
+            self._bounds[market] = self.oracle.get_market_bounds(market)
         return self._bounds[market]
 
 

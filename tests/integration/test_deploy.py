@@ -10,9 +10,7 @@ from web3 import HTTPProvider, Web3
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.artifacts import load_artifact
 from oracle_node.chain.contracts import (
-    Bounds,
     ContractReverted,
-    FieldBounds,
     OptionsMarginEngine,
     RiskOracle,
     RiskParamAggregator,
@@ -22,7 +20,7 @@ from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import ARTIFACTS_DIR as MANIFEST_DIR
 from oracle_node.models.manifest import load_manifest
 from oracle_node.reports.eip712 import RiskReport, co_sign
-from oracle_node.types import RiskParamsBps, market_id_bytes32
+from oracle_node.types import FieldBounds, OnchainBounds, RiskParamsBps, market_id_bytes32
 from scripts import deploy_local, governance
 from scripts.deploy import (
     DEFAULT_CONFIG,
@@ -167,12 +165,12 @@ def test_roles__deployer_and_guardian_limits__access_control_errors_decoded(
     fields[2] = FieldBounds(fields[2].floor, fields[2].ceiling + 1, fields[2].max_change)  # es99 ceiling up
     with pytest.raises(ContractReverted) as loosen:
         oracle.tighten_bounds(
-            0, Bounds(tuple(fields), bounds.relative_mask, bounds.min_interval), deployment.guardian
+            0, OnchainBounds(tuple(fields), bounds.relative_mask, bounds.min_interval), deployment.guardian
         )
     assert (loosen.value.error_name, loosen.value.error_args) == ("RiskOracleNotTighter", (0, 2))
     fields[2] = FieldBounds(fields[2].floor + 10, fields[2].ceiling - 1, fields[2].max_change)  # tighter
     oracle.tighten_bounds(
-        0, Bounds(tuple(fields), bounds.relative_mask, bounds.min_interval), deployment.guardian
+        0, OnchainBounds(tuple(fields), bounds.relative_mask, bounds.min_interval), deployment.guardian
     )
     assert oracle.get_bounds(0).field("es99") == FieldBounds(70, 6000, 5000)
 

@@ -20,11 +20,11 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
-from oracle_node.chain.contracts import Bounds, ContractReverted, RiskOracle
+from oracle_node.chain.contracts import ContractReverted, RiskOracle
 from oracle_node.errors import BoundsViolation
 from oracle_node.reports.eip712 import RiskReport, Signature, co_sign, report_digest
-from oracle_node.risk.bounds import OnchainBounds, check_bounds
-from oracle_node.types import RISK_FIELDS, RiskParamsBps, market_id_bytes32
+from oracle_node.risk.bounds import check_bounds
+from oracle_node.types import RISK_FIELDS, OnchainBounds, RiskParamsBps, market_id_bytes32
 from scripts.deploy import DeployConfig, Deployment, deploy_stack, load_deploy_config, resolve_account
 
 CHAIN_ID = 31337
@@ -66,7 +66,7 @@ def _now(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
 
 
-def valid_params(bounds: Bounds) -> st.SearchStrategy[RiskParamsBps]:
+def valid_params(bounds: OnchainBounds) -> st.SearchStrategy[RiskParamsBps]:
     """Parameter sets inside a profile's floors/ceilings that satisfy the consistency rules."""
     f = {name: bounds.field(name) for name in RISK_FIELDS}
 
@@ -303,7 +303,7 @@ def test_submit_report__random_update_after_stored_value__contract_agrees_with_n
         expected = check_bounds(
             update,
             previous,
-            OnchainBounds.from_abi(bounds.to_abi()),
+            bounds,
             market=market,
             observed_at=second.observed_at,
             previous_observed_at=first.observed_at,
@@ -335,9 +335,7 @@ def test_submit_report__inconsistent_params__rejected_with_reason(
         epoch=1, round=3, observed_at=now, deadline=now + 600, model_hash=MODEL,
         inputs_hash=b"\x03" * 32, updates={"BTC-USD": params},
     )  # fmt: skip
-    assert _python_verdict(
-        check_bounds(params, None, OnchainBounds.from_abi(stack.config.profiles[0].bounds().to_abi()))
-    ) == (
+    assert _python_verdict(check_bounds(params, None, stack.config.profiles[0].bounds())) == (
         "RiskOracleInconsistentParams",
         reason,
     )

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from oracle_node.errors import BoundsViolation
-from oracle_node.risk.bounds import FieldBounds, OnchainBounds, check_bounds, ensure_within_bounds
-from oracle_node.types import RISK_FIELDS, RiskParamsBps
+from oracle_node.risk.bounds import check_bounds, ensure_within_bounds
+from oracle_node.types import RISK_FIELDS, FieldBounds, OnchainBounds, RiskParamsBps
 
 PARAMS = RiskParamsBps(5000, 800, 1000, 1600, 1120, 8380, 6500, 8500)
 OPEN = OnchainBounds.unbounded()
@@ -150,7 +150,7 @@ def test_ensure_within_bounds__violation__raised() -> None:
 def test_onchain_bounds__abi_round_trip__identical() -> None:
     fields = tuple(FieldBounds(i, 1000 + i, 10 * i) for i in range(len(RISK_FIELDS)))
     bounds = OnchainBounds(fields, 0b1010_0001, 300)
-    assert OnchainBounds.from_abi(bounds.as_abi()) == bounds
+    assert OnchainBounds.from_abi(bounds.to_abi()) == bounds
     assert bounds.is_relative(0) and not bounds.is_relative(1) and bounds.is_relative(7)
 
 

@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle_node.errors import BoundsViolation
-from oracle_node.risk.bounds import FieldBounds, OnchainBounds, check_bounds
+from oracle_node.risk.bounds import check_bounds
 from oracle_node.risk.project import allowed_range, project
-from oracle_node.types import RiskParamsBps
+from oracle_node.types import FieldBounds, OnchainBounds, RiskParamsBps
 
 # vol, VaR, ES, IM, MM relative (50 % per update); LT absolute 500 bp; score/confidence unlimited.
 PROFILE = OnchainBounds(
@@ -74,3 +74,12 @@ def test_project__any_wanted_set__result_passes_the_contract_checks_or_is_refuse
         return
     assert check_bounds(p.params, stored, PROFILE) is None
     assert p.params.confidence <= w.confidence
+
+
+def test_project__lt_cannot_fall_as_far_as_mm_rises__mm_rises_only_as_far_as_lt_allows() -> None:
+    stored = RiskParamsBps(9474, 1398, 2256, 3168, 2218, 7282, 9731, 4786)
+    wanted = RiskParamsBps(15000, 2000, 3300, 4700, 3300, 6200, 9800, 5000)
+    p = project("BTC-USD", wanted, stored, PROFILE)
+    # LT may fall 500 bp (to 6782), so MM may be at most 10000 - 6782 = 3218 although it wanted 3300.
+    assert (p.params.liquidation_threshold, p.params.maintenance_margin) == (6782, 3218)
+    assert check_bounds(p.params, stored, PROFILE) is None
