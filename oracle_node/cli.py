@@ -38,11 +38,37 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="check config, keystore, RPC, chain id, on-chain config and model files"
     )
     ck.add_argument("--config", type=Path, required=True)
+    _add_model_commands(sub)
     return p
+
+
+def _add_model_commands(sub: argparse._SubParsersAction) -> None:
+    bt = sub.add_parser("backtest", help="walk-forward VaR/ES backtest of the baselines and ML models")
+    tr = sub.add_parser("train", help="train the ML models before --test-start, export ONNX + manifest")
+    for sp in (bt, tr):
+        sp.add_argument("--prices", type=Path, required=True, help="price CSV (date/timestamp + close/price)")
+        sp.add_argument("--asset", required=True)
+        sp.add_argument(
+            "--funding", type=Path, help="daily funding CSV (date,funding_mean) for the ML features"
+        )
+        sp.add_argument(
+            "--pool", action="append", default=[], help="FILE:ASSET[:FUNDING] pooled into ML training"
+        )
+        sp.add_argument("--out", type=Path, required=True)
+    bt.add_argument("--alpha", type=float, default=0.01)
+    bt.add_argument("--window", type=int, default=1000)
+    bt.add_argument("--test-days", type=int, default=800)
+    bt.add_argument("--refit-every", type=int, default=1)
+    bt.add_argument("--sims", type=int, default=1000, help="draws per day for the Acerbi-Szekely p-value")
+    bt.add_argument("--no-ml", action="store_true", help="baselines only")
+    tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
+    tr.add_argument("--alpha", type=float, action="append", help="repeatable; default 0.01 and 0.025")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("backtest", "train"):
+        return _model_command(args)
     try:
         cfg = load_config(args.config)
         register_secret_url(cfg.chain.rpc_url.get_secret_value())
@@ -53,6 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"oracle-node {args.command}: config error: {where}{problem}", file=sys.stderr)
         return EXIT_ERROR
+    except OracleNodeError as exc:
+        print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _model_command(args: argparse.Namespace) -> int:
+    try:
+        return commands.backtest(args) if args.command == "backtest" else commands.train(args)
     except OracleNodeError as exc:
         print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

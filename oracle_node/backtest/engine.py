@@ -73,9 +73,13 @@ MODEL_FAMILY: dict[str, str] = {
 DEFAULT_MODELS: tuple[str, ...] = ("hs", "ewma_normal", "garch_t", "gjr_skewt", "fhs")
 
 
-def register_family(family: str, factory: FamilyFactory, models: Sequence[str]) -> None:
-    """Add a model family (e.g. an ML model) producing the named forecasts."""
-    if family in FAMILIES or any(m in MODEL_FAMILY for m in models):
+def register_family(
+    family: str, factory: FamilyFactory, models: Sequence[str], *, replace: bool = False
+) -> None:
+    """Add a model family (e.g. an ML model) producing the named forecasts; `replace` swaps the
+    factory of a family registered before with the same models (a new run's trained ML models)."""
+    same = family in FAMILIES and all(MODEL_FAMILY.get(m) == family for m in models)
+    if not (replace and same) and (family in FAMILIES or any(m in MODEL_FAMILY for m in models)):
         raise ModelError(
             f"backtest family {family!r} or one of its models {list(models)} is already registered"
         )

@@ -10,6 +10,7 @@ FZ0 losses against the best model of the run. VaR/ES are positive log-return los
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,3 +75,25 @@ def dm_against_best(
         out[m] = {"against": other, "mean_differential": dm.mean_differential, "statistic": dm.statistic,
                   "p_value": dm.p_value, "lags": dm.lags}  # fmt: skip
     return out
+
+
+def dm_group_best(
+    returns: np.ndarray,
+    paths: dict[str, tuple[np.ndarray, np.ndarray]],
+    alpha: float,
+    challengers: Sequence[str],
+) -> dict[str, Any] | None:
+    """Diebold-Mariano test of FZ0 loss: the best (lowest mean FZ0) of `challengers` (the ML models)
+    against the best of the other models (the baselines); negative statistic: the challenger is better.
+    None when either group is empty."""
+    losses = {m: stats.fz0_losses(returns, var, es, alpha) for m, (var, es) in paths.items()}
+    ml = [m for m in losses if m in challengers]
+    base = [m for m in losses if m not in challengers]
+    if not ml or not base:
+        return None
+    best_ml = min(ml, key=lambda m: float(losses[m].mean()))
+    best_base = min(base, key=lambda m: float(losses[m].mean()))
+    dm = stats.diebold_mariano(losses[best_ml], losses[best_base])
+    return {"ml": best_ml, "baseline": best_base, "fz0_ml": float(losses[best_ml].mean()),
+            "fz0_baseline": float(losses[best_base].mean()), "mean_differential": dm.mean_differential,
+            "statistic": dm.statistic, "p_value": dm.p_value, "lags": dm.lags}  # fmt: skip

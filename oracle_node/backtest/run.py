@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from oracle_node.backtest.engine import DEFAULT_MODELS, ModelPath, Progress, WalkForwardConfig, walk_forward
-from oracle_node.backtest.metrics import dm_against_best, model_metrics
+from oracle_node.backtest.metrics import dm_against_best, dm_group_best, model_metrics
+from oracle_node.backtest.ml import MlOptions, train_for_backtest
 from oracle_node.backtest.prices import PriceSeries, load_prices
 from oracle_node.backtest.report import render_report
 from oracle_node.errors import DataError
@@ -57,21 +58,36 @@ def run_backtest(
     workers: int | None = None,
     sims: int = 1000,
     seed: int = 0,
+    ml: MlOptions | None = None,
 ) -> BacktestResult:
-    """Walk-forward backtest of `models` (default: all baselines) on the last `test_days` days."""
+    """Walk-forward backtest of `models` (default: all baselines, plus the ML models when `ml` is
+    given: trained here on the days before the test period, written to out_dir/models/)."""
     started = time.perf_counter()
     history = load_prices(prices, asset)
     returns = np.diff(np.log(history.close))
     dates = day_labels(history.ts[1:])
     cfg = WalkForwardConfig(alpha, window, test_days, refit_every, sims, seed)
-    names = tuple(models or DEFAULT_MODELS)
+    cfg.validate(returns.size)
+    out = Path(out_dir)
+    names, ml_meta = tuple(models or DEFAULT_MODELS), None
+    if ml is not None:
+        bundle, model_hash = train_for_backtest(history, returns.size, cfg, ml, prices, out)
+        names = tuple(dict.fromkeys((*names, *([] if models else bundle.models))))
+        ml_meta = {
+            "split": bundle.split,
+            "manifest_hash": model_hash,
+            "train_seconds": round(time.perf_counter() - started, 3),
+        }
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     paths = walk_forward(returns, cfg, names, progress, n_workers)
     test_r, test_dates = returns[-test_days:], tuple(dates[-test_days:])
     metrics = score_paths(test_r, paths, alpha)
     wall = time.perf_counter() - started
     run = _run_meta(prices, asset, cfg, test_dates, dates[-test_days - window], n_workers, wall)
-    out = Path(out_dir)
+    run["ml"] = ml_meta
+    if ml_meta is not None:
+        pairs = {m: (p.var, p.es) for m, p in paths.items()}
+        ml_meta["dm_fz0_best_ml_vs_best_baseline"] = dm_group_best(test_r, pairs, alpha, bundle.models)
     write_outputs(out, run, metrics, test_dates, test_r, paths, history.close[-test_days:])
     return BacktestResult(run, metrics, test_dates, test_r, paths, out, wall)
 

@@ -1,0 +1,35 @@
+"""Inputs of the ML models besides prices: daily funding joined onto a price history by UTC date."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from oracle_node.errors import DataError
+from oracle_node.features.history import MarketHistory
+from oracle_node.models.train_data import _day_end, _num, _rows, file_sha256
+
+FUNDING_FIELD = "funding_mean"
+
+
+def read_funding(path: Path) -> dict[float, float]:
+    """`date,funding_mean[,...]` (mean 8 h funding of the UTC day, a fraction) -> {day-end ts: rate}."""
+    if not path.is_file():
+        raise DataError(str(path), None, None, str(path), "funding file does not exist")
+    return {_day_end(path, ln, r["date"]): _num(path, ln, r, FUNDING_FIELD) for ln, r in _rows(path)}
+
+
+def with_funding(history: MarketHistory, path: Path | str | None) -> MarketHistory:
+    """The history with its funding column from `path` (NaN on days the file lacks)."""
+    if path is None:
+        return history
+    by_day = read_funding(Path(path))
+    funding = np.array([by_day.get(float(t), np.nan) for t in history.ts.tolist()])
+    return replace(history, funding=funding)
+
+
+def data_hashes(paths: dict[str, Path | str | None]) -> dict[str, str]:
+    """sha256 of each input file that exists (role -> hash)."""
+    return {role: file_sha256(Path(p)) for role, p in paths.items() if p is not None and Path(p).is_file()}
