@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
 export PYTHONHASHSEED := 0
 
-.PHONY: setup build lint test test-forge test-py slither demo bench bench-gas bench-node deploy-local clean
+.PHONY: setup build lint test test-forge test-py slither demo bench bench-gas bench-node bench-network deploy-local clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -50,6 +50,9 @@ bench-gas: build
 
 bench-node: setup
 	$(PY) -m bench.node --out bench/node.json
+
+bench-network: build
+	$(PY) -m bench.network --out bench/network.json
 
 deploy-local: build
 	$(PY) -m scripts.deploy_local

@@ -1,0 +1,129 @@
+"""The demo's HTML report: a summary and inline SVG plots (price; forecast volatility; VaR against
+realised 24 h returns with breaches marked; IM/MM over time; gas per round). Self-contained, no network.
+
+Realised returns come from the bundled real Binance closes: for a VaR published at data time t, the
+realised loss is -ln(P(t + 24 h) / P(t)); a breach is a loss above the published 1-day VaR99.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from oracle_node.demo.session import MARKETS, DemoResult, RoundRecord
+from oracle_node.demo.svg import Chart, Series
+from oracle_node.demo.views import HOUR, closes
+
+DAY = 24 * HOUR
+
+
+def _landed(records: Sequence[RoundRecord]) -> list[RoundRecord]:
+    return [r for r in records if r.landed]
+
+
+def _field(records: Sequence[RoundRecord], market: str, name: str) -> list[tuple[float, float]]:
+    return [
+        (r.data_time, getattr(r.onchain[market], name) / 100) for r in _landed(records) if market in r.onchain
+    ]
+
+
+def var_backtest(records: Sequence[RoundRecord], market: str) -> tuple[list, list, list]:
+    """(VaR %, realised loss %, breaches) series over the rounds whose 24 h outcome is known."""
+    var = _field(records, market, "var99")
+    if not var:
+        return [], [], []
+    price = dict(closes(market, var[0][0], var[-1][0] + DAY))
+    realised, breaches = [], []
+    for t, v in var:
+        if t in price and t + DAY in price:
+            loss = -math.log(price[t + DAY] / price[t]) * 100
+            realised.append((t, loss))
+            if loss > v:
+                breaches.append((t, loss))
+    return var, realised, breaches
+
+
+def charts(result: DemoResult) -> list[Chart]:
+    recs, bad = result.records, result.manipulated
+    out = []
+    for m in MARKETS:
+        honest = [(r.data_time, p) for r in recs if (p := r.price(m))]
+        poisoned = [(r.data_time, p) for r in recs if (p := r.price(m, bad))]
+        out.append(
+            Chart(
+                f"{m} price",
+                "USD",
+                [Series("honest node0", honest), Series(f"{bad} (manipulated)", poisoned, dashed=True)],
+            )
+        )
+    vol = [Series(f"{m} on-chain", _field(recs, m, "volatility")) for m in MARKETS]
+    vol.append(
+        Series(
+            f"BTC {bad} own",
+            [
+                (r.data_time, r.nodes[bad].signed["BTC-USD"].volatility / 100)
+                for r in recs
+                if bad in r.nodes and "BTC-USD" in r.nodes[bad].signed
+            ],
+            dashed=True,
+        )
+    )
+    out.append(Chart("Forecast volatility (annualised)", "%", vol))
+    for m in MARKETS:
+        var, realised, breaches = var_backtest(recs, m)
+        out.append(Chart(f"{m} 1-day VaR99 vs realised 24 h loss ({len(breaches)} breaches)", "%", [
+            Series("VaR99 on-chain", var), Series("realised loss", realised, dashed=True),
+            Series("breach", breaches, markers=True, color="#d62728"),
+        ]))  # fmt: skip
+    margins = [
+        Series(f"{m} {f}", _field(recs, m, name), dashed=f == "MM")
+        for m in MARKETS
+        for f, name in (("IM", "initial_margin"), ("MM", "maintenance_margin"))
+    ]
+    out.append(Chart("Initial / maintenance margin", "% of notional", margins))
+    gas = [(r.data_time, float(r.gas_used)) for r in recs if r.gas_used]
+    out.append(Chart("Gas per round (2 markets, 2 signatures)", "gas", [Series("gasUsed", gas)]))
+    return out
+
+
+def summary_lines(result: DemoResult) -> list[str]:
+    recs = result.records
+    landed = _landed(recs)
+    gas = [r.gas_used for r in landed if r.gas_used]
+    leaders: dict[str, int] = {}
+    for r in landed:
+        leaders[f"{r.leader}#{r.attempt}"] = leaders.get(f"{r.leader}#{r.attempt}", 0) + 1
+    lines = [
+        f"rounds: {len(recs)}, landed: {len(landed)} (leader#attempt: {dict(sorted(leaders.items()))})",
+        f"gas per report: median {statistics.median(gas):,.0f}, max {max(gas):,}" if gas else "gas: none",
+        f"manipulated node: {result.manipulated}",
+        f"wall time: {result.wall_s:.1f} s",
+    ]
+    for m in MARKETS:
+        _, realised, breaches = var_backtest(recs, m)
+        lines.append(
+            f"{m}: VaR99 breaches {len(breaches)} of {len(realised)} rounds with a known 24 h outcome"
+        )
+    maint = [(r.data_time, r.maintenance) for r in recs if r.maintenance is not None]
+    if maint:
+        lo, hi = min(v for _, v in maint), max(v for _, v in maint)
+        lines.append(f"BTC 1M tUSD position maintenance requirement: {lo / 1e6:,.0f} .. {hi / 1e6:,.0f} tUSD")
+    return lines
+
+
+def write_report(result: DemoResult, path: Path, extra: Sequence[str] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in [*summary_lines(result), *extra])
+    plots = "".join(f'<div class="chart">{c.render()}</div>' for c in charts(result))
+    path.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>MLRA oracle network demo</title>"
+        "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto}svg{font-family:sans-serif}"
+        ".chart{margin:1.2em 0}</style></head><body>"
+        "<h1>MLRA risk oracle network: 3 nodes, k = 2, through 2020-03-12</h1>"
+        f"<p>Oracle {html.escape(result.deployment.oracle)} on chain {result.deployment.chain_id}; "
+        f"signers {html.escape(', '.join(result.deployment.signers))}.</p><ul>{items}</ul>{plots}</body></html>"
+    )
+    return path

@@ -1,0 +1,88 @@
+"""A shortened `make demo` (9 data hours through the 2020-03-12 crash, node2's venues manipulated):
+every round lands with 2 signatures, the manipulated node moves no published field beyond the honest
+nodes' tolerance, and the HTML report holds the plots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from oracle_node.demo.session import DemoOptions
+from oracle_node.network import ToleranceSettings
+from oracle_node.store import NodeStore
+from oracle_node.types import RISK_FIELDS
+from scripts.demo import run
+
+pytestmark = [pytest.mark.scenario, pytest.mark.slow]
+OPTIONS = DemoOptions(start="2020-03-12T06", end="2020-03-12T14")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    workdir = tmp_path_factory.mktemp("demo")
+    return run(OPTIONS, workdir / "report.html", workdir=workdir)
+
+
+def test_demo__short_crash_window__every_round_lands_with_two_signatures(demo: tuple) -> None:
+    result, _ = demo
+    assert len(result.records) == 9
+    assert [r.landed for r in result.records] == [True] * 9
+    assert all(r.gas_used and r.gas_used > 30_000 for r in result.records)
+    # the margin requirement follows the crash: 1M tUSD BTC position, more margin after 11:00 UTC
+    maint = [r.maintenance for r in result.records]
+    assert all(m is not None for m in maint) and maint[-1] > 1.5 * maint[0]
+    assert not any(r.fallback for r in result.records)
+
+
+def test_demo__report_bodies__carry_two_or_three_observations_and_k_signatures(demo: tuple) -> None:
+    """The leaders' stores: every included report had >= k = 2 signed observations and signatures."""
+    result, _ = demo
+    assert result.stores, "the session keeps its members' store files for inspection"
+    seen = {}
+    for path in result.stores:
+        with NodeStore.open(path) as store:
+            for record in store.reports_with_status("included"):
+                sigs = store.signatures(record.round, record.digest)
+                seen[record.round] = (len(record.body["observations"]), len(sigs))
+    assert sorted(seen) == [r.round for r in result.records]
+    assert all(obs >= 2 and sigs >= 2 for obs, sigs in seen.values())
+
+
+def test_demo__manipulated_node__moves_no_field_beyond_tolerance(demo: tuple) -> None:
+    result, _ = demo
+    tolerance, bad = ToleranceSettings(), result.manipulated
+    poisoned_rounds = 0
+    for r in result.records:
+        honest = {n: seen.signed for n, seen in r.nodes.items() if n != bad}
+        for market, published in r.onchain.items():
+            own = r.nodes[bad].signed.get(market)
+            if own is not None and tolerance.violations(published, own):
+                poisoned_rounds += 1
+            for name, values in honest.items():
+                assert tolerance.violations(published, values[market]) == [], (r.round, market, name)
+            lo_hi = zip(*(v[market].as_tuple() for v in honest.values()), strict=True)
+            for field, value, col in zip(RISK_FIELDS, published.as_tuple(), lo_hi, strict=True):
+                assert (
+                    min(col) - tolerance.band(field, min(col))
+                    <= value
+                    <= max(col) + tolerance.band(field, max(col))
+                )
+    assert poisoned_rounds >= 4  # the attack did poison node2's own values, and they were kept out
+
+
+def test_demo__html_report__has_every_plot(demo: tuple) -> None:
+    _, path = demo
+    text = path.read_text()
+    assert text.count("<svg") == 7  # price x2, volatility, VaR x2, margins, gas
+    for title in (
+        "BTC-USD price",
+        "Forecast volatility",
+        "VaR99 vs realised",
+        "Initial / maintenance margin",
+        "Gas per round",
+    ):
+        assert title in text
+    assert len(re.findall(r"<polyline", text)) >= 12
+    assert 'class="breach"' in text
