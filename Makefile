@@ -43,7 +43,7 @@ slither: build
 demo: build
 	$(PY) -m scripts.demo
 
-bench: bench-gas bench-node
+bench: bench-gas bench-node bench-network
 
 bench-gas: build
 	$(PY) -m bench.gas --out bench/gas.json
