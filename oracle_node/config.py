@@ -27,6 +27,7 @@ from oracle_node.chain.tx import TxPolicy
 from oracle_node.errors import ConfigError
 from oracle_node.guard.params import GuardParams
 from oracle_node.logs import redact, redact_text
+from oracle_node.network.settings import NetworkSettings
 from oracle_node.risk.params import RiskSettings
 from oracle_node.types import market_id_bytes32
 
@@ -154,6 +155,20 @@ class ServiceConfig(BaseModel):
     replay_speed: float = Field(default=3600.0, gt=0, description="replayed seconds per wall-clock second")
 
 
+class NetworkConfig(NetworkSettings):
+    """The `network:` section: this node is one of n operators co-signing k-of-n reports.
+
+    `peers` lists EVERY operator of the network as {address, url}, this node included (its own entry's
+    URL is not called); `check` verifies the list is the on-chain signer set. genesis, period_s,
+    leader_timeout_s, max_attempts, deadline_s, max_skew_s and tolerance must be the same on every node.
+    With `service.replay_ticks`, round r replays data time first_tick + (slot_time(r) - genesis) x
+    replay_speed, so genesis is when the replay starts (the same for every node).
+    """
+
+    genesis: float = Field(default=0.0, ge=0, description="unix time of round 0's slot")
+    listen_port: int = Field(default=9470, ge=0, le=65535, description="peer protocol port (0: any)")
+
+
 class NodeConfig(BaseSettings):
     """Everything a node needs; built once by the CLI and passed down."""
 
@@ -170,6 +185,9 @@ class NodeConfig(BaseSettings):
     risk: RiskSettings = RiskSettings()
     model: ModelConfig = ModelConfig()
     service: ServiceConfig = ServiceConfig()
+    network: NetworkConfig | None = Field(
+        default=None, description="k-of-n network mode; absent = single operator (k = 1)"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -20,10 +21,19 @@ from oracle_node.models.ml_run import parse_pool, run_train
 from oracle_node.reports.keystore import DryRunSigner
 from oracle_node.service.daemon import Daemon
 from oracle_node.service.feeds import ReplayFeed
-from oracle_node.service.health import serve
+from oracle_node.service.health import HealthState, serve
+from oracle_node.service.metrics import NodeMetrics
+from oracle_node.service.network_run import serve_network
 from oracle_node.service.node import Node
 from oracle_node.service.replay import run_replay
-from oracle_node.service.wiring import ChainContext, build_node, connect, load_model, load_node_signer
+from oracle_node.service.wiring import (
+    ChainContext,
+    build_network,
+    build_node,
+    connect,
+    load_model,
+    load_node_signer,
+)
 
 log = get_logger(__name__)
 
@@ -68,7 +78,9 @@ def once(cfg: NodeConfig, environ: dict[str, str], *, publish: bool) -> int:
 
 
 def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
-    log.info("node_starting", config=cfg.redacted())
+    log.info("node_starting", config=cfg.redacted(), mode="network" if cfg.network else "single")
+    if cfg.network is not None:
+        return run_network(cfg, environ)
     wall_start = time.time()
     node, markets = build_node(cfg, environ, publish=True, wall_start=wall_start)
     servers = _serve(cfg, node)
@@ -86,9 +98,27 @@ def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
     return 0
 
 
+def run_network(cfg: NodeConfig, environ: dict[str, str]) -> int:
+    """One operator of a k-of-n network until SIGTERM (or the replay's end); see service/network_run.py."""
+    network, metrics, health = build_network(cfg, environ)
+    servers = _serve_endpoints(cfg, health, metrics)
+    try:
+        return asyncio.run(serve_network(network))
+    finally:
+        for server in servers:
+            server.shutdown()
+        for close in network.closers:
+            close()
+        network.store.close()
+
+
 def _serve(cfg: NodeConfig, node: Node) -> list[ThreadingHTTPServer]:
+    return _serve_endpoints(cfg, node.health, node.metrics)
+
+
+def _serve_endpoints(cfg: NodeConfig, health: HealthState, metrics: NodeMetrics) -> list[ThreadingHTTPServer]:
     ports = {p for p in (cfg.service.metrics_port, cfg.service.health_port) if p is not None}
-    return [serve("127.0.0.1", port, node.health, node.metrics.registry) for port in sorted(ports)]
+    return [serve("127.0.0.1", port, health, metrics.registry) for port in sorted(ports)]
 
 
 def check(cfg: NodeConfig, environ: dict[str, str]) -> int:
@@ -147,6 +177,8 @@ def onchain_checks(
                     f"epoch {signers.epoch}, k={signers.threshold} of {len(signers.signers)}, this key {'is' if member else 'is NOT'} a signer",
                 )
             )
+        if cfg.network is not None:
+            out.append(_peers_check(cfg, signers.signers, signer))
         if model is not None:
             allowed = ctx.oracle.is_model_allowed(model.model_hash)
             out.append(
@@ -163,6 +195,20 @@ def onchain_checks(
     except OracleNodeError as exc:
         out.append(("on-chain config", False, str(exc)))
     return out
+
+
+def _peers_check(cfg: NodeConfig, onchain: Any, signer: Any) -> tuple[str, bool, str]:
+    """network.peers must be exactly the on-chain signer set, and this key one of them."""
+    assert cfg.network is not None
+    configured = {p.address.lower() for p in cfg.network.peers}
+    chain = {s.lower() for s in onchain}
+    missing, extra = sorted(chain - configured), sorted(configured - chain)
+    me = signer is not None and not signer.dry_run and signer.address.lower() in configured
+    problems = [f"missing on-chain signers {missing}"] if missing else []
+    problems += [f"not on-chain signers {extra}"] if extra else []
+    problems += [] if me else ["this key is not among the peers (or no keystore)"]
+    text = "; ".join(problems) or f"{len(configured)} peers = the on-chain signer set, this key included"
+    return "network peers", not problems, text
 
 
 def backtest(args: Any) -> int:

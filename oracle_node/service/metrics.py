@@ -10,6 +10,34 @@ from oracle_node.chain.tx import TX_STATUSES
 
 PREFIX = "mlra_oracle"
 CYCLE_OUTCOMES = ("published", "skipped", "degraded", "dry_run", "failed", "timeout")
+# network mode (oracle_node.network): outcomes of the attempts this node led, why it refused to co-sign,
+# why a peer's observation could not be fetched, and why a peer message failed authentication
+LEAD_STATUSES = ("included", "landed_elsewhere", "no_observations", "no_quorum", "failed")
+COSIGN_REFUSALS = (
+    "round_mismatch",
+    "wrong_epoch",
+    "not_leader",
+    "too_early",
+    "bad_deadline",
+    "expired",
+    "observation_wrong_round",
+    "observation_unknown_signer",
+    "observation_duplicate_signer",
+    "observation_time",
+    "too_few_observations",
+    "aggregation",
+    "not_median",
+    "market_not_observed",
+    "out_of_tolerance",
+    "not_ready",
+    "equivocation",
+    "no_own_observation",
+    "other",
+)  # fmt: skip; a CosignRefused reason outside this list counts as "other", aggregation_* as "aggregation"
+FETCH_FAILURES = ("unavailable", "refused", "malformed", "auth")
+AUTH_REJECTIONS = (
+    "unknown_peer", "unexpected_peer", "malformed_auth", "bad_signature", "stale", "replayed"
+)  # fmt: skip
 
 
 class NodeMetrics:
@@ -62,6 +90,42 @@ class NodeMetrics:
             self.add_market(market)
         for status in TX_STATUSES:
             self.transactions.labels(status=status)
+        self._network_metrics(r)
+
+    def _network_metrics(self, r: CollectorRegistry) -> None:
+        self.rounds_led = Counter(
+            f"{PREFIX}_rounds_led", "Attempts this node led, by outcome", ["status"], registry=r
+        )
+        self.rounds_cosigned = Counter(
+            f"{PREFIX}_rounds_cosigned", "Reports this node co-signed for another leader", registry=r
+        )
+        self.cosign_refused = Counter(
+            f"{PREFIX}_cosign_refused",
+            "Co-sign requests this node refused, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.observation_fetch_failures = Counter(
+            f"{PREFIX}_observation_fetch_failures",
+            "Peer observations this node (as leader) could not fetch, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.peer_auth_rejections = Counter(
+            f"{PREFIX}_peer_auth_rejections",
+            "Peer messages refused by authentication, by reason and direction",
+            ["reason", "direction"],
+            registry=r,
+        )
+        for status in LEAD_STATUSES:
+            self.rounds_led.labels(status=status)
+        for reason in COSIGN_REFUSALS:
+            self.cosign_refused.labels(reason=reason)
+        for reason in FETCH_FAILURES:
+            self.observation_fetch_failures.labels(reason=reason)
+        for reason in AUTH_REJECTIONS:
+            for direction in ("request", "response"):
+                self.peer_auth_rejections.labels(reason=reason, direction=direction)
 
     def add_market(self, market: str) -> None:
         for outcome in CYCLE_OUTCOMES:
