@@ -12,6 +12,9 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from oracle_node.drift.live import latest_verdict
+from oracle_node.errors import OracleNodeError
+from oracle_node.features.history import MarketHistory
 from oracle_node.logs import get_logger
 from oracle_node.service.node import Node, timed_out
 
@@ -39,9 +42,26 @@ class Daemon:
             log.error("cycle_timeout", market=market, timeout_s=self.timeout_s)
 
     def refit(self) -> None:
+        """Scheduled GJR refits off the round path, then the drift monitor's verdict per market."""
         histories = [h for h in (self.node.pipeline.book.snapshot(m) for m in self.markets) if h is not None]
         fitted = self.node.pipeline.model.prefit(histories)
         log.info("models_refitted", markets=len(histories), fits=fitted)
+        for h in histories:
+            self._judge_drift(h)
+
+    def _judge_drift(self, history: MarketHistory) -> None:
+        try:
+            verdict = latest_verdict(history)
+        except OracleNodeError as exc:
+            log.warning("drift_check_failed", market=history.market, error=str(exc))
+            return
+        if verdict is None:
+            return
+        metrics, m = self.node.metrics, history.market
+        metrics.drift_flag.labels(market=m).set(int(verdict.flag))
+        metrics.retrain_requested.labels(market=m).set(int(verdict.retrain))
+        if verdict.retrain:
+            log.warning("retrain_requested", market=m, reasons=list(verdict.reasons))
 
     def run(self, until: Any = None) -> None:
         """Block until SIGTERM/SIGINT (or `until()` returns True), then stop cleanly."""

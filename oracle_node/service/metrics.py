@@ -77,6 +77,18 @@ class NodeMetrics:
         self.breaker_open = Gauge(
             f"{PREFIX}_breaker_open", "1 while the breaker is open", ["market"], registry=r
         )
+        self.drift_flag = Gauge(
+            f"{PREFIX}_drift_flag",
+            "1 while the drift monitor flags the market's inputs or coverage",
+            ["market"],
+            registry=r,
+        )
+        self.retrain_requested = Gauge(
+            f"{PREFIX}_retrain_requested",
+            "1 while the drift monitor asks for a retrained model",
+            ["market"],
+            registry=r,
+        )
         self.transactions = Counter(
             f"{PREFIX}_transactions", "Transactions by status", ["status"], registry=r
         )
@@ -134,3 +146,5 @@ class NodeMetrics:
         for gauge in (self.confidence, self.last_round, self.last_success, self.consecutive_failures):
             gauge.labels(market=market).set(0)
         self.breaker_open.labels(market=market).set(0)
+        self.drift_flag.labels(market=market).set(0)
+        self.retrain_requested.labels(market=market).set(0)

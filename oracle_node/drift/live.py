@@ -1,0 +1,33 @@
+"""The drift monitor on a running node's own history: is the model still fit for this market now?
+
+Recipe validated in tests/unit/test_drift.py on real BTC: the reference is the two years of feature
+rows ending a month before today; the monitored VaR is EWMA-normal at alpha (a model-free yardstick,
+so a drifting production model cannot hide its own miscalibration). The verdict's `retrain` is the
+node's retrain request: a new model must be trained (`oracle-node train`) and allow-listed by the DAO
+before it can publish, so the node raises the request (log + metric) and keeps its current model.
+"""
+
+from __future__ import annotations
+
+from oracle_node.drift.monitor import DriftConfig, DriftMonitor, DriftVerdict
+from oracle_node.features.history import MarketHistory
+from oracle_node.models.ml_features import ML_FEATURES, ml_rows
+from oracle_node.models.tails import normal_quantile
+
+REFERENCE_DAYS = 730
+REFERENCE_GAP_DAYS = 30
+
+
+def latest_verdict(history: MarketHistory, cfg: DriftConfig | None = None) -> DriftVerdict | None:
+    """The verdict for the newest day of `history`; None when the history is too short to judge."""
+    cfg = cfg or DriftConfig()
+    need = REFERENCE_DAYS + REFERENCE_GAP_DAYS + cfg.window + cfg.persist_days + 32
+    if len(history) < need:
+        return None
+    rows = ml_rows(history)
+    k = len(rows.x) - 1
+    monitor = DriftMonitor(
+        rows.x[k - REFERENCE_DAYS - REFERENCE_GAP_DAYS : k - REFERENCE_GAP_DAYS], ML_FEATURES, cfg
+    )
+    var = -normal_quantile(cfg.alpha) * rows.scale
+    return monitor.scan(rows.x, rows.returns, var, range(k - cfg.persist_days + 1, k + 1))[-1]
