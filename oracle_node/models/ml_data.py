@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from oracle_node.errors import DataError
-from oracle_node.features.history import MarketHistory
-from oracle_node.models.train_data import _day_end, _num, _rows, file_sha256
-
-FUNDING_FIELD = "funding_mean"
+from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
+from oracle_node.sources.series import read_funding_daily
 
 
 def read_funding(path: Path) -> dict[float, float]:
-    """`date,funding_mean[,...]` (mean 8 h funding of the UTC day, a fraction) -> {day-end ts: rate}."""
+    """`date,funding_mean,funding_abs` (mean 8 h funding of the UTC day, a fraction) -> {day-end ts: rate}."""
     if not path.is_file():
         raise DataError(str(path), None, None, str(path), "funding file does not exist")
-    return {_day_end(path, ln, r["date"]): _num(path, ln, r, FUNDING_FIELD) for ln, r in _rows(path)}
+    mean = read_funding_daily(path).mean
+    return {t + SECONDS_PER_DAY: v for t, v in zip(mean.ts, mean.values, strict=True)}
 
 
 def with_funding(history: MarketHistory, path: Path | str | None) -> MarketHistory:
@@ -28,6 +28,10 @@ def with_funding(history: MarketHistory, path: Path | str | None) -> MarketHisto
     by_day = read_funding(Path(path))
     funding = np.array([by_day.get(float(t), np.nan) for t in history.ts.tolist()])
     return replace(history, funding=funding)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def data_hashes(paths: dict[str, Path | str | None]) -> dict[str, str]:
