@@ -27,10 +27,16 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, anvil_binary
 from oracle_node.chain.contracts import ContractWrapper, RiskOracle, RiskParamAggregator, TxResult
+from oracle_node.chain.deploy import (
+    DeployConfig,
+    MarketConfig,
+    deploy_stack,
+    load_deploy_config,
+    resolve_account,
+)
 from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.reports.eip712 import RiskReport, co_sign
 from oracle_node.types import RiskParamsBps, market_id_bytes32
-from scripts.deploy import DeployConfig, MarketConfig, deploy_stack, load_deploy_config, resolve_account
 
 BASE_GAS = 21_000
 TICKERS = [

@@ -23,9 +23,9 @@ from pathlib import Path
 from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.contracts import ContractCall, RiskOracle, Sender, TimelockController
+from oracle_node.chain.deploy import DEFAULT_OUT, load_deployment
 from oracle_node.errors import ConfigError, DataError, OracleNodeError
 from oracle_node.models.manifest import canonical_bytes
-from scripts.deploy import DEFAULT_OUT, load_deployment
 from scripts.governance import _account, _hash32, execute, run_now, salt_of, schedule
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import anvil_binary
-from oracle_node.errors import OracleNodeError
-from scripts.deploy import (
+from oracle_node.chain.deploy import (
     DEFAULT_CONFIG,
     DEFAULT_OUT,
     REPO_ROOT,
@@ -25,6 +24,7 @@ from scripts.deploy import (
     resolve_account,
     write_deployment,
 )
+from oracle_node.errors import OracleNodeError
 
 
 def _answers(w3: Web3) -> bool:

@@ -20,9 +20,15 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS
 from oracle_node.chain.contracts import ContractCall, RiskOracle, Sender, TimelockController, TxResult
+from oracle_node.chain.deploy import (
+    DEFAULT_CONFIG,
+    DEFAULT_OUT,
+    load_deploy_config,
+    load_deployment,
+    resolve_account,
+)
 from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.types import market_id_bytes32
-from scripts.deploy import DEFAULT_CONFIG, DEFAULT_OUT, load_deploy_config, load_deployment, resolve_account
 
 DEV_CHAIN_IDS = {31337}
 

@@ -24,6 +24,7 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS
 from oracle_node.chain.contracts import OptionsMarginEngine, RiskOracle, TestUSD
+from oracle_node.chain.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 from oracle_node.config import NodeConfig
 from oracle_node.demo.observer import ChainBounds, NodeRound, PipelineObserver, ReplaySchedule
 from oracle_node.demo.views import HOUR, Attack, node_ticks, utc
@@ -31,7 +32,6 @@ from oracle_node.network import Domain, LeadOutcome, NetworkSettings
 from oracle_node.network.cluster import LocalCluster
 from oracle_node.service.wiring import build_pipeline, load_model
 from oracle_node.types import RiskParamsBps
-from scripts.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 
 MARKETS = ("BTC-USD", "ETH-USD")
 SIGNER_ACCOUNTS = (1, 3, 4)  # anvil dev accounts of the three operators

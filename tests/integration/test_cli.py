@@ -16,8 +16,8 @@ import pytest
 from eth_account import Account
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, free_port
+from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
-from scripts.deploy import deploy_stack, load_deploy_config
 
 REPO = Path(__file__).resolve().parents[2]
 TICKS = REPO / "examples" / "ticks_2020-03-12.csv"

@@ -16,13 +16,7 @@ from oracle_node.chain.contracts import (
     RiskParamAggregator,
     TimelockController,
 )
-from oracle_node.errors import ConfigError
-from oracle_node.models.manifest import ARTIFACTS_DIR as MANIFEST_DIR
-from oracle_node.models.manifest import load_manifest
-from oracle_node.reports.eip712 import RiskReport, co_sign
-from oracle_node.types import FieldBounds, OnchainBounds, RiskParamsBps, market_id_bytes32
-from scripts import deploy_local, governance
-from scripts.deploy import (
+from oracle_node.chain.deploy import (
     DEFAULT_CONFIG,
     DeployConfig,
     Deployment,
@@ -30,6 +24,12 @@ from scripts.deploy import (
     load_deploy_config,
     resolve_account,
 )
+from oracle_node.errors import ConfigError
+from oracle_node.models.manifest import ARTIFACTS_DIR as MANIFEST_DIR
+from oracle_node.models.manifest import load_manifest
+from oracle_node.reports.eip712 import RiskReport, co_sign
+from oracle_node.types import FieldBounds, OnchainBounds, RiskParamsBps, market_id_bytes32
+from scripts import deploy_local, governance
 
 CHAIN_ID = 31337
 MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")

@@ -11,6 +11,7 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, REPO_ROOT, Anvil
 from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 from oracle_node.reports.eip712 import (
     RiskReport,
     Signature,
@@ -20,7 +21,6 @@ from oracle_node.reports.eip712 import (
     typed_data,
 )
 from oracle_node.types import RISK_FIELDS, RiskParamsBps, market_id_bytes32
-from scripts.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 
 CHAIN_ID = 31337
 MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")

@@ -16,13 +16,13 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import ContractReverted, RiskOracle
+from oracle_node.chain.deploy import deploy_stack, load_deploy_config, resolve_account, write_deployment
 from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import load_manifest
 from oracle_node.models.ml_run import run_train
 from oracle_node.reports.eip712 import RiskReport, co_sign
 from oracle_node.types import RiskParamsBps
 from scripts import allow_model
-from scripts.deploy import deploy_stack, load_deploy_config, resolve_account, write_deployment
 
 CHAIN_ID = 31337
 PARAMS = RiskParamsBps(6000, 500, 650, 1200, 700, 8500, 4000, 9000)

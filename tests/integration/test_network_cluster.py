@@ -23,6 +23,7 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 from oracle_node.chain.tx import TxJournal, TxOutcome
 from oracle_node.errors import SubmissionError
 from oracle_node.network import (
@@ -47,7 +48,6 @@ from oracle_node.network.wire import CosignRequest
 from oracle_node.reports.eip712 import RiskReport, Signature, report_digest
 from oracle_node.store import NodeStore
 from oracle_node.types import RISK_FIELDS, RiskParamsBps
-from scripts.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
 
 MODEL = bytes.fromhex("6d6c72612d6465762d6d616e69666573742d7631000000000000000000000000")
 MARKETS = ("BTC-USD", "ETH-USD")

@@ -14,9 +14,9 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
+from oracle_node.chain.deploy import deploy_stack, load_deploy_config, resolve_account
 from oracle_node.network import Domain
 from oracle_node.network.cluster import LocalCluster
-from scripts.deploy import deploy_stack, load_deploy_config, resolve_account
 from tests.integration.test_network_cluster import MARKETS, provider, settings
 
 ROUNDS = 20

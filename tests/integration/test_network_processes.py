@@ -25,12 +25,12 @@ from prometheus_client import generate_latest
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, free_port
 from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
 from oracle_node.config import load_config
 from oracle_node.errors import ConfigError
 from oracle_node.network import NetworkSettings
 from oracle_node.service.metrics import AUTH_REJECTIONS, COSIGN_REFUSALS, LEAD_STATUSES, NodeMetrics
-from scripts.deploy import deploy_stack, load_deploy_config
 
 REPO = Path(__file__).resolve().parents[2]
 TICKS = REPO / "examples" / "ticks_2020-03-12.csv"

@@ -13,13 +13,13 @@ from eth_account import Account
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import OptionsMarginEngine, RiskOracle, TestUSD
+from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
 from oracle_node.config import NodeConfig
 from oracle_node.service.feeds import ReplayFeed
 from oracle_node.service.node import Node
 from oracle_node.service.wiring import build_node
 from oracle_node.store import ReportStatus
-from scripts.deploy import deploy_stack, load_deploy_config
 
 REPO = Path(__file__).resolve().parents[2]
 TICKS = REPO / "examples" / "ticks_2020-03-12.csv"

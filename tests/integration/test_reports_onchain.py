@@ -21,11 +21,17 @@ from web3.logs import DISCARD
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import ContractReverted, RiskOracle
+from oracle_node.chain.deploy import (
+    DeployConfig,
+    Deployment,
+    deploy_stack,
+    load_deploy_config,
+    resolve_account,
+)
 from oracle_node.errors import BoundsViolation
 from oracle_node.reports.eip712 import RiskReport, Signature, co_sign, report_digest
 from oracle_node.risk.bounds import check_bounds
 from oracle_node.types import RISK_FIELDS, OnchainBounds, RiskParamsBps, market_id_bytes32
-from scripts.deploy import DeployConfig, Deployment, deploy_stack, load_deploy_config, resolve_account
 
 CHAIN_ID = 31337
 MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")
