@@ -117,7 +117,7 @@ class PipelineObserver:
         signed = {}
         for o in outcomes:
             if o.risk is None:
-                log.warning("demo_market_not_observed", node=self.name, market=o.market, error=o.error)
+                log.warning("market_not_observed", node=self.name, market=o.market, error=o.error)
                 continue
             try:
                 signed[o.market] = self.bounds.fit(o.market, o.risk.params)

@@ -193,7 +193,10 @@ def parse_observation(obj: object, domain: Domain, where: str = "observation") -
     recovered = recover65(digest, signature, where)
     if recovered.lower() != claimed.lower():
         raise PeerMessageError(
-            where, "signature", claimed, f"recovers to {recovered}, not the claimed signer"
+            where,
+            "signature",
+            "0x" + signature.hex(),
+            f"recovers to {recovered}, not the claimed signer {claimed}",
         )
     return SignedObservation(
         round_,
