@@ -276,7 +276,7 @@ class OperatorNetwork:
     def submitter(self, tx_hash: str) -> str:
         return str(self.w3.eth.get_transaction(tx_hash)["from"])  # type: ignore[arg-type]
 
-    def submitted_report(self, tx_hash: str) -> Any:
+    def submitted_report(self, tx_hash: str) -> dict[str, Any]:
         """The `report` argument of the submitReport call in a transaction (by hash)."""
         tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         return decode_report(self.oracle, bytes(tx["input"]))
@@ -321,11 +321,12 @@ class Accepted:
     tx_hash: str
 
 
-def decode_report(oracle: RiskOracle, calldata: bytes) -> Any:
-    """The `report` argument of submitReport calldata, as web3 decodes it (comparable with ==)."""
+def decode_report(oracle: RiskOracle, calldata: bytes) -> dict[str, Any]:
+    """The `report` argument of submitReport calldata: {epoch, round, observedAt, deadline, modelHash,
+    inputsHash, marketIds, params}."""
     function, args = oracle.contract.decode_function_input(calldata)
     assert function.fn_name == "submitReport", function.fn_name
-    return args["report"]
+    return dict(args["report"])
 
 
 def raw_tx_input(raw_tx: str) -> bytes:

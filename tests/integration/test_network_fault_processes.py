@@ -134,7 +134,7 @@ def test_leader_killed_with_its_transaction_in_flight__next_leader_lands_the_sam
     net.kill(victim)  # dies after collecting co-signatures, its transaction never reaching the chain
     held.release()
     report = decode_report(net.oracle, raw_tx_input(held.raw_tx))
-    round_ = int(report[1] if isinstance(report, tuple) else report["round"])
+    round_ = int(report["round"])
     assert victim == round_ % 5  # it was attempt 0's leader
     survivors = [n for n in range(5) if n != victim]
     net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 3)), 30, "the round and two more",
@@ -310,7 +310,7 @@ def test_reorg_dropping_a_report__detected_and_the_same_transaction_resubmitted(
     watched.armed.set()
     net.wait_for(watched.caught.is_set, 20, "a leader broadcasting")
     report = decode_report(net.oracle, raw_tx_input(watched.raw_tx))
-    round_ = int(report[1] if isinstance(report, tuple) else report["round"])
+    round_ = int(report["round"])
     net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 1)), 20, "the watched round")
     assert rpc.make_request("evm_revert", [snapshot["id"]])["result"] is True
     dropped_to = net.oracle.get_risk_params("BTC-USD").round
