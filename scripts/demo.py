@@ -60,6 +60,7 @@ def run(
 
             result = asyncio.run(session.run(on_round))
     result.wall_s = time.time() - began
+    console.print()  # Live leaves the cursor after the table's last border when output is not a terminal
     for line in summary_lines(result):
         console.print(line)
     path = write_report(result, out)
