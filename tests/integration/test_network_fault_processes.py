@@ -53,7 +53,7 @@ def networks(anvil_node: Anvil, tmp_path: Path) -> Iterator[Any]:
     made: list[OperatorNetwork] = []
 
     def make(**options: Any) -> OperatorNetwork:
-        net = OperatorNetwork(anvil_node, tmp_path, period_s=ROUND_S, **options)
+        net = OperatorNetwork(anvil_node, tmp_path, **({"period_s": ROUND_S} | options))
         made.append(net)
         return net
 
@@ -109,8 +109,9 @@ def test_one_node_down__reports_still_land_and_its_rounds_pass_to_the_next_leade
     assert all(not by_round[r].signer_bitmap & op2_bit for r in after_kill)
     orphaned = [r for r in after_kill if r % 5 == 2]  # attempt 0 led by the dead node
     assert orphaned
-    for r in orphaned:  # landed by attempt 1's leader
-        assert net.submitter(by_round[r].tx_hash) == ops[3].address
+    submitters = [net.submitter(by_round[r].tx_hash) for r in orphaned]
+    assert set(submitters) <= {ops[3].address, ops[4].address}  # attempt 1's or 2's leader
+    assert ops[3].address in submitters  # attempt 1's leader took over
     fetch = 'mlra_oracle_observation_fetch_failures_total{reason="unavailable"}'
     assert sum(metric(t, fetch) for t in after) > sum(metric(t, fetch) for t in before)
     assert 'mlra_oracle_cosign_refused_total{reason="out_of_tolerance"} 0.0' in after[0]
@@ -135,7 +136,8 @@ def test_leader_killed_with_its_transaction_in_flight__next_leader_lands_the_sam
     held.release()
     report = decode_report(net.oracle, raw_tx_input(held.raw_tx))
     round_ = int(report["round"])
-    assert victim == round_ % 5  # it was attempt 0's leader
+    attempt = (victim - round_) % 5
+    assert attempt < 3, (victim, round_)  # it was leading an attempt of the round (0 unless one failed)
     survivors = [n for n in range(5) if n != victim]
     net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 3)), 30, "the round and two more",
                  survivors)  # fmt: skip
@@ -143,7 +145,8 @@ def test_leader_killed_with_its_transaction_in_flight__next_leader_lands_the_sam
 
     assert_each_round_once_with_k(net)
     landed = next(a for a in net.accepted() if a.round == round_)
-    assert net.submitter(landed.tx_hash) == ops[(victim + 1) % 5].address  # attempt 1's leader
+    later = [ops[(round_ + a) % 5].address for a in range(attempt + 1, 3)]
+    assert net.submitter(landed.tx_hash) in later  # a later attempt's leader (the next one, normally)
     assert net.submitted_report(landed.tx_hash) == report  # the same report, re-proposed
     reproposed = [e for n in survivors for e in ops[n].events("lead_reproposes_signed_report")]
     assert any(e["round"] == round_ for e in reproposed), reproposed
@@ -295,7 +298,10 @@ def test_rpc_outage__anvil_restarted_from_its_state__no_round_twice_none_lost(
 
 
 def test_reorg_dropping_a_report__detected_and_the_same_transaction_resubmitted(networks: Any) -> None:
-    net: OperatorNetwork = networks(proxies=True)
+    # 6-s rounds: the reorg comes after every attempt of the round has started (and found it landed)
+    # and a few seconds before the next round, as a reorg a few blocks deep would; only the leader's
+    # ReorgWatcher can bring the report back
+    net: OperatorNetwork = networks(proxies=True, period_s=6.0)
     ops = net.configure()
     rpc = Web3(Web3.HTTPProvider(net.anvil.url)).provider
     snapshot: dict[str, Any] = {}
@@ -311,17 +317,24 @@ def test_reorg_dropping_a_report__detected_and_the_same_transaction_resubmitted(
     net.wait_for(watched.caught.is_set, 20, "a leader broadcasting")
     report = decode_report(net.oracle, raw_tx_input(watched.raw_tx))
     round_ = int(report["round"])
-    net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 1)), 20, "the watched round")
+    leader = ops[watched.node or 0]
+
+    def seen_included() -> bool:
+        return any(e["round"] == round_ for e in leader.events("report_included"))
+
+    net.wait_for(seen_included, 20, "the leader seeing its report included")
+    attempts_over = net.clock.attempt_start(round_, 3)
+    time.sleep(max(0.0, attempts_over + 0.5 - time.time()))
+    assert time.time() < net.clock.slot_time(round_ + 1) - 1, "too slow to reorg inside the round"
     assert rpc.make_request("evm_revert", [snapshot["id"]])["result"] is True
     dropped_to = net.oracle.get_risk_params("BTC-USD").round
     # anvil's evm_revert also rewinds its clock; a real reorg does not move time backwards
     rpc.make_request("evm_setTime", [math.ceil(time.time())])
-    net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 4)), 30, "the round again and three more")
+    net.wait_for(lambda: rounds_landed(net, range(round_, round_ + 3)), 40, "the round again and two more")
     stop_cleanly(net, list(range(5)))
 
     assert dropped_to < round_  # the reorg really dropped it
     assert_each_round_once_with_k(net)
-    leader = ops[watched.node or 0]
     assert [e["round"] for e in leader.events("report_reorged_out")] == [round_]
     assert [e["round"] for e in leader.events("report_resubmitted")] == [round_]
     landed = next(a for a in net.accepted() if a.round == round_)
