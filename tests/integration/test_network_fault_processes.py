@@ -70,6 +70,13 @@ def rounds_landed(net: OperatorNetwork, rounds: range) -> bool:
     return set(rounds) <= set(net.landed_rounds())
 
 
+def run_six_rounds(net: OperatorNetwork) -> None:
+    """Wait for the network's first two reports, then for six consecutive rounds after them to land."""
+    net.wait_for(lambda: landed_at_least(net, 2), STARTUP_S, "two reports")
+    first = net.clock.round_at(time.time()) + 1
+    net.wait_for(lambda: rounds_landed(net, range(first, first + 6)), 40, "six more rounds")
+
+
 def stop_cleanly(net: OperatorNetwork, indices: list[int]) -> None:
     codes = net.terminate(indices)
     assert codes == [0] * len(indices), codes
@@ -167,9 +174,7 @@ def test_byzantine_poisoned_inputs__reports_land_and_move_no_field_beyond_the_ho
     poisoned = {m: poisoned_history(m, HISTORY[m], tmp_path / f"poisoned-{m}.csv", 3.0) for m in MARKETS}
     ops = net.configure(history={4: poisoned})  # op4 sees three times the real volatility
     net.start()
-    net.wait_for(lambda: landed_at_least(net, 2), STARTUP_S, "two reports")
-    first = net.clock.round_at(time.time()) + 1
-    net.wait_for(lambda: rounds_landed(net, range(first, first + 6)), 40, "six more rounds")
+    run_six_rounds(net)
     stop_cleanly(net, list(range(5)))
 
     assert_each_round_once_with_k(net)
@@ -201,9 +206,7 @@ def test_byzantine_forged_signatures__excluded_and_reports_land(networks: Any) -
     ops = net.configure()
     net.start(range(4))
     net.start([4], program=("-m", "tests.integration.byzantine", "forge", "--config", "{config}"))
-    net.wait_for(lambda: landed_at_least(net, 2), STARTUP_S, "two reports")
-    first = net.clock.round_at(time.time()) + 1
-    net.wait_for(lambda: rounds_landed(net, range(first, first + 6)), 40, "six more rounds")
+    run_six_rounds(net)
     stop_cleanly(net, list(range(5)))
 
     assert_each_round_once_with_k(net)
@@ -222,9 +225,7 @@ def test_byzantine_garbage_http__ignored_and_reports_land(networks: Any) -> None
     ops = net.configure()
     net.start(range(4))
     net.start([4], program=("-m", "tests.integration.byzantine", "garbage", "--port", "{port}"))
-    net.wait_for(lambda: landed_at_least(net, 2), STARTUP_S, "two reports")
-    first = net.clock.round_at(time.time()) + 1
-    net.wait_for(lambda: rounds_landed(net, range(first, first + 6)), 40, "six more rounds")
+    run_six_rounds(net)
     texts = [ops[n].metrics() for n in range(4)]
     stop_cleanly(net, list(range(4)))
     assert net.terminate([4]) == [0]
