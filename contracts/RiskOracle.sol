@@ -24,7 +24,11 @@ import {ReportCalldata} from "./libraries/ReportCalldata.sol";
 ///          bits 208..239  maxReportAge, seconds
 ///          bit  240       global pause
 ///          bits 241..255  snapshot code size in bytes (<= 3,189), so one EXTCODECOPY reads it
-///      - `_markets[marketId]`: the market word (layout in IRiskOracle), one slot per market.
+///      - `_markets[marketId]`: the market word (layout in IRiskOracle), one slot per market. The global
+///        pause is mirrored into bit 234 of every listed market's word, so a typed read honours both
+///        pauses from the one slot it loads anyway (+~30 gas instead of a second cold SLOAD).
+///      Cold state, off the hot paths: the list of listed markets (walked by pause/unpause) and the
+///      pause start/end times that consumers' grace periods use (`pauseWindow`).
 ///      Governance data that a report needs but that changes rarely lives in an immutable config
 ///      snapshot (a data-only contract written with CREATE); see ConfigSnapshot for the gas rationale.
 ///      Gas (anvil receipts, 21,000 base and calldata included; steady state = second publication,
@@ -46,11 +50,24 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     uint256 private constant MAX_AGE_SHIFT = 208;
     uint256 private constant PAUSED_FLAG = 1 << 240;
     uint256 private constant SIZE_SHIFT = 241;
+    uint256 private constant RESUMED_SHIFT = 64;
+
+    /// @notice Largest round increase one report may make for a market (rounds are time slots, so
+    ///         2^32 covers 136 years of 1-s rounds); a quorum cannot push a round to 2^64 - 1 at once.
+    uint64 public constant MAX_ROUND_STEP = uint64(1) << 32;
+    /// @notice Most markets the oracle lists; bounds the gas of pause() and unpause() (~7k per market).
+    uint256 public constant MAX_MARKETS = 256;
 
     /// @dev Packed configuration word (layout above).
     uint256 private _config;
     /// @dev Market words (layout in IRiskOracle).
     mapping(bytes32 marketId => uint256 word) private _markets;
+    /// @dev Every market ever listed, in listing order (pause() mirrors the global flag into each).
+    bytes32[] private _marketList;
+    /// @dev Global pause times: pausedAt (bits 0..63, 0 = not paused) | resumedAt (bits 64..127).
+    uint256 private _pauseTimes;
+    /// @dev Per-market pause times, same layout.
+    mapping(bytes32 marketId => uint256 times) private _marketPauseTimes;
 
     /// @notice Deploy with the full initial configuration, so a fresh deployment needs no timelock
     ///         round trip. Emits the same events as the corresponding governance calls.
@@ -137,11 +154,13 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
         // observedAt <= block.timestamp < 2^32 (until 2106), so it fits the market word's uint32.
         if (observedAt > block.timestamp) revert RiskOracleFutureReport(uint64(observedAt), uint64(block.timestamp));
         uint32 maxAge = uint32(cfg >> MAX_AGE_SHIFT);
-        if (block.timestamp - observedAt > maxAge) revert RiskOracleStaleReport(uint64(observedAt), maxAge);
+        uint256 lag = block.timestamp - observedAt;
+        if (lag > maxAge) revert RiskOracleStaleReport(uint64(observedAt), maxAge);
         if (ids.length == 0 || ids.length != params.length) {
             revert RiskOracleMalformedReport(ids.length, params.length);
         }
-        stamp = MarketWord.stamp(observedAt, rnd);
+        // lag <= maxAge <= MarketWord.MAX_LAG (setMaxReportAge enforces it).
+        stamp = MarketWord.stamp(observedAt, rnd, lag);
     }
 
     /// @dev Model allow-list, then signatures. Returns the signer bitmap and the memory address of the
@@ -195,7 +214,7 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
         revert RiskOracleUnknownSigner(uint8(index), recovered);
     }
 
-    /// @dev Per market: check (listed, not paused, round, interval, bounds, consistency), store, emit.
+    /// @dev Per market: check (listed, not paused, round, intervals, bounds, consistency), store, emit.
     ///      `stamp` holds the report's observedAt and round at their market-word positions. Raw calldata
     ///      words were hashed for the digest; reading `params[i]` here ABI-validates each one (a dirty
     ///      word reverts), so what is stored is exactly what was signed.
@@ -219,18 +238,29 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     {
         word = _markets[marketId];
         if (!word.isListed()) revert RiskOracleUnknownMarket(marketId);
+        // The global pause was checked on _config; its mirror bit needs no second look here.
         if (word.isPaused()) revert RiskOracleMarketPaused(marketId);
         uint64 storedRound = word.round();
         uint64 rnd = stamp.round();
         if (rnd <= storedRound) revert RiskOracleNonIncreasingRound(marketId, rnd, storedRound);
+        if (rnd - storedRound > MAX_ROUND_STEP) revert RiskOracleRoundStepTooLarge(marketId, rnd, storedRound);
         (uint256 a, uint256 w) = ConfigSnapshot.profileAt(profiles, word.profileId());
         bool first = storedRound == 0;
-        if (!first) {
-            uint256 earliest = uint256(word.observedAt()) + BoundsProfile.minInterval(w);
-            uint64 observed = stamp.observedAt();
-            if (observed < earliest) revert RiskOracleUpdateTooSoon(marketId, observed, uint64(earliest));
-        }
+        if (!first) _checkIntervals(marketId, word, stamp, BoundsProfile.minInterval(w));
         BoundsProfile.check(marketId, p, word & MarketWord.PARAMS_MASK, a, w, first);
+    }
+
+    /// @dev minInterval separates two updates both in observedAt and in block time of acceptance. The
+    ///      second rule is what bounds change per window: observedAt alone may be backdated by up to
+    ///      maxReportAge, so several reports could otherwise land in one block, each moving maxChange.
+    function _checkIntervals(bytes32 marketId, uint256 word, uint256 stamp, uint256 interval) private view {
+        uint256 earliest = uint256(word.observedAt()) + interval;
+        uint64 observed = stamp.observedAt();
+        if (observed < earliest) revert RiskOracleUpdateTooSoon(marketId, observed, uint64(earliest));
+        uint256 earliestBlock = word.acceptedAt() + interval;
+        if (block.timestamp < earliestBlock) {
+            revert RiskOracleUpdateTooFrequent(marketId, uint64(block.timestamp), uint64(earliestBlock));
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -239,15 +269,13 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
 
     /// @inheritdoc IRiskOracle
     function getRiskParams(bytes32 marketId) external view returns (RiskParams memory) {
-        uint256 word = _markets[marketId];
-        if (word.round() == 0) revert RiskOracleNoData(marketId);
+        uint256 word = _usableWord(marketId);
         MarketWord.returnRiskParams(word); // ends the call with the ABI-encoded RiskParams
     }
 
     /// @inheritdoc IRiskOracle
     function getRiskParamsNoOlderThan(bytes32 marketId, uint256 maxAge) external view returns (RiskParams memory) {
-        uint256 word = _markets[marketId];
-        if (word.round() == 0) revert RiskOracleNoData(marketId);
+        uint256 word = _usableWord(marketId);
         uint256 observedAt = word.observedAt();
         // One-sided: only age is checked; observedAt never exceeds the block time it was accepted in.
         if (block.timestamp > observedAt && block.timestamp - observedAt > maxAge) {
@@ -260,15 +288,32 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     function getRiskParamsBatch(bytes32[] calldata marketIds) external view returns (RiskParams[] memory out) {
         out = new RiskParams[](marketIds.length);
         for (uint256 i; i < marketIds.length; ++i) {
-            uint256 word = _markets[marketIds[i]];
-            if (word.round() == 0) revert RiskOracleNoData(marketIds[i]);
-            out[i] = word.toRiskParams();
+            out[i] = _usableWord(marketIds[i]).toRiskParams();
         }
+    }
+
+    /// @dev The market word if its params may be used: published, and neither paused nor in a paused
+    ///      oracle (the global pause is mirrored into bit 234, so this stays one SLOAD).
+    function _usableWord(bytes32 marketId) private view returns (uint256 word) {
+        word = _markets[marketId];
+        if (word & MarketWord.ANY_PAUSE != 0) {
+            if (word & MarketWord.GLOBAL_PAUSED != 0) revert RiskOraclePaused();
+            revert RiskOracleMarketPaused(marketId);
+        }
+        if (word.round() == 0) revert RiskOracleNoData(marketId);
     }
 
     /// @inheritdoc IRiskOracle
     function getMarketWord(bytes32 marketId) external view returns (uint256) {
         return _markets[marketId];
+    }
+
+    /// @inheritdoc IRiskOracle
+    function pauseWindow(bytes32 marketId) external view returns (uint64 pausedSince, uint64 resumedAt) {
+        (uint64 gp, uint64 gr) = _times(_pauseTimes);
+        (uint64 mp, uint64 mr) = _times(_marketPauseTimes[marketId]);
+        pausedSince = gp == 0 || (mp != 0 && mp < gp) ? mp : gp;
+        resumedAt = gr > mr ? gr : mr;
     }
 
     /// @inheritdoc IRiskOracle
@@ -368,8 +413,25 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IRiskOracle
+    function recoverMarketRound(bytes32 marketId, uint64 round) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 word = _markets[marketId];
+        if (!word.isListed()) revert RiskOracleUnknownMarket(marketId);
+        _markets[marketId] = word.withRound(round);
+        // A new epoch voids every report signed so far: none can be replayed against the lower round.
+        uint256 cfg = _config;
+        uint32 epoch = uint32(cfg >> EPOCH_SHIFT) + 1;
+        _config = (cfg & ~(uint256(type(uint32).max) << EPOCH_SHIFT)) | (uint256(epoch) << EPOCH_SHIFT);
+        emit MarketRoundRecovered(marketId, round, epoch);
+        emit SignersUpdated(epoch, ConfigSnapshot.decode(_snapshot(cfg)).signers, uint8(cfg >> THRESHOLD_SHIFT));
+    }
+
+    /// @inheritdoc IRiskOracle
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _config &= ~PAUSED_FLAG;
+        uint256 cfg = _config;
+        if (cfg & PAUSED_FLAG == 0) return;
+        _config = cfg & ~PAUSED_FLAG;
+        _mirrorGlobalPause(false);
+        _pauseTimes = _resumed(_pauseTimes);
         emit PauseUpdated(false);
     }
 
@@ -392,7 +454,11 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
 
     /// @inheritdoc IRiskOracle
     function pause() external onlyGuardian {
-        _config |= PAUSED_FLAG;
+        uint256 cfg = _config;
+        if (cfg & PAUSED_FLAG != 0) return;
+        _config = cfg | PAUSED_FLAG;
+        _mirrorGlobalPause(true);
+        _pauseTimes = _paused(_pauseTimes);
         emit PauseUpdated(true);
     }
 
@@ -410,7 +476,7 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
             revert RiskOracleInvalidBounds(profileId);
         }
         (uint256 prevA, uint256 prevW) = ConfigSnapshot.profileWords(snap, profileId);
-        uint8 loosened = BoundsProfile.firstLoosened(prevA, prevW, a, w);
+        uint8 loosened = BoundsProfile.firstUnprotective(prevA, prevW, a, w);
         if (loosened != type(uint8).max) revert RiskOracleNotTighter(profileId, loosened);
         ConfigSnapshot.Config memory c = ConfigSnapshot.decode(snap);
         _putProfile(c, profileId, a, w);
@@ -486,16 +552,47 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     }
 
     function _listMarket(bytes32 marketId, uint8 profileId) private {
-        uint256 mask = ConfigSnapshot.profileMask(_snapshot(_config));
+        uint256 cfg = _config;
+        uint256 mask = ConfigSnapshot.profileMask(_snapshot(cfg));
         if (profileId >= ConfigSnapshot.MAX_PROFILES || (mask >> profileId) & 1 == 0) {
             revert RiskOracleInvalidBounds(profileId);
         }
-        _markets[marketId] = _markets[marketId].list(profileId);
+        uint256 word = _markets[marketId];
+        if (!word.isListed()) {
+            if (_marketList.length >= MAX_MARKETS) revert RiskOracleTooManyMarkets(MAX_MARKETS);
+            _marketList.push(marketId);
+            if (cfg & PAUSED_FLAG != 0) word |= MarketWord.GLOBAL_PAUSED;
+        }
+        _markets[marketId] = word.list(profileId);
         emit MarketListed(marketId, profileId);
     }
 
+    /// @dev Set or clear the global-pause mirror bit in every listed market (bounded by MAX_MARKETS).
+    function _mirrorGlobalPause(bool isPaused) private {
+        uint256 n = _marketList.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 marketId = _marketList[i];
+            uint256 word = _markets[marketId];
+            _markets[marketId] = isPaused ? word | MarketWord.GLOBAL_PAUSED : word & ~MarketWord.GLOBAL_PAUSED;
+        }
+    }
+
+    function _times(uint256 t) private pure returns (uint64 pausedAt, uint64 resumedAt) {
+        return (uint64(t), uint64(t >> RESUMED_SHIFT));
+    }
+
+    /// @dev Times word with pausedAt = now (kept if already paused).
+    function _paused(uint256 t) private view returns (uint256) {
+        return uint64(t) != 0 ? t : (t & ~uint256(type(uint64).max)) | block.timestamp;
+    }
+
+    /// @dev Times word with pausedAt cleared and resumedAt = now.
+    function _resumed(uint256 t) private view returns (uint256) {
+        return uint64(t) == 0 ? t : block.timestamp << RESUMED_SHIFT;
+    }
+
     function _setMaxReportAge(uint32 maxAge) private {
-        if (maxAge == 0) revert RiskOracleInvalidMaxAge(maxAge);
+        if (maxAge == 0 || maxAge > MarketWord.MAX_LAG) revert RiskOracleInvalidMaxAge(maxAge);
         _config = (_config & ~(uint256(type(uint32).max) << MAX_AGE_SHIFT)) | (uint256(maxAge) << MAX_AGE_SHIFT);
         emit MaxReportAgeUpdated(maxAge);
     }
@@ -504,6 +601,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
         uint256 word = _markets[marketId];
         if (!word.isListed()) revert RiskOracleUnknownMarket(marketId);
         _markets[marketId] = isPaused ? word | MarketWord.PAUSED : word & ~MarketWord.PAUSED;
+        uint256 t = _marketPauseTimes[marketId];
+        _marketPauseTimes[marketId] = isPaused ? _paused(t) : _resumed(t);
         emit MarketPauseUpdated(marketId, isPaused);
     }
 }

@@ -18,6 +18,12 @@ import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 ///      the true age of the data. Staleness is never hidden or clamped here: the consumer must apply
 ///      its own maximum age, exactly as with a Chainlink feed.
 ///
+///      Pauses: while the oracle or the market is paused (market-word bits 234 / 233) every read
+///      reverts with RiskParamAggregatorPaused. A paused market's values are the ones the guardian
+///      stopped because they may be wrong; a feed that kept serving them with a normal `updatedAt`
+///      would let every consumer keep using them until they aged out. Reverting is what a consumer
+///      that only checks `updatedAt` handles safely (it already must handle a reverting feed).
+///
 ///      Reads use `IRiskOracle.getMarketWord` (one storage word, decoded here) rather than
 ///      `getRiskParams`, because it returns 32 bytes instead of a ten-field struct; see
 ///      tests/contracts/AdapterGas.t.sol for the measured difference.
@@ -31,6 +37,8 @@ contract RiskParamAggregator is AggregatorV3Interface {
 
     uint256 private constant OBSERVED_AT_SHIFT = 128;
     uint256 private constant ROUND_SHIFT = 160;
+    /// @dev Market-word bits 233 (market paused) and 234 (oracle paused).
+    uint256 private constant PAUSE_BITS = 3 << 233;
 
     IRiskOracle private immutable _oracle;
     bytes32 private immutable _marketId;
@@ -44,6 +52,8 @@ contract RiskParamAggregator is AggregatorV3Interface {
     error RiskParamAggregatorInvalidField(uint8 field);
     /// @notice Nothing has been published for the market yet (Chainlink reverts on missing data too).
     error RiskParamAggregatorNoData(bytes32 marketId);
+    /// @notice The oracle or the market is paused: the stored values must not be used.
+    error RiskParamAggregatorPaused(bytes32 marketId);
     /// @notice A round other than the latest was asked for; the oracle keeps no history on-chain.
     error RiskParamAggregatorRoundNotAvailable(uint80 requestedRound, uint80 latestRound);
 
@@ -91,7 +101,8 @@ contract RiskParamAggregator is AggregatorV3Interface {
     }
 
     /// @inheritdoc AggregatorV3Interface
-    /// @dev Reverts with RiskParamAggregatorNoData when the market was never published.
+    /// @dev Reverts with RiskParamAggregatorNoData when the market was never published, and with
+    ///      RiskParamAggregatorPaused while the oracle or the market is paused.
     function latestRoundData()
         external
         view
@@ -120,6 +131,7 @@ contract RiskParamAggregator is AggregatorV3Interface {
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
         uint256 word = _oracle.getMarketWord(_marketId);
+        if (word & PAUSE_BITS != 0) revert RiskParamAggregatorPaused(_marketId);
         // Truncating casts pick fields out of the documented market-word layout; they are the point.
         // forge-lint: disable-next-line(unsafe-typecast)
         uint64 round = uint64(word >> ROUND_SHIFT);

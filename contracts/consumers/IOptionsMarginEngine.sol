@@ -22,6 +22,22 @@ import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 ///        unpublished or paused, the conservative fallback: the DAO's ceiling for maintenanceMargin,
 ///        `getMarketBounds(marketId).fields[4].ceiling`, never the old stored value. Any other oracle
 ///        failure (including running out of gas) reverts, so a caller cannot force the fallback.
+///      The oracle's typed reads revert while the oracle or the market is paused, so a pause reaches
+///      the engine exactly like stale data: opening and withdrawing fail closed, maintenance falls
+///      back to the ceiling.
+///
+///      Liquidation grace period (`liquidationGracePeriod()`, fixed at deployment; the idea of Aave
+///      V3's PriceOracleSentinel): an outage or a pause must not make healthy accounts liquidatable
+///      at the ceiling the moment data becomes unusable, nor at new margins the moment it returns.
+///      `liquidate` (and `isLiquidatable`) hold back while any market of the account is in grace:
+///      - data unusable (stale, paused): until `unusableSince + grace`, where unusableSince is
+///        observedAt + maxAge for stale data and the pause's start (`IRiskOracle.pauseWindow`) for
+///        a pause; after that the ceiling fallback applies;
+///      - data usable again after a pause: until the pause's end + grace.
+///      Opening risk and withdrawing stay fail-closed throughout; depositing and reducing risk never
+///      need the oracle, so an account can always cure itself during the grace period. After a
+///      staleness outage the engine cannot tell how long the data was missing (the oracle keeps only
+///      the latest report), so fresh margins apply at once; the grace before the ceiling covers it.
 interface IOptionsMarginEngine {
     /// @notice Zero amount passed to deposit or withdraw.
     error OptionsMarginEngineZeroAmount();
@@ -45,6 +61,11 @@ interface IOptionsMarginEngine {
     error OptionsMarginEngineNotLiquidatable(address account, uint256 collateral, uint256 requirement);
     /// @notice The oracle read failed for a reason other than stale, unpublished or paused data.
     error OptionsMarginEngineOracleReadFailed(bytes32 marketId, bytes reason);
+    /// @notice The grace period given at deployment exceeds MAX_GRACE_PERIOD.
+    error OptionsMarginEngineInvalidGracePeriod(uint256 gracePeriod);
+    /// @notice The account is below maintenance, but a market it holds is in its liquidation grace
+    ///         period (data unusable, or usable again after a pause) until `until`.
+    error OptionsMarginEngineLiquidationGrace(address account, bytes32 marketId, uint256 until);
 
     /// @notice The owner listed a market or changed its oracle max age.
     event MarketConfigured(bytes32 indexed marketId, uint32 maxAge);
@@ -119,6 +140,14 @@ interface IOptionsMarginEngine {
     /// @notice Maintenance requirement and whether any market used the ceiling fallback.
     function maintenanceStatus(address account) external view returns (uint256 requirement, bool fallbackUsed);
 
-    /// @notice Whether the account's collateral is below its maintenance requirement.
+    /// @notice Whether `liquidate(account)` would succeed now: collateral below the maintenance
+    ///         requirement and no held market in its grace period.
     function isLiquidatable(address account) external view returns (bool);
+
+    /// @notice Seconds of grace before a liquidation that an outage or a pause would otherwise allow.
+    function liquidationGracePeriod() external view returns (uint256);
+
+    /// @notice The latest end of a grace period among the account's markets, and that market; 0 when
+    ///         none is in grace now.
+    function liquidationGraceUntil(address account) external view returns (uint256 until, bytes32 marketId);
 }

@@ -15,7 +15,8 @@ import {IOptionsMarginEngine} from "./IOptionsMarginEngine.sol";
 ///      Liquidation penalty: LIQUIDATION_PENALTY_BPS (1%) of the total |notional| closed, rounded
 ///      down, capped at the account's collateral; the rest of the collateral stays with the account.
 ///      Gas bound: an account holds at most MAX_MARKETS_PER_ACCOUNT (16) markets, so requirement
-///      views and `liquidate` make at most 16 oracle reads (plus 16 bounds reads on fallback).
+///      views make at most 16 oracle reads (plus 16 bounds reads on fallback), and `liquidate` at
+///      most 16 more `pauseWindow` reads for the grace period.
 contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -31,6 +32,8 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
     uint32 public constant MAX_ORACLE_AGE = 7 days;
     /// @notice Field index of maintenanceMargin in IRiskOracle's params word and Bounds.fields.
     uint8 public constant MAINTENANCE_FIELD = 4;
+    /// @notice Longest liquidation grace period the engine may be deployed with.
+    uint256 public constant MAX_GRACE_PERIOD = 1 days;
 
     uint256 private constant LISTED_BIT = 232;
 
@@ -42,6 +45,7 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
 
     IRiskOracle private immutable _oracle;
     IERC20 private immutable _collateralToken;
+    uint256 private immutable _gracePeriod;
 
     mapping(bytes32 marketId => uint32 maxAge) private _maxAge;
     mapping(address account => uint256 amount) private _collateral;
@@ -51,12 +55,17 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
     /// @param oracle_ The RiskOracle to read.
     /// @param collateralToken_ The single ERC20 collateral.
     /// @param owner_ Owner allowed to list markets (two-step ownership transfer).
-    constructor(IRiskOracle oracle_, IERC20 collateralToken_, address owner_) Ownable(owner_) {
+    /// @param gracePeriod_ Liquidation grace period in seconds (<= MAX_GRACE_PERIOD); see the interface.
+    constructor(IRiskOracle oracle_, IERC20 collateralToken_, address owner_, uint256 gracePeriod_)
+        Ownable(owner_)
+    {
         if (address(oracle_) == address(0) || address(collateralToken_) == address(0)) {
             revert OptionsMarginEngineZeroAddress();
         }
+        if (gracePeriod_ > MAX_GRACE_PERIOD) revert OptionsMarginEngineInvalidGracePeriod(gracePeriod_);
         _oracle = oracle_;
         _collateralToken = collateralToken_;
+        _gracePeriod = gracePeriod_;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -128,6 +137,8 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
         (uint256 requirement, bool fallbackUsed) = _maintenance(account);
         uint256 collateral = _collateral[account];
         if (collateral >= requirement) revert OptionsMarginEngineNotLiquidatable(account, collateral, requirement);
+        (uint256 until, bytes32 graceMarket) = _graceUntil(account);
+        if (until != 0) revert OptionsMarginEngineLiquidationGrace(account, graceMarket, until);
         uint256 closedNotional = _closeAll(account);
         penalty = closedNotional * LIQUIDATION_PENALTY_BPS / BPS;
         if (penalty > collateral) penalty = collateral;
@@ -188,7 +199,19 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
     /// @inheritdoc IOptionsMarginEngine
     function isLiquidatable(address account) external view returns (bool) {
         (uint256 requirement,) = _maintenance(account);
-        return _collateral[account] < requirement;
+        if (_collateral[account] >= requirement) return false;
+        (uint256 until,) = _graceUntil(account);
+        return until == 0;
+    }
+
+    /// @inheritdoc IOptionsMarginEngine
+    function liquidationGracePeriod() external view returns (uint256) {
+        return _gracePeriod;
+    }
+
+    /// @inheritdoc IOptionsMarginEngine
+    function liquidationGraceUntil(address account) external view returns (uint256 until, bytes32 marketId) {
+        return _graceUntil(account);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -298,13 +321,61 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
         }
     }
 
+    /// @dev The latest grace end (> now) among the account's markets, 0 if none is in grace.
+    function _graceUntil(address account) private view returns (uint256 until, bytes32 marketId) {
+        if (_gracePeriod == 0) return (0, bytes32(0));
+        bytes32[] storage markets = _accountMarkets[account];
+        for (uint256 i; i < markets.length; ++i) {
+            uint256 end = _marketGraceEnd(markets[i]);
+            if (end > block.timestamp && end > until) (until, marketId) = (end, markets[i]);
+        }
+    }
+
+    /// @dev When the market's grace period ends: unusable data is in grace until unusableSince + grace,
+    ///      usable data until the end of the last pause + grace (0 or past: no grace).
+    function _marketGraceEnd(bytes32 marketId) private view returns (uint256) {
+        // Bounded loop (<= 16 markets) over the trusted oracle; failures are classified below.
+        // slither-disable-next-line calls-loop
+        try _oracle.getRiskParamsNoOlderThan(marketId, _maxAge[marketId]) returns (IRiskOracle.RiskParams memory) {
+            // slither-disable-next-line calls-loop,unused-return
+            (, uint64 resumedAt) = _oracle.pauseWindow(marketId);
+            return resumedAt == 0 ? 0 : uint256(resumedAt) + _gracePeriod;
+        } catch (bytes memory reason) {
+            bytes4 selector = _selector(reason);
+            if (selector == IRiskOracle.RiskOracleStaleParams.selector) {
+                return _staleObservedAt(reason) + _maxAge[marketId] + _gracePeriod;
+            }
+            if (selector == IRiskOracle.RiskOracleMarketPaused.selector || selector == IRiskOracle.RiskOraclePaused.selector) {
+                // slither-disable-next-line calls-loop,unused-return
+                (uint64 pausedSince,) = _oracle.pauseWindow(marketId);
+                return uint256(pausedSince) + _gracePeriod;
+            }
+            // NoData: nothing was ever usable, no position could open on it; other errors revert in
+            // _maintenance before this runs.
+            return 0;
+        }
+    }
+
+    /// @dev observedAt from RiskOracleStaleParams(bytes32 marketId, uint64 observedAt, uint256 maxAge).
+    function _staleObservedAt(bytes memory reason) private pure returns (uint256 observedAt) {
+        if (reason.length < 100) return 0;
+        assembly ("memory-safe") {
+            // data starts at reason + 32: selector (4), marketId (32), then observedAt.
+            observedAt := mload(add(reason, 68))
+        }
+    }
+
+    function _selector(bytes memory reason) private pure returns (bytes4) {
+        if (reason.length < 4) return bytes4(0);
+        // First four bytes of the revert data: the error selector.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return bytes4(reason);
+    }
+
     /// @dev Only the oracle's own "data unusable" errors select the fallback; an empty reason (e.g.
     ///      out of gas forced by the caller) or any other error does not.
     function _isUnusableData(bytes memory reason) private pure returns (bool) {
-        if (reason.length < 4) return false;
-        // First four bytes of the revert data: the error selector.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        bytes4 selector = bytes4(reason);
+        bytes4 selector = _selector(reason);
         return selector == IRiskOracle.RiskOracleStaleParams.selector
             || selector == IRiskOracle.RiskOracleNoData.selector
             || selector == IRiskOracle.RiskOracleMarketPaused.selector

@@ -25,8 +25,16 @@ pragma solidity ^0.8.20;
 ///        bits 160..223 round (uint64; 0 = never published)
 ///        bits 224..231 bounds profile id (uint8)
 ///        bit  232      listed
-///        bit  233      paused
-///        bits 234..255 zero
+///        bit  233      market paused (pauseMarket)
+///        bit  234      oracle paused (pause(): mirrored into every listed market's word, so a read
+///                      sees both pauses in the one slot it loads)
+///        bits 235..255 acceptance lag: block time of acceptance minus observedAt, seconds (< 2^21;
+///                      maxReportAge is capped below 2^21), so acceptedAt = observedAt + lag
+///
+///      Pauses reach every reader: the typed reads (getRiskParams, getRiskParamsNoOlderThan,
+///      getRiskParamsBatch) revert with RiskOraclePaused / RiskOracleMarketPaused while bit 234 /
+///      bit 233 is set. getMarketWord is the raw slot and never reverts: whoever reads it must check
+///      bits 233 and 234 (RiskParamAggregator does, and reverts).
 interface IRiskOracle {
     // ------------------------------------------------------------------------------------------
     // Structs
@@ -67,6 +75,8 @@ interface IRiskOracle {
     /// @param ceiling Highest accepted value, bp.
     /// @param maxChange Largest change from the stored value in one update: bp of the stored value when
     ///        the field's bit in `Bounds.relativeMask` is set, else absolute bp. 65535 absolute = unlimited.
+    ///        Since two accepted updates of a market are at least `minInterval` apart in block time,
+    ///        this is also the largest change within any window of `minInterval` seconds.
     struct FieldBounds {
         uint16 floor;
         uint16 ceiling;
@@ -76,7 +86,9 @@ interface IRiskOracle {
     /// @notice A bounds profile; every listed market points at one profile (markets may share one).
     /// @param fields Bounds per field index 0..7.
     /// @param relativeMask Bit i set: field i's maxChange is relative (bp of the stored value).
-    /// @param minInterval Smallest gap, in seconds of observedAt, between two accepted updates of a market.
+    /// @param minInterval Smallest gap, in seconds, between two accepted updates of a market, both in
+    ///        observedAt and in block time of acceptance; at least 1 (several updates in one block
+    ///        could otherwise stack maxChange).
     struct Bounds {
         FieldBounds[8] fields;
         uint8 relativeMask;
@@ -119,8 +131,12 @@ interface IRiskOracle {
     error RiskOracleDeadlinePassed(uint64 deadline, uint64 blockTime);
     /// @notice The report's round does not exceed the market's stored round (replay or reorder).
     error RiskOracleNonIncreasingRound(bytes32 marketId, uint64 round, uint64 storedRound);
-    /// @notice The update arrives sooner than the market's minimum interval allows.
+    /// @notice The update's observedAt is sooner than the market's minimum interval allows.
     error RiskOracleUpdateTooSoon(bytes32 marketId, uint64 observedAt, uint64 earliest);
+    /// @notice The previous update of the market was accepted less than minInterval ago (block time).
+    error RiskOracleUpdateTooFrequent(bytes32 marketId, uint64 blockTime, uint64 earliest);
+    /// @notice The report's round exceeds the market's stored round by more than MAX_ROUND_STEP.
+    error RiskOracleRoundStepTooLarge(bytes32 marketId, uint64 round, uint64 storedRound);
     /// @notice The model hash is not on the DAO's allow-list.
     error RiskOracleModelNotAllowed(bytes32 modelHash);
     /// @notice Fewer valid signatures than the threshold.
@@ -147,13 +163,16 @@ interface IRiskOracle {
     error RiskOracleStaleParams(bytes32 marketId, uint64 observedAt, uint256 maxAge);
     /// @notice Signer set invalid: empty, more than 31, zero address, duplicate, or threshold 0 / above n.
     error RiskOracleInvalidSignerSet(uint256 signers, uint256 threshold);
-    /// @notice A bounds profile is invalid (floor above ceiling) or does not exist.
+    /// @notice A bounds profile is invalid (floor above ceiling, minInterval 0) or does not exist.
     error RiskOracleInvalidBounds(uint8 profileId);
-    /// @notice A guardian tried to loosen a bound (field 8 = minInterval, 9 = relativeMask).
+    /// @notice A guardian change is not protective (field 8 = minInterval, 9 = relativeMask): see
+    ///         tightenBounds for what the guardian may do per field.
     error RiskOracleNotTighter(uint8 profileId, uint8 field);
+    /// @notice The oracle already lists MAX_MARKETS markets (bounds the gas of pause()).
+    error RiskOracleTooManyMarkets(uint256 maxMarkets);
     /// @notice Too many allow-listed models or profiles for the config snapshot.
     error RiskOracleConfigFull();
-    /// @notice maxReportAge must be non-zero.
+    /// @notice maxReportAge must be at least 1 and below 2^21 seconds (it bounds the stored acceptance lag).
     error RiskOracleInvalidMaxAge(uint32 maxReportAge);
     /// @notice Constructor arguments are inconsistent (reason: 1 zero admin, 2 profileIds and profiles
     ///         differ in length, 3 marketIds and marketProfiles differ in length).
@@ -183,6 +202,9 @@ interface IRiskOracle {
     event MarketPauseUpdated(bytes32 indexed marketId, bool paused);
     /// @notice The maximum report age changed.
     event MaxReportAgeUpdated(uint32 maxReportAge);
+    /// @notice The DAO reset a market's round counter; `epoch` is the new signer epoch, which voids
+    ///         every report signed before the recovery.
+    event MarketRoundRecovered(bytes32 indexed marketId, uint64 round, uint32 epoch);
 
     // ------------------------------------------------------------------------------------------
     // Report submission
@@ -200,17 +222,26 @@ interface IRiskOracle {
     // Reads
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Latest parameters of a market; reverts with RiskOracleNoData if none were published.
+    /// @notice Latest parameters of a market; reverts with RiskOracleNoData if none were published, and
+    ///         with RiskOraclePaused / RiskOracleMarketPaused while the oracle / the market is paused.
     function getRiskParams(bytes32 marketId) external view returns (RiskParams memory);
 
-    /// @notice Latest parameters, reverting with RiskOracleStaleParams if older than `maxAge` seconds.
+    /// @notice Latest parameters, reverting like getRiskParams, and with RiskOracleStaleParams if older
+    ///         than `maxAge` seconds.
     function getRiskParamsNoOlderThan(bytes32 marketId, uint256 maxAge) external view returns (RiskParams memory);
 
-    /// @notice Latest parameters of several markets (reverts like getRiskParams on any unpublished one).
+    /// @notice Latest parameters of several markets (reverts like getRiskParams on any unusable one).
     function getRiskParamsBatch(bytes32[] calldata marketIds) external view returns (RiskParams[] memory);
 
-    /// @notice The raw market word (layout above); zero for a market never listed.
+    /// @notice The raw market word (layout above); zero for a market never listed. Never reverts: the
+    ///         caller must treat bits 233 (market paused) and 234 (oracle paused) as "do not use".
     function getMarketWord(bytes32 marketId) external view returns (uint256);
+
+    /// @notice When the pauses that affect a market started and ended, for consumers' grace periods.
+    /// @return pausedSince Start of the earliest pause (global or the market's) still in force; 0 if none.
+    /// @return resumedAt The latest time a pause affecting the market (global or its own) was lifted; 0
+    ///         if never.
+    function pauseWindow(bytes32 marketId) external view returns (uint64 pausedSince, uint64 resumedAt);
 
     /// @notice The bounds profile that currently governs a listed market.
     function getMarketBounds(bytes32 marketId) external view returns (Bounds memory);
@@ -249,8 +280,14 @@ interface IRiskOracle {
     /// @notice List a market under a profile, or move it to another profile.
     function listMarket(bytes32 marketId, uint8 profileId) external;
 
-    /// @notice Set the maximum report age in seconds.
+    /// @notice Set the maximum report age in seconds (1 .. 2^21 - 1).
     function setMaxReportAge(uint32 maxReportAge) external;
+
+    /// @notice Recover a market whose round counter was pushed out of reach: set its stored round to
+    ///         `round` (params and observedAt kept; 0 = as if never published, so the next report is
+    ///         checked like a first publication) and bump the signer epoch, which voids every report
+    ///         signed before the recovery, so none of them can be replayed against the lower round.
+    function recoverMarketRound(bytes32 marketId, uint64 round) external;
 
     /// @notice Lift the global pause.
     function unpause() external;
@@ -262,13 +299,20 @@ interface IRiskOracle {
     // Guardian: GUARDIAN_ROLE (also allowed to the admin)
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Pause every report at once.
+    /// @notice Pause every market: no report lands and every typed read reverts with RiskOraclePaused.
+    ///         Costs ~7k gas per listed market (at most MAX_MARKETS).
     function pause() external;
 
-    /// @notice Pause one market's reports.
+    /// @notice Pause one market: its reports and typed reads revert with RiskOracleMarketPaused.
     function pauseMarket(bytes32 marketId) external;
 
-    /// @notice Replace a profile with one that is nowhere looser (floors not lower, ceilings not
-    ///         higher, maxChange not larger, same relativeMask, minInterval not shorter).
+    /// @notice Replace a profile with a more protective one, direction-aware per field:
+    ///         - protective fields (0 volatility, 1 var99, 2 es99, 3 initialMargin, 4 maintenanceMargin):
+    ///           floor and ceiling may only rise (a lower IM/MM ceiling would lower the margins that
+    ///           can land, and the engines' stale-data fallback is the MM ceiling);
+    ///         - liquidationThreshold (5): floor and ceiling may only fall;
+    ///         - riskScore (6), confidence (7): floor and ceiling unchanged;
+    ///         - every field: maxChange not larger; minInterval not shorter; relativeMask unchanged.
+    ///         Anything else goes through the DAO's timelock (setBounds).
     function tightenBounds(uint8 profileId, Bounds calldata bounds) external;
 }

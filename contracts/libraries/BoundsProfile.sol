@@ -26,8 +26,10 @@ library BoundsProfile {
     // Encoding
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Encode `b` into words A and B; reverts RiskOracleInvalidBounds if a floor exceeds its ceiling.
+    /// @notice Encode `b` into words A and B; reverts RiskOracleInvalidBounds if a floor exceeds its
+    ///         ceiling or minInterval is 0 (every profile spaces updates, so maxChange bounds a window).
     function encode(uint8 profileId, IRiskOracle.Bounds memory b) internal pure returns (uint256 a, uint256 w) {
+        if (b.minInterval == 0) revert IRiskOracle.RiskOracleInvalidBounds(profileId);
         for (uint256 i; i < 8; ++i) {
             IRiskOracle.FieldBounds memory f = b.fields[i];
             if (f.floor > f.ceiling) revert IRiskOracle.RiskOracleInvalidBounds(profileId);
@@ -205,14 +207,32 @@ library BoundsProfile {
         }
     }
 
-    /// @notice The first field (0..7, then 8 = minInterval, 9 = relativeMask) in which `next` is looser
-    ///         than `prev`, or 255 if `next` is nowhere looser.
-    function firstLoosened(uint256 prevA, uint256 prevW, uint256 nextA, uint256 nextW) internal pure returns (uint8) {
+    /// @notice Index of the last protective field: 0 volatility .. 4 maintenanceMargin, where higher
+    ///         values ask for more collateral.
+    uint256 internal constant LAST_PROTECTIVE_FIELD = 4;
+    /// @notice Field index of liquidationThreshold, where lower values are the protective direction.
+    uint256 internal constant LIQUIDATION_THRESHOLD_FIELD = 5;
+
+    /// @notice The first field (0..7, then 8 = minInterval, 9 = relativeMask) in which `next` is not a
+    ///         guardian's protective move from `prev`, or 255 if every change is protective:
+    ///         fields 0..4 floor and ceiling only up; field 5 (LT) only down; fields 6, 7 unchanged;
+    ///         every maxChange not larger; minInterval not shorter; relativeMask unchanged.
+    function firstUnprotective(uint256 prevA, uint256 prevW, uint256 nextA, uint256 nextW)
+        internal
+        pure
+        returns (uint8)
+    {
         for (uint256 i; i < 8; ++i) {
             uint256 sh = 16 * i;
-            if ((nextA >> sh) & MASK16 < (prevA >> sh) & MASK16) return uint8(i); // floor lowered
-            if ((nextA >> (128 + sh)) & MASK16 > (prevA >> (128 + sh)) & MASK16) return uint8(i); // ceiling raised
-            if ((nextW >> sh) & MASK16 > (prevW >> sh) & MASK16) return uint8(i); // maxChange raised
+            uint256 floorWas = (prevA >> sh) & MASK16;
+            uint256 floorNow = (nextA >> sh) & MASK16;
+            uint256 ceilingWas = (prevA >> (128 + sh)) & MASK16;
+            uint256 ceilingNow = (nextA >> (128 + sh)) & MASK16;
+            bool ok;
+            if (i <= LAST_PROTECTIVE_FIELD) ok = floorNow >= floorWas && ceilingNow >= ceilingWas;
+            else if (i == LIQUIDATION_THRESHOLD_FIELD) ok = floorNow <= floorWas && ceilingNow <= ceilingWas;
+            else ok = floorNow == floorWas && ceilingNow == ceilingWas;
+            if (!ok || (nextW >> sh) & MASK16 > (prevW >> sh) & MASK16) return uint8(i);
         }
         if (minInterval(nextW) < minInterval(prevW)) return 8;
         if ((nextW >> 128) & 0xFF != (prevW >> 128) & 0xFF) return 9;

@@ -5,7 +5,8 @@ import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 
 /// @title MarketWord
 /// @notice Packing of a market's one-slot state (layout in IRiskOracle):
-///         params 0..127 | observedAt 128..159 | round 160..223 | profile 224..231 | listed 232 | paused 233.
+///         params 0..127 | observedAt 128..159 | round 160..223 | profile 224..231 | listed 232 |
+///         market paused 233 | oracle paused 234 | acceptance lag 235..255.
 library MarketWord {
     uint256 internal constant PARAMS_MASK = type(uint128).max;
     uint256 internal constant OBSERVED_SHIFT = 128;
@@ -13,8 +14,14 @@ library MarketWord {
     uint256 internal constant PROFILE_SHIFT = 224;
     uint256 internal constant LISTED = 1 << 232;
     uint256 internal constant PAUSED = 1 << 233;
-    /// @dev Governance bits kept when a report overwrites params, observedAt and round.
-    uint256 internal constant GOVERNANCE_MASK = ~uint256(0) << PROFILE_SHIFT;
+    /// @dev Mirror of the oracle-wide pause, set in every listed market so a read needs one slot.
+    uint256 internal constant GLOBAL_PAUSED = 1 << 234;
+    uint256 internal constant ANY_PAUSE = PAUSED | GLOBAL_PAUSED;
+    uint256 internal constant LAG_SHIFT = 235;
+    /// @dev Largest acceptance lag the word can hold (2^21 - 1 s, ~24 days); maxReportAge stays below it.
+    uint256 internal constant MAX_LAG = (1 << 21) - 1;
+    /// @dev Governance bits (profile, listed, both pauses) kept when a report overwrites the rest.
+    uint256 internal constant GOVERNANCE_MASK = ((uint256(1) << 11) - 1) << PROFILE_SHIFT;
 
     function round(uint256 word) internal pure returns (uint64) {
         return uint64(word >> ROUND_SHIFT);
@@ -36,9 +43,20 @@ library MarketWord {
         return word & PAUSED != 0;
     }
 
-    /// @notice observedAt and round at their market-word positions (the part a report writes besides params).
-    function stamp(uint256 observed, uint256 rnd) internal pure returns (uint256) {
-        return (rnd << ROUND_SHIFT) | (observed << OBSERVED_SHIFT);
+    /// @notice Block time at which the stored parameters were accepted.
+    function acceptedAt(uint256 word) internal pure returns (uint256) {
+        return uint32(word >> OBSERVED_SHIFT) + (word >> LAG_SHIFT);
+    }
+
+    /// @notice observedAt, round and acceptance lag at their market-word positions (the part a report
+    ///         writes besides params). Callers guarantee lag <= MAX_LAG.
+    function stamp(uint256 observed, uint256 rnd, uint256 lag) internal pure returns (uint256) {
+        return (lag << LAG_SHIFT) | (rnd << ROUND_SHIFT) | (observed << OBSERVED_SHIFT);
+    }
+
+    /// @notice The word with its round set to `rnd` (all else kept).
+    function withRound(uint256 word, uint64 rnd) internal pure returns (uint256) {
+        return (word & ~(uint256(type(uint64).max) << ROUND_SHIFT)) | (uint256(rnd) << ROUND_SHIFT);
     }
 
     /// @notice The word after a report: governance bits of `word`, new params, and `stamp_`.

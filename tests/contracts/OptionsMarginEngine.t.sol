@@ -7,7 +7,6 @@ import {IRiskOracle} from "../../contracts/interfaces/IRiskOracle.sol";
 import {IOptionsMarginEngine} from "../../contracts/consumers/IOptionsMarginEngine.sol";
 import {OptionsMarginEngine} from "../../contracts/consumers/OptionsMarginEngine.sol";
 import {OptionsMarginEngineBase} from "./OptionsMarginEngineBase.t.sol";
-import {MockRiskOracle} from "./mocks/MockRiskOracle.sol";
 
 /// @notice Configuration, collateral and position rules, including fail-closed behaviour on stale data.
 contract OptionsMarginEngineTest is OptionsMarginEngineBase {
@@ -15,16 +14,27 @@ contract OptionsMarginEngineTest is OptionsMarginEngineBase {
 
     function test_constructor_zeroOracle_reverts() public {
         vm.expectRevert(IOptionsMarginEngine.OptionsMarginEngineZeroAddress.selector);
-        new OptionsMarginEngine(IRiskOracle(address(0)), IERC20(address(usd)), address(this));
+        new OptionsMarginEngine(IRiskOracle(address(0)), IERC20(address(usd)), address(this), GRACE);
     }
 
     function test_constructor_zeroToken_reverts() public {
+        IRiskOracle real = oracle.oracle();
         vm.expectRevert(IOptionsMarginEngine.OptionsMarginEngineZeroAddress.selector);
-        new OptionsMarginEngine(IRiskOracle(address(oracle)), IERC20(address(0)), address(this));
+        new OptionsMarginEngine(real, IERC20(address(0)), address(this), GRACE);
+    }
+
+    function test_constructor_graceAboveMax_reverts() public {
+        uint256 tooLong = engine.MAX_GRACE_PERIOD() + 1;
+        IRiskOracle real = oracle.oracle();
+        vm.expectRevert(
+            abi.encodeWithSelector(IOptionsMarginEngine.OptionsMarginEngineInvalidGracePeriod.selector, tooLong)
+        );
+        new OptionsMarginEngine(real, IERC20(address(usd)), address(this), tooLong);
     }
 
     function test_getters_returnWiring() public view {
-        assertEq(address(engine.oracle()), address(oracle), "oracle");
+        assertEq(address(engine.oracle()), address(oracle.oracle()), "oracle");
+        assertEq(engine.liquidationGracePeriod(), GRACE, "grace");
         assertEq(address(engine.collateralToken()), address(usd), "token");
         assertEq(engine.owner(), address(this), "owner");
         assertEq(engine.marketMaxAge(BTC), MAX_AGE, "BTC max age");
@@ -240,14 +250,6 @@ contract OptionsMarginEngineTest is OptionsMarginEngineBase {
         _open(ALICE, BTC, 0);
         assertEq(engine.positionOf(ALICE, BTC), 0, "closed");
         assertEq(engine.marketsOf(ALICE).length, 0, "no markets");
-    }
-
-    function test_setPosition_reduceWhenOracleBroken_allowed() public {
-        _fund(ALICE, 1_000e6);
-        _open(ALICE, BTC, 1_000e6);
-        oracle.setFailure(BTC, MockRiskOracle.Failure.UnknownError);
-        _open(ALICE, BTC, 1e6);
-        assertEq(engine.positionOf(ALICE, BTC), 1e6, "reduced without reading the oracle");
     }
 
     function test_setPosition_sameValue_isNoOpWithoutOracleRead() public {

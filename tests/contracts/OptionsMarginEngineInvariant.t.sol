@@ -4,19 +4,20 @@ pragma solidity 0.8.28;
 import {IRiskOracle} from "../../contracts/interfaces/IRiskOracle.sol";
 import {OptionsMarginEngine} from "../../contracts/consumers/OptionsMarginEngine.sol";
 import {TestUSD} from "../../contracts/mocks/TestUSD.sol";
-import {MockRiskOracle} from "./mocks/MockRiskOracle.sol";
 import {TestBase} from "./mocks/TestBase.sol";
+import {RealOracleDriver} from "./utils/RealOracleDriver.sol";
 import {OptionsMarginEngineBase} from "./OptionsMarginEngineBase.t.sol";
 
-/// @notice Drives the engine with random deposits, withdrawals, positions, oracle updates, time
-///         jumps and liquidations, keeping ghost totals of every token movement.
+/// @notice Drives the engine over a real RiskOracle with random deposits, withdrawals, positions,
+///         signed oracle updates, guardian pauses, time jumps and liquidations, keeping ghost totals of
+///         every token movement.
 contract EngineHandler is TestBase {
     bytes32 internal constant BTC = bytes32("BTC-USD");
     bytes32 internal constant ETH = bytes32("ETH-USD");
     uint256 internal constant MAX_AGE = 1 hours;
 
     OptionsMarginEngine internal immutable _engine;
-    MockRiskOracle internal immutable _oracle;
+    RealOracleDriver internal immutable _oracle;
     TestUSD internal immutable _usd;
     address[3] internal _actors = [address(0xA1), address(0xA2), address(0xA3)];
     address internal constant KEEPER = address(0xEE);
@@ -26,10 +27,11 @@ contract EngineHandler is TestBase {
     uint256 public ghostPenalties;
     uint256 public ghostLiquidations;
     uint256 public ghostIncreases;
+    uint256 public ghostPauses;
     /// @dev Set when an action succeeded that must not: risk increased on stale data, or past initial.
     string public ghostViolation;
 
-    constructor(OptionsMarginEngine engine_, MockRiskOracle oracle_, TestUSD usd_) {
+    constructor(OptionsMarginEngine engine_, RealOracleDriver oracle_, TestUSD usd_) {
         _engine = engine_;
         _oracle = oracle_;
         _usd = usd_;
@@ -78,7 +80,19 @@ contract EngineHandler is TestBase {
     function publish(bool eth, uint16 im, uint16 mm) external {
         im = uint16(bound(im, 1, 5000));
         mm = uint16(bound(mm, 1, im));
-        _oracle.publishMargins(eth ? ETH : BTC, im, mm);
+        // Reverts while paused, as on a live oracle.
+        try _oracle.publishMargins(eth ? ETH : BTC, im, mm) {} catch {}
+    }
+
+    /// @notice Guardian / DAO: pause or unpause one market or the whole oracle.
+    function setPause(uint256 seed) external {
+        bytes32 marketId = seed & 1 == 0 ? BTC : ETH;
+        uint256 action = (seed >> 1) % 4;
+        if (action == 0) _oracle.pauseMarket(marketId);
+        else if (action == 1) _oracle.unpauseMarket(marketId);
+        else if (action == 2) _oracle.pause();
+        else _oracle.unpause();
+        if (action % 2 == 0) ++ghostPauses;
     }
 
     function warp(uint256 secondsAhead) external {
@@ -87,20 +101,24 @@ contract EngineHandler is TestBase {
 
     function liquidate(uint256 actorSeed) external {
         address actor = _actors[actorSeed % 3];
+        (uint256 graceUntil,) = _engine.liquidationGraceUntil(actor);
         vm.prank(KEEPER);
         try _engine.liquidate(actor) returns (uint256 penalty) {
             ghostPenalties += penalty;
             ++ghostLiquidations;
             if (_engine.marketsOf(actor).length != 0) ghostViolation = "positions left after liquidation";
+            if (graceUntil != 0) ghostViolation = "liquidated during a grace period";
         } catch {}
     }
 
-    /// @dev After a successful withdraw or increase, data must have been fresh and collateral >= initial.
+    /// @dev After a successful withdraw or increase, data must have been fresh and unpaused, and
+    ///      collateral >= initial.
     function _checkAfterRiskAction(address actor, string memory what) internal {
         bytes32[] memory markets = _engine.marketsOf(actor);
         for (uint256 i; i < markets.length; ++i) {
-            uint256 observedAt = _oracle.getRiskParams(markets[i]).observedAt;
-            if (block.timestamp - observedAt > MAX_AGE) ghostViolation = string.concat(what, " on stale data");
+            uint256 word = _oracle.oracle().getMarketWord(markets[i]);
+            if (block.timestamp - uint32(word >> 128) > MAX_AGE) ghostViolation = string.concat(what, " on stale data");
+            if ((word >> 233) & 3 != 0) ghostViolation = string.concat(what, " on paused data");
         }
         if (markets.length != 0 && _engine.collateralOf(actor) < _engine.initialRequirement(actor)) {
             ghostViolation = string.concat(what, " below initial requirement");

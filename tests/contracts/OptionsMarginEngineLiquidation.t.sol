@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {IOptionsMarginEngine} from "../../contracts/consumers/IOptionsMarginEngine.sol";
-import {MockRiskOracle} from "./mocks/MockRiskOracle.sol";
 import {OptionsMarginEngineBase} from "./OptionsMarginEngineBase.t.sol";
 
 /// @notice Maintenance requirement, the stale-data fallback, and liquidation accounting.
@@ -38,7 +37,15 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
         assertEq(maintenance, 500e6, "ceiling requirement");
         assertTrue(fallbackUsed, "fallback");
         assertEq(engine.maintenanceRequirement(ALICE), 500e6, "plain view agrees");
-        assertTrue(engine.isLiquidatable(ALICE), "250e6 < 500e6");
+        // Stale since T0 + MAX_AGE: in grace until T0 + MAX_AGE + GRACE, then liquidatable.
+        assertFalse(engine.isLiquidatable(ALICE), "in grace");
+        (uint256 until, bytes32 marketId) = engine.liquidationGraceUntil(ALICE);
+        assertEq(until, T0 + MAX_AGE + GRACE, "grace end");
+        assertTrue(marketId == BTC || marketId == ETH, "a held market");
+        vm.warp(T0 + MAX_AGE + GRACE - 1);
+        assertFalse(engine.isLiquidatable(ALICE), "last second of grace");
+        vm.warp(T0 + MAX_AGE + GRACE);
+        assertTrue(engine.isLiquidatable(ALICE), "250e6 < 500e6 once grace ends");
     }
 
     function test_maintenance_oneMarketStale_fallsBackForThatMarketOnly() public {
@@ -47,7 +54,10 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
         (uint256 maintenance, bool fallbackUsed) = engine.maintenanceStatus(ALICE);
         assertEq(maintenance, 200e6 + 75e6, "BTC ceiling + ETH fresh");
         assertTrue(fallbackUsed, "fallback");
-        assertTrue(engine.isLiquidatable(ALICE), "250e6 < 275e6");
+        assertFalse(engine.isLiquidatable(ALICE), "BTC in grace");
+        vm.warp(T0 + MAX_AGE + GRACE + 1);
+        oracle.publishMargins(ETH, ETH_IM, ETH_MM);
+        assertTrue(engine.isLiquidatable(ALICE), "250e6 < 275e6 after grace");
     }
 
     function test_maintenance_staleButCeilingCovered_notLiquidatable() public {
@@ -67,29 +77,17 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
     }
 
     function test_maintenance_marketPaused_usesCeiling() public {
-        oracle.setFailure(BTC, MockRiskOracle.Failure.MarketPaused);
+        oracle.pauseMarket(BTC);
         (uint256 maintenance, bool fallbackUsed) = engine.maintenanceStatus(ALICE);
         assertEq(maintenance, 200e6 + 75e6, "BTC ceiling + ETH fresh");
         assertTrue(fallbackUsed, "fallback");
     }
 
-    function test_maintenance_unknownOracleError_reverts() public {
-        oracle.setFailure(BTC, MockRiskOracle.Failure.UnknownError);
-        bytes memory reason = abi.encodeWithSelector(MockRiskOracle.MockRiskOracleBroken.selector, BTC);
-        vm.expectRevert(
-            abi.encodeWithSelector(IOptionsMarginEngine.OptionsMarginEngineOracleReadFailed.selector, BTC, reason)
-        );
-        engine.maintenanceRequirement(ALICE);
-    }
-
-    function test_liquidate_oracleOutOfGas_revertsInsteadOfFallback() public {
-        oracle.setFailure(BTC, MockRiskOracle.Failure.OutOfGas);
-        vm.prank(KEEPER);
-        vm.expectRevert(
-            abi.encodeWithSelector(IOptionsMarginEngine.OptionsMarginEngineOracleReadFailed.selector, BTC, "")
-        );
-        engine.liquidate{gas: 2_000_000}(ALICE);
-        assertEq(engine.positionOf(ALICE, BTC), 1_000e6, "positions kept");
+    function test_maintenance_oraclePaused_usesCeilingEverywhere() public {
+        oracle.pause();
+        (uint256 maintenance, bool fallbackUsed) = engine.maintenanceStatus(ALICE);
+        assertEq(maintenance, 200e6 + 300e6, "both ceilings");
+        assertTrue(fallbackUsed, "fallback");
     }
 
     // ---------------------------------------------------------------- liquidation
@@ -138,7 +136,7 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
     }
 
     function test_liquidate_onStaleFallback_reportsFallbackAndPays() public {
-        vm.warp(T0 + MAX_AGE + 1);
+        vm.warp(T0 + MAX_AGE + GRACE + 1);
         vm.expectEmit(true, true, false, true);
         emit IOptionsMarginEngine.AccountLiquidated(ALICE, KEEPER, 250e6, 500e6, true, 2_000e6, 20e6);
         vm.prank(KEEPER);
@@ -171,7 +169,8 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
         uint256 extra = bound(extraSeed, 0, initial);
         _fund(BOB, initial + extra);
         _open(BOB, BTC, -int256(notional));
-        oracle.publishMargins(BTC, BTC_IM, newMm);
+        newMm = uint16(bound(newMm, 0, BTC_MM_CEILING));
+        oracle.publishMargins(BTC, newMm > BTC_IM ? newMm : BTC_IM, newMm);
         uint256 maintenance = _ceilBps(notional * newMm);
         uint256 collateral = initial + extra;
         assertEq(engine.maintenanceRequirement(BOB), maintenance, "BOB maintenance");
@@ -199,7 +198,7 @@ contract OptionsMarginEngineLiquidationTest is OptionsMarginEngineBase {
             engine.listMarket(id, MAX_AGE);
             _open(BOB, id, 10e6);
         }
-        vm.warp(T0 + MAX_AGE + 1);
+        vm.warp(T0 + MAX_AGE + GRACE + 1);
         vm.prank(KEEPER);
         uint256 before = gasleft();
         uint256 penalty = engine.liquidate(BOB);

@@ -29,8 +29,12 @@ contract OptionsMarginEngineMathTest is OptionsMarginEngineBase {
         engine.listMarket(ids[2], MAX_AGE);
         uint256 weightedIm;
         uint256 weightedMm;
+        uint16[3] memory ceilings = [BTC_MM_CEILING, ETH_MM_CEILING, 10_000];
         for (uint256 i; i < 3; ++i) {
             c.notionals[i] = _signedBound(c.notionals[i], MAX_NOTIONAL);
+            // A real oracle only stores consistent sets: MM <= IM, MM <= its ceiling, LT + MM <= 100%.
+            uint256 cap = c.im[i] < ceilings[i] ? c.im[i] : ceilings[i];
+            c.mm[i] = uint16(bound(c.mm[i], 0, cap));
             oracle.publishMargins(ids[i], c.im[i], c.mm[i]);
             weightedIm += _abs(c.notionals[i]) * c.im[i];
             weightedMm += _abs(c.notionals[i]) * c.mm[i];
@@ -93,9 +97,12 @@ contract OptionsMarginEngineMathTest is OptionsMarginEngineBase {
     function testFuzz_maintenance_stale_usesCeilingTimesNotional(int256 notional, uint16 mm, uint16 ceiling) public {
         notional = _signedBound(notional, 1e36);
         vm.assume(notional != 0);
+        mm = uint16(bound(mm, 0, 10_000));
         ceiling = uint16(bound(ceiling, mm, type(uint16).max));
-        oracle.listMarket(BTC, ceiling); // resets BTC bounds in the mock, keeps its data
-        oracle.publishMargins(BTC, 0, mm);
+        oracle.listMarket(BTC, ceiling); // moves BTC to a profile with this MM ceiling, keeps its data
+        oracle.publishMargins(BTC, mm, mm);
+        uint256 initial = _ceilBps(_abs(notional) * mm);
+        if (initial != 0) _fund(ALICE, initial);
         _open(ALICE, BTC, notional);
         vm.warp(block.timestamp + MAX_AGE + 1);
         (uint256 maintenance, bool fallbackUsed) = engine.maintenanceStatus(ALICE);

@@ -142,7 +142,7 @@ contract RiskOracleFuzzTest is RiskOracleFixture {
             b.fields[i] = IRiskOracle.FieldBounds(lo, hi, uint16(r >> 32));
         }
         b.relativeMask = uint8(seed);
-        b.minInterval = uint32(seed >> 8);
+        b.minInterval = uint32(bound(uint32(seed >> 8), 1, type(uint32).max));
         (uint256 a, uint256 w) = harness.encode(1, b);
         IRiskOracle.Bounds memory back = harness.decode(a, w);
         assertEq(keccak256(abi.encode(back)), keccak256(abi.encode(b)), "round trip");
@@ -153,15 +153,19 @@ contract RiskOracleFuzzTest is RiskOracleFixture {
     // ------------------------------------------------------------------------------------------
 
     function testFuzz_submitReport_secondRound_acceptedIffGreater(uint64 r1, uint64 r2) public {
-        r1 = uint64(bound(r1, 1, type(uint64).max));
+        r1 = uint64(bound(r1, 1, 1 << 32));
         _publish(ETH, _pack(_defaultFields()), r1);
+        vm.warp(block.timestamp + 1); // the wide profile's 1-s interval
         IRiskOracle.RiskReport memory rep = _report(ETH, _pack(_defaultFields()), r2);
         IRiskOracle.Signature[] memory sigs = _sign(rep, K);
+        bool tooFar = r2 > r1 && r2 - r1 > oracle.MAX_ROUND_STEP();
         if (r2 <= r1) {
             vm.expectRevert(abi.encodeWithSelector(IRiskOracle.RiskOracleNonIncreasingRound.selector, ETH, r2, r1));
+        } else if (tooFar) {
+            vm.expectRevert(abi.encodeWithSelector(IRiskOracle.RiskOracleRoundStepTooLarge.selector, ETH, r2, r1));
         }
         oracle.submitReport(rep, sigs);
-        assertEq(oracle.getRiskParams(ETH).round, r2 > r1 ? r2 : r1, "stored round");
+        assertEq(oracle.getRiskParams(ETH).round, r2 > r1 && !tooFar ? r2 : r1, "stored round");
     }
 
     function testFuzz_submitReport_volatilityMove_relativeRule(uint16 oldVol, uint16 newVol) public {
@@ -222,10 +226,9 @@ contract RiskOracleFuzzTest is RiskOracleFixture {
             next.fields[i].ceiling =
                 uint16(bound(_jiggle(prev.fields[i].ceiling, r >> 8), prev.fields[i].floor + 20, 65535));
             next.fields[i].maxChange = uint16(_jiggle(prev.fields[i].maxChange, r >> 16));
-            // Most fields stay tighter so that acceptance is common.
+            // Most fields move only the protective way so that acceptance is common.
+            if ((r >> 24) % 4 != 0) _protectiveOnly(prev.fields[i], next.fields[i], i);
             if ((r >> 24) % 4 != 0) {
-                if (next.fields[i].floor < prev.fields[i].floor) next.fields[i].floor = prev.fields[i].floor;
-                if (next.fields[i].ceiling > prev.fields[i].ceiling) next.fields[i].ceiling = prev.fields[i].ceiling;
                 if (next.fields[i].maxChange > prev.fields[i].maxChange) {
                     next.fields[i].maxChange = prev.fields[i].maxChange;
                 }
@@ -243,6 +246,22 @@ contract RiskOracleFuzzTest is RiskOracleFixture {
         assertEq(keccak256(abi.encode(stored)), keccak256(abi.encode(expected == 255 ? next : prev)), "stored");
     }
 
+    /// @dev Undo any move of `n` against field i's protective direction.
+    function _protectiveOnly(IRiskOracle.FieldBounds memory p, IRiskOracle.FieldBounds memory n, uint256 i)
+        internal
+        pure
+    {
+        if (i <= 4) {
+            if (n.floor < p.floor) n.floor = p.floor;
+            if (n.ceiling < p.ceiling) n.ceiling = p.ceiling;
+        } else if (i == 5) {
+            if (n.floor > p.floor) n.floor = p.floor;
+            if (n.ceiling > p.ceiling) n.ceiling = p.ceiling;
+        } else {
+            (n.floor, n.ceiling) = (p.floor, p.ceiling);
+        }
+    }
+
     /// @dev x moved by -10..+10, not below 0.
     function _jiggle(uint256 x, uint256 r) internal pure returns (uint256) {
         uint256 up = x + (r % 21);
@@ -255,10 +274,13 @@ contract RiskOracleFuzzTest is RiskOracleFixture {
         returns (uint8)
     {
         for (uint256 i; i < 8; ++i) {
-            if (
-                next.fields[i].floor < prev.fields[i].floor || next.fields[i].ceiling > prev.fields[i].ceiling
-                    || next.fields[i].maxChange > prev.fields[i].maxChange
-            ) return uint8(i);
+            IRiskOracle.FieldBounds memory p = prev.fields[i];
+            IRiskOracle.FieldBounds memory n = next.fields[i];
+            bool ok;
+            if (i <= 4) ok = n.floor >= p.floor && n.ceiling >= p.ceiling; // protective: only up
+            else if (i == 5) ok = n.floor <= p.floor && n.ceiling <= p.ceiling; // LT: only down
+            else ok = n.floor == p.floor && n.ceiling == p.ceiling; // score, confidence: timelock only
+            if (!ok || n.maxChange > p.maxChange) return uint8(i);
         }
         if (next.minInterval < prev.minInterval) return 8;
         if (next.relativeMask != prev.relativeMask) return 9;

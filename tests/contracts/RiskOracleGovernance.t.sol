@@ -366,8 +366,9 @@ contract RiskOracleGovernanceTest is RiskOracleFixture {
 
     function test_tightenBounds_tighter_storedAndEmitted() public {
         IRiskOracle.Bounds memory b = _strictBounds();
-        b.fields[0].floor = 2000;
-        b.fields[0].ceiling = 15000;
+        b.fields[0].floor = 2000; // protective field: floor up
+        b.fields[0].ceiling = 25000; // protective field: ceiling up
+        b.fields[5].ceiling = 9000; // LT: ceiling down
         b.fields[2].maxChange = 1000;
         b.minInterval = 120;
         vm.expectEmit(true, false, false, true);
@@ -409,9 +410,9 @@ contract RiskOracleGovernanceTest is RiskOracleFixture {
 
     function test_tightenBounds_firstLoosenedFieldNamed() public {
         IRiskOracle.Bounds memory b = _strictBounds();
-        b.fields[1].floor = 60; // tighter
-        b.fields[4].ceiling = 4001; // looser: the first loosened field
-        b.fields[5].floor = 0; // looser too, later
+        b.fields[1].floor = 60; // protective
+        b.fields[4].ceiling = 3999; // MM ceiling down: the first unprotective field
+        b.fields[5].floor = 2000; // LT floor up: unprotective too, later
         _expectNotTighter(b, 4);
     }
 

@@ -45,14 +45,16 @@ contract RiskOracleSubmitTest is RiskOracleFixture {
         assertEq(uint64(word >> 160), 7, "round");
         assertEq(uint8(word >> 224), STRICT, "profile");
         assertEq((word >> 232) & 1, 1, "listed");
-        assertEq(word >> 233, 0, "paused and high bits");
+        assertEq((word >> 233) & 3, 0, "not paused");
+        assertEq(word >> 235, 5, "acceptance lag: accepted 5 s after observedAt");
     }
 
     function test_submitReport_valid_emitsMarketThenReportEvents() public {
         IRiskOracle.RiskReport memory r = _report(BTC, p0, 1);
         IRiskOracle.Signature[] memory sigs = _sign(r, K);
         uint256 expectedWord =
-            (uint256(1) << 232) | (uint256(STRICT) << 224) | (uint256(1) << 160) | (uint256(T0 - 5) << 128) | p0;
+            (uint256(5) << 235) | (uint256(1) << 232) | (uint256(STRICT) << 224) | (uint256(1) << 160)
+            | (uint256(T0 - 5) << 128) | p0;
         vm.expectEmit(true, false, false, true);
         emit RiskParamsUpdated(BTC, expectedWord);
         vm.expectEmit(true, false, false, true);

@@ -51,6 +51,7 @@ contract RiskOracleHandler {
             profiles[0].fields[i] = IRiskOracle.FieldBounds(floors[i], ceilings[i], 3000);
         }
         profiles[0].relativeMask = 0x1F;
+        profiles[0].minInterval = 1;
         uint8[] memory ids = new uint8[](1);
         bytes32[] memory listed = new bytes32[](3);
         uint8[] memory listedProfiles = new uint8[](3);

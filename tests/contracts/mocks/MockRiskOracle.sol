@@ -19,6 +19,7 @@ contract MockRiskOracle {
         OutOfGas,
         MarketPaused
     }
+    // MarketPaused is kept for the adapter's layout tests; engine tests pause a real RiskOracle.
 
     error MockRiskOracleBroken(bytes32 marketId);
 
@@ -92,6 +93,11 @@ contract MockRiskOracle {
         for (uint256 i; i < marketIds.length; ++i) {
             out[i] = getRiskParams(marketIds[i]);
         }
+    }
+
+    /// @notice No pause history: the failure modes above are what this mock is for.
+    function pauseWindow(bytes32) external pure returns (uint64 pausedSince, uint64 resumedAt) {
+        return (0, 0);
     }
 
     function getMarketBounds(bytes32 marketId) external view returns (IRiskOracle.Bounds memory) {

@@ -19,8 +19,8 @@ contract BoundsHarness {
         BoundsProfile.check(marketId, params, stored, a, w, first);
     }
 
-    function firstLoosened(uint256 prevA, uint256 prevW, uint256 nextA, uint256 nextW) external pure returns (uint8) {
-        return BoundsProfile.firstLoosened(prevA, prevW, nextA, nextW);
+    function firstUnprotective(uint256 prevA, uint256 prevW, uint256 nextA, uint256 nextW) external pure returns (uint8) {
+        return BoundsProfile.firstUnprotective(prevA, prevW, nextA, nextW);
     }
 
     function toRiskParams(uint256 word) external pure returns (IRiskOracle.RiskParams memory) {
@@ -28,7 +28,7 @@ contract BoundsHarness {
     }
 
     function publish(uint256 word, uint256 params, uint256 observed, uint256 rnd) external pure returns (uint256) {
-        return MarketWord.publish(word, params, MarketWord.stamp(observed, rnd));
+        return MarketWord.publish(word, params, MarketWord.stamp(observed, rnd, 0));
     }
 
     function list(uint256 word, uint8 profile) external pure returns (uint256) {

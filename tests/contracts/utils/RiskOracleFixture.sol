@@ -58,11 +58,12 @@ abstract contract RiskOracleFixture is Assertions {
     // Bounds profiles and params
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Anything consistent goes; changes unlimited; no minimum interval.
+    /// @dev Anything consistent goes; changes unlimited; the smallest minimum interval (1 s).
     function _wideBounds() internal pure returns (IRiskOracle.Bounds memory b) {
         for (uint256 i; i < 8; ++i) {
             b.fields[i] = IRiskOracle.FieldBounds({floor: 0, ceiling: type(uint16).max, maxChange: type(uint16).max});
         }
+        b.minInterval = 1;
     }
 
     /// @dev Realistic bounds: relative 50% for vol/VaR/ES/IM/MM, absolute for LT/score/confidence, 60 s interval.

@@ -5,6 +5,7 @@ pragma solidity ^0.8.20;
 /// @dev forge serves these at VM_ADDRESS; signatures follow forge's cheatcode spec.
 interface Vm {
     function warp(uint256 newTimestamp) external;
+    function chainId(uint256 newChainId) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
