@@ -1,0 +1,67 @@
+"""The forward of one expiry: Deribit's futures price, checked against put-call parity.
+
+Source order: the expiry's `futures_price` (Deribit's dated future, or its synthetic `SYN.` forward,
+which Deribit itself derives from put-call parity); when a file has none for an expiry (Deribit then
+prices the shortest expiries off the index), the put-call parity forward; when no strike has both a
+two-sided call and a two-sided put, Deribit's underlying price (the index).
+
+Parity for inverse options with discount factor 1: coin prices are USD prices over F, so
+`C - P = (F - K)/F`, i.e. `F = K / (1 - (C - P))`. We take the median over the (up to) four two-sided
+pairs nearest the money; the gap to the futures price is reported (in basis points) as the check.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from oracle_node.options.chain import OptionQuote
+
+PARITY_PAIRS = 4
+ForwardSource = Literal["futures", "parity", "index"]
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardEstimate:
+    forward: float
+    source: ForwardSource
+    futures: float | None
+    parity: float | None
+    parity_pairs: int
+
+    @property
+    def parity_gap_bp(self) -> float | None:
+        """Parity forward against the futures price, in basis points (None if either is missing)."""
+        if self.futures is None or self.parity is None:
+            return None
+        return (self.parity / self.futures - 1.0) * 1e4
+
+
+def _mid(q: OptionQuote) -> float:
+    assert q.bid is not None and q.ask is not None
+    return 0.5 * (q.bid + q.ask)
+
+
+def parity_forward(quotes: Sequence[OptionQuote], guess: float) -> tuple[float | None, int]:
+    """Median parity forward over the two-sided call/put pairs nearest `guess`, and the pair count."""
+    calls = {q.strike: q for q in quotes if q.is_call and q.two_sided}
+    puts = {q.strike: q for q in quotes if not q.is_call and q.two_sided}
+    strikes = sorted(set(calls) & set(puts), key=lambda k: abs(k - guess))[:PARITY_PAIRS]
+    implied = [k / (1.0 - (_mid(calls[k]) - _mid(puts[k]))) for k in strikes]
+    implied = [f for f in implied if f > 0.0]
+    return (statistics.median(implied), len(implied)) if implied else (None, 0)
+
+
+def estimate_forward(quotes: Sequence[OptionQuote]) -> ForwardEstimate:
+    """Forward of one expiry's quotes (all of the same underlying and expiry)."""
+    futures = [q.futures_price for q in quotes if q.futures_price is not None]
+    fut = statistics.median(futures) if futures else None
+    guess = fut if fut is not None else statistics.median(q.underlying_price for q in quotes)
+    parity, pairs = parity_forward(quotes, guess)
+    if fut is not None:
+        return ForwardEstimate(fut, "futures", fut, parity, pairs)
+    if parity is not None:
+        return ForwardEstimate(parity, "parity", None, parity, pairs)
+    return ForwardEstimate(guess, "index", None, None, 0)
