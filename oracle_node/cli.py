@@ -15,6 +15,7 @@ from pathlib import Path
 from oracle_node.config import NodeConfig, load_config
 from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.logs import configure_logging, register_secret_url
+from oracle_node.options import commands as option_commands
 from oracle_node.service import commands
 
 EXIT_ERROR = 2
@@ -39,7 +40,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     ck.add_argument("--config", type=Path, required=True)
     _add_model_commands(sub)
+    _add_option_commands(sub)
     return p
+
+
+def _add_option_commands(sub: argparse._SubParsersAction) -> None:
+    sf = sub.add_parser("surface", help="fit arbitrage-free SVI implied-vol surfaces to a Deribit chain CSV")
+    sf.add_argument("--chain", type=Path, required=True, help="Deribit option-chain snapshot CSV")
+    sf.add_argument("--out", type=Path, required=True, help="directory for surface.json and surface.html")
+    gk = sub.add_parser("greeks", help="smile-aware Greeks from a fitted surface (chain CSV or surface.json)")
+    src = gk.add_mutually_exclusive_group(required=True)
+    src.add_argument("--chain", type=Path, help="Deribit option-chain snapshot CSV (fitted first)")
+    src.add_argument("--surface", type=Path, help="surface.json written by `oracle-node surface`")
+    gk.add_argument("--underlying", help="e.g. BTC (default: all)")
+    gk.add_argument("--expiry", help="YYYY-MM-DD or 27MAR26 (default: all)")
+    gk.add_argument(
+        "--strike", type=float, help="default: every listed strike (chain) or F x 0.8..1.2 (surface)"
+    )
 
 
 def _add_model_commands(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +84,7 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("backtest", "train"):
+    if args.command in ("backtest", "train", "surface", "greeks"):
         return _model_command(args)
     try:
         cfg = load_config(args.config)
@@ -88,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _model_command(args: argparse.Namespace) -> int:
     try:
+        if args.command == "surface":
+            return option_commands.surface(args)
+        if args.command == "greeks":
+            return option_commands.greeks_command(args)
         return commands.backtest(args) if args.command == "backtest" else commands.train(args)
     except OracleNodeError as exc:
         print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)

@@ -66,7 +66,8 @@ def _try(
     """Refit each option's slice within its bounds; keep the clean one with the smallest RMSE rise."""
     refits = fit_slices([_problem(smiles, fits, i, below) for i, below in options], cfg)
     best: tuple[float, list[SliceFit]] | None = None
-    for (i, below), refit in zip(options, refits, strict=True):
+    for (i, below), raw in zip(options, refits, strict=True):
+        refit = dataclasses.replace(raw, fit_ms=raw.fit_ms + fits[i].fit_ms)
         trial = [*fits[:i], refit, *fits[i + 1 :]]
         if not _clean(trial, smiles, i, below, grid):
             continue

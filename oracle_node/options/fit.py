@@ -19,6 +19,7 @@ vectorised over slices x candidates, so a whole chain is one NumPy pass per sear
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -79,6 +80,7 @@ class SliceFit:
     sse: float  # weighted mean squared total-variance residual
     penalty: float  # squared no-arbitrage violation on the penalty grid (0 when clean)
     candidates: int
+    fit_ms: float = 0.0  # this slice's share of the batch's wall time (plus any repair refits)
 
 
 def lee_slope(t: Array) -> Array:
@@ -253,6 +255,7 @@ class _Best:
 
 def fit_slices(problems: Sequence[SliceProblem], cfg: FitConfig) -> list[SliceFit]:
     """Fit every problem's slice (vectorised over slices); no dependency between them."""
+    started = time.perf_counter()
     b = _Batch.build(problems, cfg)
     best = _Best(len(problems))
     m, s = _initial(problems, b, cfg)
@@ -268,12 +271,14 @@ def fit_slices(problems: Sequence[SliceProblem], cfg: FitConfig) -> list[SliceFi
         best.update(*_screened(b, m, s, cfg.ridge, cfg.screen))
         count += m.shape[1]
         dm, dls = dm / 2.0, dls / 2.0
+    share = (time.perf_counter() - started) * 1e3 / len(problems)
     return [
         SliceFit(
             SviParams.from_quasi(*best.p[i], best.m[i], best.s[i]),
             float(best.sse[i]),
             float(best.pen[i]),
             count,
+            share,
         )
         for i in range(len(problems))
     ]

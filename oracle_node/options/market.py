@@ -4,9 +4,11 @@ Primary quotes are OTM options (puts below the forward, calls at or above it). A
 ignored, and so is a bid without an ask (no mid). Bid, mid and ask implied vols come from inverting
 Black-76 on the forward (coin price = normalised price; discount factor 1).
 
-Fit weights (choice documented in docs/surfaces.md): a quote's weight in vol space is its Black vega
-(the RMSE is vega-weighted) times a liquidity factor `1 + ln(1 + open interest)` over the squared
-half-spread in vol (floored), so the fit stays inside tight spreads and leans less on wide ones.
+Fit weights (choice documented in docs/surfaces.md): a quote's weight in vol space is a liquidity
+factor `1 + ln(1 + open interest)` over the squared half-spread in vol (floored at 0.2 vol points),
+so the fit stays inside tight spreads and leans less on wide ones; a vega power is available but
+defaults to 0 (on the four tuning snapshots vega weighting made both targets worse: tight spreads
+already sit near the money, where vega is large).
 In total-variance space the weight is divided by `(2 sigma_mid T)^2` (dw = 2 sigma T dsigma).
 """
 
@@ -30,7 +32,7 @@ Array = NDArray[np.float64]
 class WeightConfig:
     """Vol-space weight = vega^vega_power * (1 + ln(1+OI))^liquidity / max(half-spread, floor)^2."""
 
-    vega_power: float = 1.0
+    vega_power: float = 0.0
     liquidity: float = 1.0
     spread_power: float = 2.0
     spread_floor_vol: float = 0.002
