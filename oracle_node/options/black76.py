@@ -31,7 +31,8 @@ def pdf(x: Array) -> Array:
 
 def d1_d2(k: ArrayLike, s: ArrayLike) -> tuple[Array, Array]:
     k, s = np.asarray(k, dtype=float), np.asarray(s, dtype=float)
-    d1 = -k / s + 0.5 * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1 = -k / s + 0.5 * s
     return d1, d1 - s
 
 
