@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
 export PYTHONHASHSEED := 0
 
-.PHONY: setup build lint test test-forge test-py slither demo bench bench-gas bench-node bench-network deploy-local clean
+.PHONY: setup build lint test test-forge test-py slither demo bench bench-gas bench-node bench-network bench-surface deploy-local clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,7 +43,7 @@ slither: build
 demo: build
 	$(PY) -m scripts.demo
 
-bench: bench-gas bench-node bench-network
+bench: bench-gas bench-node bench-network bench-surface
 
 bench-gas: build
 	$(PY) -m bench.gas --out bench/gas.json
@@ -53,6 +53,10 @@ bench-node: setup
 
 bench-network: build
 	$(PY) -m bench.network --out bench/network.json
+
+# Reads the shared Deribit snapshots in ../shared/data/options (not shipped with the package).
+bench-surface: setup
+	$(PY) -m bench.surface --out bench/surface.json
 
 deploy-local: build
 	$(PY) -m scripts.deploy_local
