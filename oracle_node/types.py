@@ -133,3 +133,48 @@ class OnchainBounds:
 
     def field(self, name: str) -> FieldBounds:
         return self.fields[RISK_FIELDS.index(name)]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """A market word (IRiskOracle's one-slot layout) decoded: the only place Python knows the bits.
+
+    params 0..127 | observedAt 128..159 | round 160..223 | profile 224..231 | listed 232 |
+    market paused 233 | oracle paused 234 | acceptance lag 235..255 (acceptedAt = observedAt + lag).
+    """
+
+    params: RiskParamsBps | None  # None while nothing was published (round 0)
+    observed_at: int
+    round: int
+    profile: int
+    listed: bool
+    market_paused: bool
+    oracle_paused: bool
+    accepted_at: int
+
+    @classmethod
+    def decode(cls, word: int) -> MarketState:
+        if not 0 <= word < 1 << 256:
+            raise ValueError(f"market word {word:#x} does not fit in 256 bits")
+        round_ = (word >> 160) & ((1 << 64) - 1)
+        observed_at = (word >> 128) & UINT32_MAX
+        return cls(
+            params=RiskParamsBps.unpack(word & ((1 << 128) - 1)) if round_ else None,
+            observed_at=observed_at,
+            round=round_,
+            profile=(word >> 224) & UINT8_MAX,
+            listed=bool(word >> 232 & 1),
+            market_paused=bool(word >> 233 & 1),
+            oracle_paused=bool(word >> 234 & 1),
+            accepted_at=observed_at + (word >> 235),
+        )
+
+    @property
+    def paused(self) -> bool:
+        return self.market_paused or self.oracle_paused
+
+    def earliest_update(self, min_interval: int) -> tuple[int, int]:
+        """(earliest observedAt, earliest block time) of the next accepted update (0, 0 if none yet)."""
+        if self.round == 0:
+            return 0, 0
+        return self.observed_at + min_interval, self.accepted_at + min_interval

@@ -23,6 +23,7 @@ from oracle_node.errors import ConfigError, SubmissionError
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 from oracle_node.types import (
     RISK_FIELDS,
+    MarketState,
     OnchainBounds,
     RiskParamsBps,
     market_from_bytes32,
@@ -232,6 +233,9 @@ class RiskOracle(ContractWrapper):
 
     def get_market_word(self, market: str) -> int:
         return int(self._call("getMarketWord", market_id_bytes32(market)))
+
+    def get_market_state(self, market: str) -> MarketState:
+        return MarketState.decode(self.get_market_word(market))
 
     def get_bounds(self, profile_id: int) -> OnchainBounds:
         return OnchainBounds.from_abi(self._call("getBounds", profile_id))

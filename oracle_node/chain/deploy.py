@@ -70,7 +70,7 @@ class FieldBoundsConfig(BaseModel):
 class ProfileConfig(BaseModel):
     model_config = _STRICT
     id: int = Field(ge=0, le=31)
-    min_interval: int = Field(ge=0, lt=2**32)
+    min_interval: int = Field(ge=1, lt=2**32)  # the oracle refuses 0 (stacked updates)
     relative: tuple[str, ...] = ()
     fields: dict[str, FieldBoundsConfig]
 
@@ -118,6 +118,8 @@ class EngineConfig(BaseModel):
     model_config = _STRICT
     owner: AccountRef = 0
     mint: dict[int, int] = Field(default_factory=dict)
+    # Liquidation grace period after an outage or pause (IOptionsMarginEngine); at most one day.
+    grace_period: int = Field(default=1800, ge=0, le=86400)
 
 
 class DeployConfig(BaseModel):
@@ -130,7 +132,7 @@ class DeployConfig(BaseModel):
     timelock: TimelockConfig
     signers: tuple[AccountRef, ...] = Field(min_length=1, max_length=31)
     threshold: int = Field(ge=1, le=31)
-    max_report_age: int = Field(gt=0, lt=2**32)
+    max_report_age: int = Field(gt=0, lt=2**21)  # the market word stores the acceptance lag in 21 bits
     models: tuple[str | dict[str, str], ...] = Field(min_length=1)
     profiles: tuple[ProfileConfig, ...] = Field(min_length=1)
     markets: tuple[MarketConfig, ...] = Field(min_length=1)
@@ -268,7 +270,8 @@ def _deploy_engine(d: _Deployer, oracle: RiskOracle, config: DeployConfig) -> Op
     token = d.deploy(TestUSD, d.address)
     for index, amount in config.engine.mint.items():
         token.mint(resolve_account(index), amount, sender=d.sender)
-    engine = d.deploy(OptionsMarginEngine, oracle.address, token.address, d.address)
+    grace = config.engine.grace_period
+    engine = d.deploy(OptionsMarginEngine, oracle.address, token.address, d.address, grace)
     for market in config.markets:
         engine.list_market(market.id, market.engine_max_age, sender=d.sender)
     owner = resolve_account(config.engine.owner)

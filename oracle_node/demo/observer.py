@@ -26,7 +26,6 @@ from oracle_node.sources.tick import Tick
 from oracle_node.types import OnchainBounds, RiskParamsBps
 
 log = get_logger(__name__)
-ROUND_MASK, PARAMS_MASK = (1 << 64) - 1, (1 << 128) - 1
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ class ChainBounds:
         self._bounds: dict[str, OnchainBounds] = {}
 
     def fit(self, market: str, wanted: RiskParamsBps) -> RiskParamsBps:
-        word = self.oracle.get_market_word(market)
-        stored = RiskParamsBps.unpack(word & PARAMS_MASK) if (word >> 160) & ROUND_MASK else None
+        stored = self.oracle.get_market_state(market).params
         if market not in self._bounds:
             raw = self.oracle.get_market_bounds(market).to_abi()
             self._bounds[market] = OnchainBounds.from_abi(raw)

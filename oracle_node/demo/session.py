@@ -100,7 +100,7 @@ class DemoSession:
 
     def deploy(self) -> Deployment:
         base = load_deploy_config()
-        profiles = tuple(p.model_copy(update={"min_interval": 0}) for p in base.profiles)
+        profiles = tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles)
         config = base.model_copy(update={"profiles": profiles, "signers": SIGNER_ACCOUNTS, "threshold": 2})
         self.deployment = deploy_stack(self.w3, resolve_account(config.deployer), config)
         for signer in self.deployment.signers:

@@ -14,8 +14,6 @@ from oracle_node.chain.tx import TxJournal, TxOutcome, TxSender
 from oracle_node.network.verify import SignerView
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 
-ROUND_SHIFT, ROUND_MASK = 160, (1 << 64) - 1
-
 
 class OracleChain(Protocol):
     def signer_view(self) -> SignerView: ...
@@ -70,8 +68,7 @@ class ContractChain:
 
     def stored_round(self, markets: Sequence[str]) -> int:
         """The highest round stored for any of `markets` (0 when none was ever published)."""
-        words = [self.oracle.get_market_word(m) for m in markets]
-        return max(((w >> ROUND_SHIFT) & ROUND_MASK for w in words), default=0)
+        return max((self.oracle.get_market_state(m).round for m in markets), default=0)
 
     def submit(
         self, report: RiskReport, signatures: Sequence[Signature], journal: TxJournal | None

@@ -83,16 +83,25 @@ def check_bounds(
     market: str = "?",
     observed_at: int | None = None,
     previous_observed_at: int | None = None,
+    block_time: int | None = None,
+    previous_accepted_at: int | None = None,
 ) -> BoundsViolation | None:
     """The first check the contract would fail for this market's update, or None if it would pass.
 
     `previous` is the stored params (None for a market never published: no change limit applies).
+    The interval rules apply to observedAt and, when `block_time` is given, to the block time of
+    acceptance (the stored update's `previous_accepted_at`, see MarketState.accepted_at).
     """
     if previous is not None and observed_at is not None and previous_observed_at is not None:
         earliest = previous_observed_at + bounds.min_interval
         if observed_at < earliest:
             why = f"RiskOracleUpdateTooSoon: earliest {earliest} (previous {previous_observed_at} + {bounds.min_interval} s)"
             return BoundsViolation(market, "observed_at", observed_at, why)
+    if previous is not None and block_time is not None and previous_accepted_at is not None:
+        earliest = previous_accepted_at + bounds.min_interval
+        if block_time < earliest:
+            why = f"RiskOracleUpdateTooFrequent: earliest block time {earliest} (accepted {previous_accepted_at} + {bounds.min_interval} s)"
+            return BoundsViolation(market, "block_time", block_time, why)
     values = params.as_tuple()
     for index, value in enumerate(values):
         violation = _range_violation(market, index, value, bounds)

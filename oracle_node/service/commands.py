@@ -189,7 +189,7 @@ def onchain_checks(
                 )
             )
         for m in cfg.markets:
-            listed = bool(ctx.oracle.get_market_word(m.id) >> 232 & 1)
+            listed = ctx.oracle.get_market_state(m.id).listed
             out.append((f"market {m.id}", listed, "listed" if listed else "not listed on the oracle"))
         out.append(("oracle paused", not ctx.oracle.paused(), "paused" if ctx.oracle.paused() else "live"))
     except OracleNodeError as exc:

@@ -181,12 +181,15 @@ class ReportPublisher:
         keep: dict[str, tuple[MarketOutcome, RiskParamsBps]] = {}
         for o in outcomes:
             assert o.risk is not None
-            word = self.oracle.get_market_word(o.market)
-            stored_round, stored_at = word >> 160 & (2**64 - 1), word >> 128 & (2**32 - 1)
-            previous = RiskParamsBps.unpack(word & (2**128 - 1)) if stored_round else None
+            state = self.oracle.get_market_state(o.market)
+            previous = state.params
             bounds = self._bounds_of(o.market)
-            if previous is not None and now < stored_at + bounds.min_interval:
-                log.info("update_too_soon", market=o.market, earliest=stored_at + bounds.min_interval)
+            if state.paused:
+                log.warning("market_paused", market=o.market, oracle_paused=state.oracle_paused)
+                continue
+            earliest_observed, earliest_block = state.earliest_update(bounds.min_interval)
+            if now < max(earliest_observed, earliest_block):
+                log.info("update_too_soon", market=o.market, earliest=max(earliest_observed, earliest_block))
                 continue
             try:
                 fitted = project(o.market, o.risk.params, previous, bounds)

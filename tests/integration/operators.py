@@ -120,7 +120,7 @@ class OperatorNetwork:
     def __post_init__(self) -> None:
         self.w3 = make_web3(self.anvil.url)
         base = load_deploy_config()
-        profiles = tuple(p.model_copy(update={"min_interval": 0}) for p in base.profiles)
+        profiles = tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles)
         update = {"signers": tuple(self.accounts), "threshold": self.threshold, "profiles": profiles}
         self.deployment = deploy_stack(
             self.w3, Account.from_key(ANVIL_KEYS[0]), base.model_copy(update=update)

@@ -163,7 +163,7 @@ def deployed(anvil: Anvil):  # type: ignore[no-untyped-def]
         update={
             "signers": (1,),
             "threshold": 1,
-            "profiles": tuple(p.model_copy(update={"min_interval": 0}) for p in base.profiles),
+            "profiles": tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles),
         }
     )
     return deploy_stack(make_web3(anvil.url), Account.from_key(ANVIL_KEYS[0]), cfg)

@@ -90,7 +90,7 @@ class Chain:
 def chain(anvil: Anvil) -> Chain:
     w3 = Web3(HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
     config = load_deploy_config()
-    profiles = tuple(p.model_copy(update={"min_interval": 0}) for p in config.profiles)
+    profiles = tuple(p.model_copy(update={"min_interval": 1}) for p in config.profiles)
     config = config.model_copy(update={"adapters": (), "profiles": profiles})
     deployment = deploy_stack(w3, resolve_account(config.deployer), config)
     oracle = RiskOracle(w3, deployment.oracle)

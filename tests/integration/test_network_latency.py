@@ -26,7 +26,7 @@ def measure(block_time: float | None, store_dir: Path) -> list[float]:
     with Anvil(block_time=block_time) as anvil:
         w3 = Web3(HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
         config = load_deploy_config()
-        profiles = tuple(p.model_copy(update={"min_interval": 0}) for p in config.profiles)
+        profiles = tuple(p.model_copy(update={"min_interval": 1}) for p in config.profiles)
         config = config.model_copy(
             update={"adapters": (), "profiles": profiles, "signers": (1, 3, 4), "threshold": 2}
         )

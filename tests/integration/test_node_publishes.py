@@ -36,7 +36,7 @@ def stack(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory):  # type: igno
             "signers": (1,),
             "threshold": 1,
             "max_report_age": 3600,
-            "profiles": tuple(p.model_copy(update={"min_interval": 0}) for p in base.profiles),
+            "profiles": tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles),
         }
     )
     deployment = deploy_stack(w3, Account.from_key(ANVIL_KEYS[0]), cfg)
@@ -61,8 +61,16 @@ def _drive(node: Node, markets: list[str], until: float) -> list[tuple[float, st
     assert isinstance(feed, ReplayFeed)
     seen = []
     t = feed.start
+    assert node.publisher is not None
+    w3 = node.publisher.oracle.w3
+    now = [0.0]
+    node.clock = lambda: now[0]  # the node's clock is chain time, moved 1 s per replayed hour
     while t <= until:
-        feed.pin(t, time.time())
+        # The oracle spaces two updates of a market by at least 1 s (minInterval) of chain time.
+        w3.provider.make_request("evm_increaseTime", [1])  # type: ignore[attr-defined]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[attr-defined]
+        now[0] = float(w3.eth.get_block("latest")["timestamp"])
+        feed.pin(t, now[0])
         for m in markets:
             r = node.cycle(m)
             seen.append((t, m, r.outcome))

@@ -36,6 +36,7 @@ from oracle_node.types import RISK_FIELDS, OnchainBounds, RiskParamsBps, market_
 CHAIN_ID = 31337
 MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")
 MODEL_2 = hashlib.sha256(b"mlra-dev-manifest-v2").digest()
+MAX_ROUND_STEP = 2**32  # RiskOracle.MAX_ROUND_STEP (checked against the contract below)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -102,7 +103,7 @@ def valid_reports(draw: st.DrawFn, stack: Stack) -> tuple[RiskReport, dict[int, 
     now = _now(stack.w3)
     report = RiskReport.build(
         epoch=1,
-        round=draw(st.integers(1, 2**64 - 1)),
+        round=draw(st.integers(1, MAX_ROUND_STEP)),  # a fresh market's first round is at most one step
         observed_at=draw(st.integers(now - stack.config.max_report_age + 120, now)),
         deadline=draw(st.integers(now + 120, 2**64 - 1)),
         model_hash=draw(st.sampled_from([MODEL, MODEL_2])),
@@ -266,7 +267,9 @@ def _contract_verdict(err: ContractReverted | None) -> tuple[str, int] | None:
     if err is None:
         return None
     name, args = err.error_name or "", err.error_args
-    return (name, args[1]) if name != "RiskOracleUpdateTooSoon" else (name, -1)
+    return (
+        (name, -1) if name in ("RiskOracleUpdateTooSoon", "RiskOracleUpdateTooFrequent") else (name, args[1])
+    )
 
 
 def _python_verdict(violation: BoundsViolation | None) -> tuple[str, int] | None:
@@ -305,6 +308,12 @@ def test_submit_report__random_update_after_stored_value__contract_agrees_with_n
             inputs_hash=b"\x01" * 32, updates={market: previous},
         )  # fmt: skip
         stack.oracle.submit_report(first, _sign(stack, first, keys), sender=stack.submitter)
+        accepted = stack.oracle.get_market_state(market).accepted_at
+        # The next block lands `wait` s after the first was accepted: sometimes inside the interval.
+        wait = data.draw(st.sampled_from([bounds.min_interval - 1, bounds.min_interval]), label="wait")
+        rpc = stack.w3.provider.make_request  # type: ignore[attr-defined]
+        rpc("evm_mine", [accepted + wait])  # the simulation (eth_call on latest) sees this block time
+        rpc("anvil_setNextBlockTimestamp", [accepted + wait])  # and so does the block that includes it
         second = replace(first, round=2, observed_at=now - 300 + gap, params=(update.pack(),))
         expected = check_bounds(
             update,
@@ -313,6 +322,8 @@ def test_submit_report__random_update_after_stored_value__contract_agrees_with_n
             market=market,
             observed_at=second.observed_at,
             previous_observed_at=first.observed_at,
+            block_time=accepted + wait,
+            previous_accepted_at=accepted,
         )
         try:
             stack.oracle.submit_report(second, _sign(stack, second, keys), sender=stack.submitter)
@@ -350,3 +361,7 @@ def test_submit_report__inconsistent_params__rejected_with_reason(
         "RiskOracleInconsistentParams",
         (market_id_bytes32("BTC-USD"), reason),
     )
+
+
+def test_max_round_step__python_constant__equals_contract(stack: Stack) -> None:
+    assert stack.oracle._call("MAX_ROUND_STEP") == MAX_ROUND_STEP
