@@ -1,4 +1,9 @@
-"""Shared fixtures: real data location, anvil on a free port, compiled artifacts."""
+"""Shared fixtures: real data location, anvil on a free port, compiled artifacts.
+
+A test's kind is its directory: tests/unit -> `unit`, tests/integration -> `integration`,
+tests/scenarios -> `scenario`, so `pytest -m unit` runs exactly the unit tests
+(tests/unit/test_suite_layout.py checks the partition).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,25 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TESTS_DIR = Path(__file__).resolve().parent
+KIND_BY_DIR = {"unit": "unit", "integration": "integration", "scenarios": "scenario"}
+
+
+def kind_of(path: Path) -> str | None:
+    """The kind marker of a test file: the name of its top directory under tests/, or None elsewhere."""
+    try:
+        top = Path(path).resolve().relative_to(TESTS_DIR).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return KIND_BY_DIR.get(top)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = kind_of(item.path)
+        if kind is not None:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture(scope="session")

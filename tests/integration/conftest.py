@@ -9,11 +9,6 @@ import pytest
 from oracle_node.chain.anvil import Anvil
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[Anvil]:
     with Anvil() as node:
