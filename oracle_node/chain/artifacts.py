@@ -1,6 +1,9 @@
-"""Compiled contract artifacts (ABI + bytecode) from forge's out/ directory, and what their ABIs decode.
+"""Compiled contract artifacts (ABI + bytecode) and what their ABIs decode.
 
-ABIs are never pasted: wrappers, deploy scripts and the revert decoder all read them from here.
+ABIs are never pasted: wrappers, deploy scripts and the revert decoder all read them from here. The
+contracts the node talks to ship inside the package (`oracle_node/chain/abi/<Name>.json`: ABI and
+bytecode only, written from forge's `out/` by `make abi`), so an installed node needs no checkout; in
+a checkout, contracts the package does not ship (bench probes, test harnesses) come from `out/`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from eth_utils.abi import abi_to_signature, get_abi_input_names, get_abi_input_t
 
 from oracle_node.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ABI_DIR = Path(__file__).resolve().parent / "abi"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when the package runs from one
 DEFAULT_OUT_DIR = REPO_ROOT / "out"
+PACKAGED_FIELDS = ("contractName", "sourceName", "abi", "bytecode", "deployedBytecode")
 
 
 @dataclass(frozen=True)
@@ -55,21 +60,37 @@ def _find(name: str, out_dir: Path, source: str | None) -> Path:
     return found[0]
 
 
+def _fix(path: Path) -> str:
+    """What rebuilds this file: `make abi` for a packaged copy, `make build` for forge's output."""
+    if path.parent == PACKAGE_ABI_DIR:
+        return "run `make abi` in a checkout, or reinstall the package"
+    return "run `make build`"
+
+
 def _hex(obj: Any, path: Path, key: str) -> str:
     value = obj.get("object") if isinstance(obj, dict) else obj
     if not isinstance(value, str):
-        raise ConfigError(f"artifact {path}: field {key!r} holds no bytecode; run `make build`")
+        raise ConfigError(f"artifact {path}: field {key!r} holds no bytecode; {_fix(path)}")
     return value if value.startswith("0x") else "0x" + value
 
 
-def _parse(name: str, path: Path) -> Artifact:
+def _parse_json(path: Path) -> dict[str, Any]:
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"artifact {path} is unreadable ({exc}); run `make build`") from exc
-    abi = raw.get("abi") if isinstance(raw, dict) else None
+        raise ConfigError(f"artifact {path} is unreadable ({exc}); {_fix(path)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"artifact {path}: top level is a {type(raw).__name__}, not an object; {_fix(path)}"
+        )
+    return raw
+
+
+def _parse(name: str, path: Path) -> Artifact:
+    raw = _parse_json(path)
+    abi = raw.get("abi")
     if not isinstance(abi, list):
-        raise ConfigError(f"artifact {path}: field 'abi' missing or not a list; run `make build`")
+        raise ConfigError(f"artifact {path}: field 'abi' missing or not a list; {_fix(path)}")
     return Artifact(
         name=name,
         path=path,
@@ -80,17 +101,83 @@ def _parse(name: str, path: Path) -> Artifact:
 
 
 @lru_cache(maxsize=64)
-def _load_cached(name: str, out_dir: Path, source: str | None, mtime_ns: int) -> Artifact:
+def _load_cached(name: str, path: Path, mtime_ns: int) -> Artifact:
     del mtime_ns  # part of the cache key only: a rebuilt artifact is reloaded
-    return _parse(name, _find(name, out_dir, source))
+    return _parse(name, path)
+
+
+def _packaged(name: str, source: str | None) -> Path | None:
+    path = PACKAGE_ABI_DIR / f"{name}.json"
+    if not path.is_file():
+        return None
+    if source is not None and _parse_json(path).get("sourceName") != source:
+        return None  # another contract of the same name: only forge's out/ can have it
+    return path
+
+
+def _in_checkout() -> bool:
+    return (REPO_ROOT / "foundry.toml").is_file()
 
 
 def load_artifact(name: str, out_dir: Path | str | None = None, source: str | None = None) -> Artifact:
     """The artifact of contract `name` (e.g. "RiskOracle"); `source` picks the file ("RiskOracle.sol")
-    when two sources define the same name. Raises ConfigError naming the path if it is missing."""
-    root = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
-    path = _find(name, root, source)
-    return _load_cached(name, root, source, path.stat().st_mtime_ns)
+    when two sources define the same name. Without `out_dir`: the copy shipped in the package, else (in
+    a checkout) forge's out/. Raises ConfigError naming the path if it is missing."""
+    if out_dir is not None:
+        path = _find(name, Path(out_dir), source)
+    elif (packaged := _packaged(name, source)) is not None:
+        path = packaged
+    elif _in_checkout():
+        path = _find(name, DEFAULT_OUT_DIR, source)
+    else:
+        shipped = ", ".join(sorted(p.stem for p in PACKAGE_ABI_DIR.glob("*.json"))) or "none"
+        raise ConfigError(
+            f"artifact {name}.json not found: the package ships {shipped} in {PACKAGE_ABI_DIR} and runs "
+            "outside a checkout (no forge out/); build it with `make build` in a checkout and pass out_dir"
+        )
+    return _load_cached(name, path, path.stat().st_mtime_ns)
+
+
+def packaged_form(
+    name: str, out_dir: Path | str = DEFAULT_OUT_DIR, source: str | None = None
+) -> dict[str, Any]:
+    """What the package ships for contract `name`: forge's artifact reduced to ABI and bytecode."""
+    path = _find(name, Path(out_dir), source)
+    artifact = _parse(name, path)
+    if "__$" in artifact.bytecode:
+        raise ConfigError(f"artifact {path}: bytecode needs library linking, which the package cannot ship")
+    return {
+        "contractName": name,
+        "sourceName": path.parent.name,
+        "abi": artifact.abi,
+        "bytecode": artifact.bytecode,
+        "deployedBytecode": artifact.deployed_bytecode,
+    }
+
+
+def packaged_text(form: dict[str, Any]) -> str:
+    """The exact file text of a packaged artifact (stable, so `make abi` twice changes nothing)."""
+    return json.dumps({k: form[k] for k in PACKAGED_FIELDS}, indent=1) + "\n"
+
+
+def export_artifacts(
+    names: Iterable[str], out_dir: Path | str = DEFAULT_OUT_DIR, dest: Path | str = PACKAGE_ABI_DIR
+) -> list[Path]:
+    """`make abi`: write each named contract's packaged form from forge's out_dir into dest, and delete
+    packaged files of contracts no longer named. Returns the written paths."""
+    target = Path(dest)
+    wanted = sorted(set(names))
+    texts = {name: packaged_text(packaged_form(name, out_dir)) for name in wanted}  # all or nothing
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob("*.json"):
+        if stale.stem not in texts:
+            stale.unlink()
+    written = []
+    for name, text in texts.items():
+        path = target / f"{name}.json"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 _BUILTIN_ERRORS = (
