@@ -1,6 +1,7 @@
 """`oracle-node`: entry points are a dozen lines that build objects and call `run`.
 
-Every expected failure is an OracleNodeError and ends as one clear line on stderr with exit code 2;
+Every expected failure is an OracleNodeError and ends as one clear line on stderr with exit code 2
+(secrets scrubbed: every configured URL is registered before anything can fail with it in a message);
 nothing below this module reads the environment (it is passed down where needed).
 """
 
@@ -12,9 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from oracle_node.atomic import refuse_overwrite
 from oracle_node.config import NodeConfig, load_config
-from oracle_node.errors import ConfigError, OracleNodeError
-from oracle_node.logs import configure_logging, register_secret_url
+from oracle_node.errors import ConfigError, DataError, OracleNodeError
+from oracle_node.logs import configure_logging, register_secret_url, scrub_text
 from oracle_node.options import commands as option_commands
 from oracle_node.service import commands
 
@@ -87,31 +89,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("backtest", "train", "surface", "greeks"):
         return _model_command(args)
     try:
-        cfg = load_config(args.config)
-        register_secret_url(cfg.chain.rpc_url.get_secret_value())
+        cfg = load_config(args.config, os.environ)
+        _register_secrets(cfg)
         configure_logging(cfg.service.log_level)
+        _check_has_work(args, cfg)
         return _dispatch(args, cfg)
     except ConfigError as exc:
-        where = f"{exc.source}: " if exc.source else ""
-        for problem in exc.problems:
-            print(f"oracle-node {args.command}: config error: {where}{problem}", file=sys.stderr)
+        for line in exc.lines():
+            _fail(args.command, f"config error: {line}")
         return EXIT_ERROR
     except OracleNodeError as exc:
-        print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
+        _fail(args.command, f"error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
 
 
+def _fail(command: str, text: str) -> None:
+    print(scrub_text(f"oracle-node {command}: {text}"), file=sys.stderr)
+
+
+def _register_secrets(cfg: NodeConfig) -> None:
+    """Every URL the node will call: its credentials, path and query never reach a log or error line."""
+    register_secret_url(cfg.chain.rpc_url.get_secret_value())
+    for market in cfg.markets:
+        for source in market.sources:
+            if source.api_url:
+                register_secret_url(source.api_url)
+    for peer in cfg.network.peers if cfg.network is not None else ():
+        register_secret_url(str(peer.url))
+
+
+def _check_has_work(args: argparse.Namespace, cfg: NodeConfig) -> None:
+    """`run`/`once` with no market and no replay file would do nothing (and create a store): refuse."""
+    if args.command in ("run", "once") and not cfg.markets and cfg.service.replay_ticks is None:
+        raise ConfigError(
+            "no markets: list at least one under 'markets:' (or set service.replay_ticks)", str(args.config)
+        )
+
+
+# The files each model command writes into its --out directory (never one of its inputs).
+_OUTPUT_NAMES = {
+    "backtest": ("metrics.json", "forecasts.csv", "report.html"),
+    "train": ("manifest.json",),
+}
+
+
+def _refuse_overwrite(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    inputs: dict[str, Path | None] = {"--prices": args.prices, "--funding": args.funding}
+    for spec in args.pool:  # FILE:ASSET[:FUNDING]
+        parts = spec.split(":")
+        inputs |= {f"--pool {spec}": Path(parts[0])}
+        inputs |= {f"--pool {spec} funding": Path(parts[2])} if len(parts) > 2 else {}
+    refuse_overwrite([out, *(out / n for n in _OUTPUT_NAMES[args.command])], inputs)
+    if out.exists() and not out.is_dir():
+        raise DataError(str(out), None, "--out", None, "is a file; --out names the directory to write into")
+
+
 def _model_command(args: argparse.Namespace) -> int:
     try:
+        if args.command in _OUTPUT_NAMES:
+            _refuse_overwrite(args)
         if args.command == "surface":
             return option_commands.surface(args)
         if args.command == "greeks":
             return option_commands.greeks_command(args)
-        return commands.backtest(args) if args.command == "backtest" else commands.train(args)
+        from oracle_node.research import commands as research  # noqa: PLC0415 - offline code: loaded only for these commands, never by `run`
+
+        return research.backtest(args) if args.command == "backtest" else research.train(args)
     except OracleNodeError as exc:
-        print(f"oracle-node {args.command}: error: {exc}", file=sys.stderr)
+        _fail(args.command, f"error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

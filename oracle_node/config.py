@@ -3,15 +3,17 @@
 Environment variables override the file; nested fields use `__`, e.g. `ORACLE_CHAIN__RPC_URL`,
 `ORACLE_SERVICE__METRICS_PORT`. Secrets never live in the file: the keystore password comes from a
 file path or the name of an environment variable. An invalid file raises ConfigError with one line
-per problem naming the field, the value and why.
+per problem naming where the value came from (file:line or environment variable), the field, the
+value (secrets masked) and why; see `oracle_node.configfile`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,10 +23,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from oracle_node.chain.tx import TxPolicy
-from oracle_node.errors import ConfigError
+from oracle_node.configfile import read_yaml, settings_error, validation_error
 from oracle_node.guard.params import GuardParams
 from oracle_node.logs import redact, redact_text
 from oracle_node.network.settings import NetworkSettings
@@ -224,36 +226,21 @@ class NodeConfig(BaseSettings):
         return dumped
 
 
-def _format_errors(err: ValidationError) -> list[str]:
-    problems = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        value = e.get("input")
-        shown = "***" if "password" in where or "rpc_url" in where else repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        problems.append(f"{where} = {shown}: {e['msg']}")
-    return problems
+def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    """Read YAML (may be None for defaults + env only) and build the config, or raise ConfigError.
 
-
-def load_config(path: str | Path | None) -> NodeConfig:
-    """Read YAML (may be None for defaults + env only) and build the config, or raise ConfigError."""
+    `environ` (default: the process environment, which pydantic-settings reads) is only used to name
+    the environment variable a bad value came from.
+    """
+    env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
     source = str(path) if path is not None else "environment"
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist", source)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f"line {mark.line + 1}: " if mark is not None else ""
-            raise ConfigError(f"{line}not valid YAML ({getattr(exc, 'problem', exc)})", source) from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"top level must be a mapping, got {type(loaded).__name__}", source)
-        data = loaded or {}
+        data, lines = read_yaml(Path(path))
     try:
         return NodeConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc), source) from None
+        raise validation_error(exc, source, lines, env) from None
+    except SettingsError as exc:
+        raise settings_error(exc, env) from None

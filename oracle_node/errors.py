@@ -6,29 +6,63 @@ file, line, field and value that went wrong.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+MAX_SHOWN_VALUE = 120  # characters of a value quoted in a message (a 200 kB CSV cell is cut)
+
+
+def shown(value: object) -> str:
+    """repr(value), cut to MAX_SHOWN_VALUE characters with the full length said."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_VALUE:
+        return text
+    return f"{text[: MAX_SHOWN_VALUE - 20]}... ({len(text)} characters)"
+
 
 class OracleNodeError(Exception):
     """Base of every error the node raises on purpose."""
 
 
 class ConfigError(OracleNodeError):
-    """Invalid configuration, keystore or model manifest."""
+    """Invalid configuration, keystore or model manifest.
 
-    def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
+    `origins`, when given, says per problem where its value came from (`node.yaml:12`, `environment
+    variable ORACLE_CHAIN__RPC_URL`); otherwise every problem is from `source`.
+    """
+
+    def __init__(
+        self,
+        problems: list[str] | str,
+        source: str | None = None,
+        origins: Sequence[str | None] | None = None,
+    ) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.source = source
-        where = f"{source}: " if source else ""
-        super().__init__(where + "; ".join(self.problems))
+        self.origins = list(origins) if origins is not None else [None] * len(self.problems)
+        if origins is None:
+            where = f"{source}: " if source else ""
+            super().__init__(where + "; ".join(self.problems))
+        else:
+            super().__init__("; ".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line per problem, each prefixed with its origin (or the source)."""
+        out = []
+        for origin, problem in zip(self.origins, self.problems, strict=True):
+            where = origin or self.source
+            out.append(f"{where}: {problem}" if where else problem)
+        return out
 
 
 class DataError(OracleNodeError):
-    """A data file or record is malformed (names file, line, field and value)."""
+    """A data file or record is malformed (names file, line, field and value; value None: not shown)."""
 
     def __init__(self, path: str, line: int | None, field: str | None, value: object, why: str) -> None:
         self.path, self.line, self.field, self.value, self.why = path, line, field, value, why
         loc = path + (f":{line}" if line is not None else "")
         fld = f" field {field!r}" if field else ""
-        super().__init__(f"{loc}:{fld} value {value!r}: {why}")
+        val = f" value {shown(value)}" if value is not None else ""
+        super().__init__(f"{loc}:{fld}{val}: {why}")
 
 
 class SourceError(OracleNodeError):

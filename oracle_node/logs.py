@@ -11,8 +11,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 # scheme://[user:pass@]host[:port][/path][?query]: credentials, path and query may carry API keys.
-_URL = re.compile(r"(?P<scheme>(?:https?|wss?)://)(?:[^/@\s]+@)?(?P<host>[^/\s?\"']+)(?P<rest>[^\s\"']*)")
+_URL = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/@\s]+@)?(?P<host>[^/\s?\"']+)(?P<rest>[^\s\"']*)"
+)
 _SECRET_NAMES = ("password", "secret", "private_key", "api_key", "apikey", "token", "key_file_password")
+# Name parts (lower case, separators removed) of fields whose value is a secret wherever it appears.
+_SECRET_NAME_PARTS = (
+    "password", "passwd", "passphrase", "secret", "privatekey", "apikey", "accesskey", "token",
+    "mnemonic", "credential", "authorization", "bearer", "cookie",
+)  # fmt: skip
+_URL_NAME_PARTS = ("url", "uri", "rpc", "endpoint", "dsn")
+_PRIVATE_KEY = re.compile(r"\b(?:0x)?[0-9a-fA-F]{64}\b")
+REDACTED = "<redacted>"
 
 
 def _redact_url(match: re.Match[str]) -> str:
@@ -53,6 +63,38 @@ def _scrub_registered(text: str) -> str:
     for secret in sorted(_REGISTERED, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def scrub_text(text: str) -> str:
+    """Free text (an error message) made safe to print: registered secrets removed, URLs redacted."""
+    return redact_text(_scrub_registered(text))
+
+
+def _flat(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def is_secret_name(name: str) -> bool:
+    """A field whose value is a secret (password, API key, token, private key...), by its name."""
+    flat = _flat(name)
+    return any(part in flat for part in _SECRET_NAME_PARTS)
+
+
+def safe_value(value: Any, key: str = "") -> Any:
+    """`value` (from a config file, the environment or a validation error) with every part that can hold
+    a secret masked: fields named like secrets, URLs' credentials/path/query, 64-hex private keys.
+    A string under a URL-like name that is not a URL (`user:pw@host`) is masked whole."""
+    if is_secret_name(key):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: safe_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_value(v, key) for v in value]
+    if isinstance(value, str):
+        if any(part in _flat(key) for part in _URL_NAME_PARTS) and "://" not in value:
+            return REDACTED
+        return _PRIVATE_KEY.sub(REDACTED, scrub_text(value))
+    return value
 
 
 def redact(value: Any, key: str = "") -> Any:
