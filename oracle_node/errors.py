@@ -60,9 +60,10 @@ class DataError(OracleNodeError):
     def __init__(self, path: str, line: int | None, field: str | None, value: object, why: str) -> None:
         self.path, self.line, self.field, self.value, self.why = path, line, field, value, why
         loc = path + (f":{line}" if line is not None else "")
-        fld = f" field {field!r}" if field else ""
-        val = f" value {shown(value)}" if value is not None else ""
-        super().__init__(f"{loc}:{fld}{val}: {why}")
+        what = (f" field {field!r}" if field else "") + (
+            f" value {shown(value)}" if value is not None else ""
+        )
+        super().__init__(f"{loc}:{what}: {why}" if what else f"{loc}: {why}")
 
 
 class SourceError(OracleNodeError):

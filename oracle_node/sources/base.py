@@ -29,15 +29,12 @@ one failing venue never stops the caller.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import io
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from oracle_node.errors import DataError, SourceError
+from oracle_node.errors import SourceError
 from oracle_node.logs import get_logger
 from oracle_node.sources.tick import Tick
 
@@ -158,18 +155,7 @@ def as_list(source: str, value: object, where: str) -> list[Any]:
     return value
 
 
-# ---- file helpers for recorded data ----------------------------------------------------------------
-
-
-def open_text(path: str | Path) -> TextIO:
-    """Open a data file as UTF-8 text, transparently gunzipping `*.gz` (the bundled copies)."""
-    p = Path(path)
-    try:
-        if p.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", newline="")
-        return p.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise DataError(str(p), None, None, str(p), exc.strerror or str(exc)) from None
+# ---- recorded data: the file helpers are in sources/files.py ------------------------------------
 
 
 def sorted_by_ts(ticks: Iterable[Tick]) -> list[Tick]:

@@ -4,7 +4,8 @@ One `CcxtSource` per venue, any number of markets on it. Each poll does, per mar
 (so the venue's rate limiter paces them and a failure names the call): `fetch_ticker`,
 `fetch_order_book` and, for perpetuals, `fetch_funding_rate`. A tick carries
 
-* price = last trade, bid/ask = best bid/ask (the book's top, else the ticker's), volume = 24 h quote
+* price = last trade, bid/ask = best bid/ask (the book's top, else the ticker's; a crossed top, bid >
+  ask, is `malformed`: that market's quote is rejected for the poll), volume = 24 h quote
   volume (`quoteVolume`; for contracts where ccxt gives none: base volume × price, OKX's `volCcy24h`
   being the base amount for derivatives);
 * depth_bid / depth_ask = quote-currency value of the book within ±`band` (1 %) of mid on each side,
@@ -230,6 +231,8 @@ class CcxtSource:
         asks = _levels(src, book.get("asks"), f"{vm.symbol} asks")
         bid = bids[0][0] if bids else optional_number(src, ticker.get("bid"), "bid", positive=True)
         ask = asks[0][0] if asks else optional_number(src, ticker.get("ask"), "ask", positive=True)
+        if bid is not None and ask is not None and bid > ask:
+            raise SourceError(src, "malformed", f"{vm.symbol}: crossed book, bid {bid} > ask {ask}")
         mid = (bid + ask) / 2 if bid is not None and ask is not None else price
         contract = optional_number(src, market.get("contractSize"), "contractSize", positive=True) or 1.0
         depth_bid, depth_ask = depth_within_band(bids, asks, mid, contract_size=contract)

@@ -6,8 +6,8 @@ import numpy as np
 
 from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
-from oracle_node.sources.base import open_text
 from oracle_node.sources.bundled import resolve
+from oracle_node.sources.files import open_text
 from oracle_node.sources.ohlcv import read_cdd_ohlcv, read_daily_prices
 
 

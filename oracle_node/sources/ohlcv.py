@@ -41,7 +41,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from oracle_node.errors import DataError
-from oracle_node.sources.base import Anomaly, open_text
+from oracle_node.sources.base import Anomaly
+from oracle_node.sources.files import (
+    MAX_AMOUNT,
+    MAX_PRICE,
+    MIN_PRICE,
+    check_time,
+    complete,
+    csv_header,
+    csv_records,
+    csv_rows,
+    open_text,
+)
 from oracle_node.sources.tick import Tick
 
 BAD_PRINT_FACTOR = 1.5
@@ -117,11 +128,11 @@ def _parse_cdd_rows(name: str, fh: Iterable[str], anomalies: list[Anomaly]) -> t
     line_no = 1
     if first.lower().startswith(CDD_BANNER_PREFIX):
         first, line_no = next(lines, ""), 2
-    header = next(csv.reader([first]))
+    header = next((cells for _, cells in csv_rows([first], name, line_no)), [])
     cols = _cdd_columns(name, line_no, header)
     rows: list[_Row] = []
     symbol = ""
-    for offset, record in enumerate(csv.reader(lines), start=line_no + 1):
+    for offset, record in csv_rows(lines, name, line_no + 1):
         if not record or not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
@@ -150,7 +161,7 @@ def _parse_cdd_record(name: str, line: int, record: list[str], cols: dict[str, i
     raw_unix = record[cols["unix"]].strip()
     unix = _num(name, line, "unix", raw_unix)
     ms_epoch = unix >= MS_THRESHOLD
-    ts = unix / 1000.0 if ms_epoch else unix
+    ts = check_time(name, line, "unix", raw_unix, unix / 1000.0 if ms_epoch else unix)
     prices = {
         f: _num(name, line, f, record[cols[f]], positive=True) for f in ("open", "high", "low", "close")
     }
@@ -173,6 +184,12 @@ def _num(name: str, line: int, fld: str, raw: str, *, positive: bool = False) ->
         raise DataError(name, line, fld, raw, "not finite")
     if positive and value <= 0:
         raise DataError(name, line, fld, raw, "must be > 0")
+    if positive and not MIN_PRICE <= value <= MAX_PRICE:
+        raise DataError(
+            name, line, fld, raw, f"outside [{MIN_PRICE:g}, {MAX_PRICE:g}] (a typo or a unit error?)"
+        )
+    if abs(value) > MAX_AMOUNT:
+        raise DataError(name, line, fld, raw, f"beyond {MAX_AMOUNT:g} (a typo or a unit error?)")
     return value
 
 
@@ -291,9 +308,11 @@ def read_daily_prices(path: str | Path) -> list[DailyClose]:
     out: list[DailyClose] = []
     with open_text(path) as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"date", "price"} <= set(reader.fieldnames):
-            raise DataError(name, 1, "header", reader.fieldnames, "expected columns date,price[,volume]")
-        for line, rec in enumerate(reader, start=2):
+        fields = csv_header(reader, name)
+        if fields is None or not {"date", "price"} <= set(fields):
+            raise DataError(name, 1, "header", fields, "expected columns date,price[,volume]")
+        for line, raw_rec in csv_records(reader, name):
+            rec = complete(raw_rec, name, line, len(fields))
             ts = _date_ts(name, line, rec["date"])
             price = _num(name, line, "price", rec["price"], positive=True)
             raw_vol = (rec.get("volume") or "").strip()
@@ -305,9 +324,10 @@ def read_daily_prices(path: str | Path) -> list[DailyClose]:
 
 def _date_ts(name: str, line: int, text: str) -> float:
     try:
-        return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        ts = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
     except ValueError:
         raise DataError(name, line, "date", text, "expected YYYY-MM-DD") from None
+    return check_time(name, line, "date", text, ts)
 
 
 def bars_to_ticks(

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from oracle_node.errors import DataError
-from oracle_node.sources.base import open_text
+from oracle_node.sources.files import check_time, complete, csv_header, csv_records, open_text
 
 FUNDING_8H_SCALE = 0.01  # the 8h JSON is in percent
 DVOL_SCALE = 0.01  # DVOL is in vol points (percent)
@@ -62,6 +62,8 @@ def _finite(path: str, line: int | None, field: str, raw: object) -> float:
         value = float(raw)
     except ValueError:
         raise DataError(path, line, field, raw, "not a number") from None
+    except OverflowError:  # a JSON integer with hundreds of digits
+        raise DataError(path, line, field, raw, "not finite (too large for a float)") from None
     if not math.isfinite(value):
         raise DataError(path, line, field, raw, "not finite")
     return value
@@ -75,14 +77,16 @@ def read_funding_daily(path: str | Path) -> DailyFunding:
     mean_abs: list[float] = []
     with open_text(path) as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"date", "funding_mean", "funding_abs"} <= set(reader.fieldnames):
-            raise DataError(name, 1, "header", reader.fieldnames, "expected date,funding_mean,funding_abs")
-        for line, rec in enumerate(reader, start=2):
+        fields = csv_header(reader, name)
+        if fields is None or not {"date", "funding_mean", "funding_abs"} <= set(fields):
+            raise DataError(name, 1, "header", fields, "expected date,funding_mean,funding_abs")
+        for line, raw_rec in csv_records(reader, name):
+            rec = complete(raw_rec, name, line, len(fields))
             try:
                 day = datetime.strptime(rec["date"].strip(), "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError:
                 raise DataError(name, line, "date", rec["date"], "expected YYYY-MM-DD") from None
-            ts.append(day.timestamp())
+            ts.append(check_time(name, line, "date", rec["date"], day.timestamp()))
             mean.append(_finite(name, line, "funding_mean", rec["funding_mean"]))
             mean_abs.append(_finite(name, line, "funding_abs", rec["funding_abs"]))
     order = sorted(range(len(ts)), key=ts.__getitem__)
@@ -108,8 +112,8 @@ def read_ms_pairs(path: str | Path, scale: float, unit: str) -> TimeSeries:
     for i, item in enumerate(raw):
         if not isinstance(item, list) or len(item) != 2:
             raise DataError(name, None, f"[{i}]", item, "expected a [ms, value] pair")
-        ms = _finite(name, None, f"[{i}][0]", item[0])
-        pairs.append((ms / 1000.0, _finite(name, None, f"[{i}][1]", item[1]) * scale))
+        ts = check_time(name, None, f"[{i}][0]", item[0], _finite(name, None, f"[{i}][0]", item[0]) / 1000.0)
+        pairs.append((ts, _finite(name, None, f"[{i}][1]", item[1]) * scale))
     pairs.sort(key=lambda p: p[0])
     for (a, _), (b, _) in itertools.pairwise(pairs):
         if a == b:
