@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from oracle_node.errors import ConfigError
+
 
 class HealthState:
     """Progress the daemon reports; /health is 200 while some market completed a cycle recently."""
@@ -41,7 +43,7 @@ class HealthState:
 
 
 def serve(host: str, port: int, health: HealthState, registry: CollectorRegistry) -> ThreadingHTTPServer:
-    """Start the endpoints on a daemon thread; call .shutdown() to stop."""
+    """Start the endpoints on a daemon thread; call .shutdown() to stop. ConfigError if the port is taken."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -63,6 +65,14 @@ def serve(host: str, port: int, health: HealthState, registry: CollectorRegistry
         def log_message(self, *_args: object) -> None:  # keep stderr for JSON logs
             return
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # EADDRINUSE above all: another node (or anything) listens there
+        why = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({why}); is another oracle-node running? "
+            "choose a free port in service.metrics_port / service.health_port",
+            f"port {port}",
+        ) from None
     threading.Thread(target=server.serve_forever, name="health-http", daemon=True).start()
     return server

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from oracle_node.store import rounds, submissions
-from oracle_node.store.db import Database
+from oracle_node.store.db import BUSY_TIMEOUT_S, Database
 from oracle_node.store.records import (
     Observation,
     ReportRecord,
@@ -38,9 +38,10 @@ class NodeStore:
         self.db = db
 
     @classmethod
-    def open(cls, path: str | Path) -> NodeStore:
-        """Open or create the store file and bring its schema up to date (ConfigError if unusable)."""
-        return cls(Database(path))
+    def open(cls, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> NodeStore:
+        """Open or create the store file and bring its schema up to date (ConfigError if unusable or
+        locked by another process for longer than `busy_timeout_s`)."""
+        return cls(Database(path, busy_timeout_s=busy_timeout_s))
 
     def close(self) -> None:
         self.db.close()
