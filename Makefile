@@ -32,6 +32,7 @@ abi: build
 lint: setup
 	$(VENV)/bin/ruff check oracle_node tests scripts bench
 	$(VENV)/bin/ruff format --check oracle_node tests scripts bench
+	$(VENV)/bin/lint-imports
 
 test-forge: build
 	FOUNDRY_PROFILE=ci forge test

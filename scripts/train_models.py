@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from oracle_node.errors import OracleNodeError
-from oracle_node.models.train import artifact_dir_default
-from oracle_node.models.train_run import format_report, run_training
+from oracle_node.research.training.train import artifact_dir_default
+from oracle_node.research.training.train_run import format_report, run_training
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -253,6 +253,10 @@ class RiskOracle(ContractWrapper):
     def allowed_models(self) -> list[bytes]:
         return [bytes(h) for h in self._call("getAllowedModels")]
 
+    def config_snapshot(self) -> str:
+        """Address of the current config snapshot: it changes with every governance change."""
+        return to_checksum_address(self._call("configSnapshot"))
+
     def max_report_age(self) -> int:
         return int(self._call("maxReportAge"))
 

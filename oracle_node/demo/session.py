@@ -25,11 +25,12 @@ from web3 import HTTPProvider, Web3
 from oracle_node.chain.anvil import ANVIL_KEYS
 from oracle_node.chain.contracts import OptionsMarginEngine, RiskOracle, TestUSD
 from oracle_node.chain.deploy import Deployment, deploy_stack, load_deploy_config, resolve_account
+from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
-from oracle_node.demo.observer import ChainBounds, NodeRound, PipelineObserver, ReplaySchedule
 from oracle_node.demo.views import HOUR, Attack, node_ticks, utc
 from oracle_node.network import Domain, LeadOutcome, NetworkSettings
 from oracle_node.network.cluster import LocalCluster
+from oracle_node.service.observer import ChainBounds, NodeRound, PipelineObserver, ReplaySchedule
 from oracle_node.service.wiring import build_pipeline, load_model
 from oracle_node.types import RiskParamsBps
 
@@ -143,7 +144,9 @@ class DemoSession:
                     build_pipeline(cfg, list(MARKETS), self.start, model),
                     node_ticks(i, MARKETS, self.start, self.end, attack),
                     placeholder,
-                    ChainBounds(RiskOracle(Web3(HTTPProvider(self.rpc_url)), self.oracle.address)),
+                    ChainBounds(
+                        ChainView(RiskOracle(Web3(HTTPProvider(self.rpc_url)), self.oracle.address), MARKETS)
+                    ),
                     model.model_hash,
                 )
             )

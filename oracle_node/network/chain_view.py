@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.tx import TxJournal, TxOutcome, TxSender
+from oracle_node.chain.view import ChainView
 from oracle_node.network.verify import SignerView
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 
@@ -57,14 +58,16 @@ class _PendingBlockEth:
 
 
 class ContractChain:
-    """OracleChain over the RiskOracle wrapper and the node's TxSender (built on a PendingBlockWeb3)."""
+    """OracleChain over the node's ChainView, the RiskOracle wrapper and its TxSender (built on a
+    PendingBlockWeb3). `signer_view()` refreshes the ChainView: the network calls it once per round."""
 
-    def __init__(self, oracle: RiskOracle, sender: TxSender) -> None:
-        self.oracle, self.sender = oracle, sender
+    def __init__(self, oracle: RiskOracle, sender: TxSender, view: ChainView) -> None:
+        self.oracle, self.sender, self.view = oracle, sender, view
 
     def signer_view(self) -> SignerView:
-        s = self.oracle.get_signers()
-        return SignerView(s.signers, s.threshold, s.epoch)
+        snap = self.view.refresh()
+        unusable = frozenset(m for m in snap.markets if not snap.usable(m))
+        return SignerView(snap.signers, snap.threshold, snap.epoch, unusable)
 
     def stored_round(self, markets: Sequence[str]) -> int:
         """The highest round stored for any of `markets` (0 when none was ever published)."""

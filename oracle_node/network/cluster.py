@@ -17,6 +17,7 @@ from oracle_node.chain.anvil import free_port
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.rpc import make_web3
 from oracle_node.chain.tx import TxPolicy, TxSender
+from oracle_node.chain.view import ChainView
 from oracle_node.network.chain_view import ContractChain, OracleChain, PendingBlockWeb3
 from oracle_node.network.leader import LeadOutcome
 from oracle_node.network.node import NetworkNode
@@ -74,7 +75,8 @@ class LocalCluster:
             return self.chain_factory(member)
         w3 = make_web3(self.rpc_url, timeout_s=10)
         sender = TxSender(PendingBlockWeb3(w3), Account.from_key(member.key), self.tx_policy)  # type: ignore[arg-type]
-        return ContractChain(RiskOracle(w3, self.domain.oracle), sender)
+        oracle = RiskOracle(w3, self.domain.oracle)
+        return ContractChain(oracle, sender, ChainView(oracle, self.markets))
 
     async def start(self, member: Member) -> NetworkNode:
         """(Re)start a member: a fresh node over its store file, serving on its fixed port."""

@@ -62,6 +62,11 @@ class PeerRefused(NetworkError):
 class ObservationUnavailable(NetworkError):
     """This node has no observation for the round (not yet observed, too old, or the provider failed)."""
 
-    def __init__(self, round_: int, why: str) -> None:
-        self.round, self.why = round_, why
+    def __init__(self, round_: int, why: str, *, nothing_due: bool = False) -> None:
+        self.round, self.why, self.nothing_due = round_, why, nothing_due
         super().__init__(f"no observation for round {round_}: {why}")
+
+
+class NothingDue(OracleNodeError):
+    """Raised by an observation provider when no market is due this round (triggers quiet): an
+    ordinary round with nothing to publish, not a failure."""

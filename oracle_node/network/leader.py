@@ -15,7 +15,7 @@ from oracle_node.errors import OracleNodeError, SubmissionError
 from oracle_node.logs import get_logger
 from oracle_node.network.chain_view import OracleChain
 from oracle_node.network.client import PeerClient
-from oracle_node.network.errors import AggregationError, NetworkError, PeerRefused
+from oracle_node.network.errors import AggregationError, NetworkError, ObservationUnavailable, PeerRefused
 from oracle_node.network.median import aggregate
 from oracle_node.network.observation import Domain, SignedObservation
 from oracle_node.network.observer import ObservationBook
@@ -34,7 +34,7 @@ RETRY_S = 0.1
 class LeadOutcome:
     round: int
     attempt: int
-    status: str  # included | landed_elsewhere | no_observations | no_quorum | failed
+    status: str  # included | landed_elsewhere | nothing_due | no_observations | no_quorum | failed
     detail: str = ""
     tx_hash: str | None = None
     block: int | None = None
@@ -82,6 +82,9 @@ class Leader:
     ) -> CosignRequest | LeadOutcome:
         try:
             own = await self.book.get(round_, self.settings.observe_timeout_s)
+        except ObservationUnavailable as exc:
+            status = "nothing_due" if exc.nothing_due else "no_observations"
+            return LeadOutcome(round_, attempt, status, str(exc))
         except NetworkError as exc:
             return LeadOutcome(round_, attempt, "no_observations", str(exc))
         fetched = await self._gather(round_, view)
@@ -89,8 +92,9 @@ class Leader:
         deadline = report_deadline(self.book.clock, round_, self.settings.deadline_s)
         try:
             report = aggregate(
-                included, round_=round_, threshold=view.threshold, epoch=view.epoch, deadline=deadline
-            )
+                included, round_=round_, threshold=view.threshold, epoch=view.epoch, deadline=deadline,
+                exclude=view.unusable,
+            )  # fmt: skip
         except AggregationError as exc:
             log.warning("lead_cannot_aggregate", round=round_, reason=exc.reason, detail=exc.detail)
             return LeadOutcome(round_, attempt, "no_quorum", str(exc))

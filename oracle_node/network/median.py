@@ -55,14 +55,24 @@ def _check_inputs(observations: Sequence[SignedObservation], round_: int, thresh
 
 
 def aggregate(
-    observations: Sequence[SignedObservation], *, round_: int, threshold: int, epoch: int, deadline: int
+    observations: Sequence[SignedObservation],
+    *,
+    round_: int,
+    threshold: int,
+    epoch: int,
+    deadline: int,
+    exclude: frozenset[str] = frozenset(),
 ) -> RiskReport:
-    """The report for `round_` from verified observations (AggregationError when they cannot form one)."""
+    """The report for `round_` from verified observations (AggregationError when they cannot form one).
+
+    Markets in `exclude` (paused or unlisted on the chain now) are left out, whoever observed them.
+    """
     _check_inputs(observations, round_, threshold)
     per_market: dict[str, list[RiskParamsBps]] = {}
     for obs in observations:
         for market, params in obs.risk_params().items():
-            per_market.setdefault(market, []).append(params)
+            if market not in exclude:
+                per_market.setdefault(market, []).append(params)
     updates = {m: median_params(per_market[m]) for m in sorted(per_market) if len(per_market[m]) >= threshold}
     if not updates:
         counts = {m: len(v) for m, v in sorted(per_market.items())}

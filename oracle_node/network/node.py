@@ -72,14 +72,20 @@ class NetworkNode:
         self._runner: asyncio.Task[None] | None = None
         self._markets = tuple(markets)  # published markets, until our own observations name them
 
-    async def start(self) -> int:
-        """Read the chain, pick the first round, serve peers; returns the bound port."""
+    async def start(self, *, join_current: bool = False) -> int:
+        """Read the chain, pick the first round, serve peers; returns the bound port (0: no peers).
+
+        The first round is the next slot (or, with `join_current`, the slot running now: a single
+        operator has nobody to be late for) and always above every round the chain stores.
+        """
         self.view = await asyncio.to_thread(self.chain.signer_view)
         chain_round = await asyncio.to_thread(self.chain.stored_round, self._markets) if self._markets else 0
-        at_least = max(self.clock.round_at(self.now()) + 1, chain_round + 1)
+        current = self.clock.round_at(self.now())
+        at_least = max(current if join_current else current + 1, chain_round + 1)
         self.book.first_round = self.store.next_round(at_least=at_least)
         self._session = aiohttp.ClientSession()
-        port = await self.server.start()
+        # A single operator (no peers, k = 1) serves nobody: no port is opened.
+        port = await self.server.start() if self.peers else 0
         log.info(
             "network_node_started", signer=self.signer.address, first_round=self.book.first_round, port=port
         )
@@ -107,6 +113,11 @@ class NetworkNode:
             round_ += 1
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def run_round(self, round_: int) -> None:
+        """One round, awaited (`once`, tests): its slot, then every attempt this node leads."""
+        await self._sleep_until(self.clock.slot_time(round_))
+        await self._round(round_)
+
     def _spawn(self, coro: object) -> None:
         task = asyncio.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
@@ -132,7 +143,7 @@ class NetworkNode:
                 outcome = await self._leader().lead(round_, attempt, self.view)
                 if self.on_outcome is not None:
                     self.on_outcome(outcome)
-                if outcome.status in ("included", "landed_elsewhere"):
+                if outcome.status in ("included", "landed_elsewhere", "nothing_due"):
                     return
         except OracleNodeError as exc:
             log.error("round_failed", round=round_, error=str(exc))

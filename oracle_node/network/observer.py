@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from oracle_node.errors import OracleNodeError
 from oracle_node.logs import get_logger
-from oracle_node.network.errors import ObservationUnavailable
+from oracle_node.network.errors import NothingDue, ObservationUnavailable
 from oracle_node.network.observation import (
     Domain,
     LocalObservation,
@@ -53,7 +53,7 @@ class ObservationBook:
 
     def ensure(self, round_: int) -> asyncio.Task[SignedObservation]:
         task = self._tasks.get(round_)
-        if task is None or (task.done() and task.exception() is not None):
+        if task is None or (task.done() and _retryable(task)):
             task = asyncio.create_task(self._observe(round_), name=f"observe-{round_}")
             self._tasks[round_] = task
             for old in [r for r in self._tasks if r < round_ - KEEP_ROUNDS]:
@@ -80,6 +80,9 @@ class ObservationBook:
             local = await asyncio.wait_for(self.provider(round_, slot), self.settings.observe_timeout_s)
         except TimeoutError:
             raise ObservationUnavailable(round_, "provider timed out") from None
+        except NothingDue as exc:
+            log.info("observation_nothing_due", round=round_)
+            raise ObservationUnavailable(round_, str(exc), nothing_due=True) from None
         except OracleNodeError as exc:
             log.warning("observation_failed", round=round_, error=str(exc))
             raise ObservationUnavailable(round_, f"provider failed: {exc}") from None
@@ -105,3 +108,11 @@ class ObservationBook:
     def cancel_all(self) -> None:
         for task in self._tasks.values():
             task.cancel()
+
+
+def _retryable(task: asyncio.Task[SignedObservation]) -> bool:
+    """A failed observation may be tried again within its round; "nothing due" is final for the round."""
+    if task.cancelled():
+        return True
+    exc = task.exception()
+    return exc is not None and not (isinstance(exc, ObservationUnavailable) and exc.nothing_due)

@@ -34,6 +34,8 @@ class SignerView:
     signers: tuple[str, ...]
     threshold: int
     epoch: int
+    # Markets a report must not name now (paused, or not listed): left out of every median.
+    unusable: frozenset[str] = frozenset()
 
     def index_of(self, address: str) -> int | None:
         lowered = [s.lower() for s in self.signers]
@@ -102,7 +104,7 @@ class CosignVerifier:
         try:
             expected = aggregate(
                 req.observations, round_=req.round, threshold=signers.threshold, epoch=signers.epoch,
-                deadline=req.report.deadline,
+                deadline=req.report.deadline, exclude=signers.unusable,
             )  # fmt: skip
         except AggregationError as exc:
             raise CosignRefused(f"aggregation_{exc.reason}", exc.detail) from None

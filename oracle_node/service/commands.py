@@ -12,28 +12,29 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from oracle_node.backtest.ml import MlOptions
-from oracle_node.backtest.run import run_backtest
+from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
-from oracle_node.errors import OracleNodeError
+from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.logs import get_logger
-from oracle_node.models.ml_run import parse_pool, run_train
+from oracle_node.network.errors import NothingDue
+from oracle_node.network.leader import LeadOutcome
+from oracle_node.network.recovery import resume_pending
 from oracle_node.reports.keystore import DryRunSigner
-from oracle_node.service.daemon import Daemon
-from oracle_node.service.feeds import ReplayFeed
 from oracle_node.service.health import HealthState, serve
 from oracle_node.service.metrics import NodeMetrics
 from oracle_node.service.network_run import serve_network
-from oracle_node.service.node import Node
+from oracle_node.service.observer import ChainBounds, LiveObserver, PipelineObserver
+from oracle_node.service.pipeline import MarketOutcome
 from oracle_node.service.replay import run_replay
 from oracle_node.service.wiring import (
     ChainContext,
     build_network,
-    build_node,
     connect,
     load_model,
     load_node_signer,
+    observer_and_settings,
 )
+from oracle_node.types import RISK_FIELDS
 
 log = get_logger(__name__)
 
@@ -59,47 +60,85 @@ def replay(cfg: NodeConfig, ticks: Path, out: Path) -> int:
 
 
 def once(cfg: NodeConfig, environ: dict[str, str], *, publish: bool) -> int:
-    """One cycle per market; without --publish nothing is signed or sent (simulation only)."""
-    node, markets = build_node(cfg, environ, publish=publish, wall_start=time.time())
+    """One round now, one JSON line per market. Without --publish nothing is signed or sent (the
+    observation the node would make, fitted into the chain's bounds); with --publish a single operator
+    signs and submits it. Exit 2 when no market could be computed or nothing landed."""
+    if publish:
+        return asyncio.run(_once_published(cfg, environ))
+    ctx = connect(cfg, load_node_signer(cfg, environ))
+    observer, markets, _, _ = observer_and_settings(cfg, ctx, time.time())
+    observer.bounds = ChainBounds(ChainView(ctx.oracle, tuple(markets)))
+    first = observer.schedule.first_round
     try:
-        for market in markets:
-            result = node.cycle(market)
-            detail = result.detail.to_json_dict() if result.detail else {}
-            print(
-                json.dumps(
-                    {"market": market, "outcome": result.outcome, "error": result.error, **detail},
-                    default=str,
-                )
-            )
+        observer.observe(first, int(time.time()))
+    except NothingDue:
+        pass
     finally:
-        node.feed.close()
-        node.store.close()
+        if isinstance(observer, LiveObserver) and observer.feed is not None:
+            observer.feed.close()
+    return _print_round(observer, first, None)
+
+
+async def _once_published(cfg: NodeConfig, environ: dict[str, str]) -> int:
+    if cfg.network is not None:
+        raise ConfigError("once --publish runs a single operator; a network operator publishes with `run`")
+    run, _, _ = build_network(cfg, environ)
+    led: list[LeadOutcome] = []
+    record = run.node.on_outcome
+    run.node.on_outcome = lambda o: (led.append(o), record(o) if record else None)  # type: ignore[func-returns-value]
+    try:
+        await asyncio.to_thread(resume_pending, run.store, run.watcher.chain)
+        await run.node.start(join_current=True)
+        await run.node.run(last_round=run.node.book.first_round)
+    finally:
+        await run.node.stop()
+        for close in run.closers:
+            close()
+        run.store.close()
+    return _print_round(run.observer, run.node.book.first_round, led[-1] if led else None)
+
+
+def _print_round(observer: PipelineObserver, round_: int, led: LeadOutcome | None) -> int:
+    seen = observer.rounds.get(round_)
+    outcomes = seen.outcomes if seen is not None else {}
+    for market, out in outcomes.items():
+        signed = seen.signed.get(market) if seen is not None else None
+        status = _market_status(out, signed is not None, led)
+        line = {
+            "market": market,
+            "round": round_,
+            "outcome": status,
+            "error": out.error,
+            **out.to_json_dict(),
+        }
+        if signed is not None:
+            line["signed"] = dict(zip(RISK_FIELDS, signed.as_tuple(), strict=True))
+        print(json.dumps(line, default=str))
+    if led is not None:
+        print(json.dumps({"round": round_, "lead": led.status, "tx_hash": led.tx_hash, "detail": led.detail}))
+    if not any(o.risk is not None for o in outcomes.values()):
+        raise OracleNodeError(f"round {round_}: no market produced parameters (see the lines above)")
+    if led is not None and led.status not in ("included", "nothing_due"):
+        raise OracleNodeError(f"round {round_}: nothing landed ({led.status}: {led.detail[:200]})")
     return 0
+
+
+def _market_status(out: MarketOutcome, signed: bool, led: LeadOutcome | None) -> str:
+    if out.guard.degraded:
+        return "degraded"
+    if out.risk is None:
+        return "failed"
+    if not signed:
+        return "skipped"
+    if led is None:
+        return "dry_run"
+    return "published" if led.status == "included" else "failed"
 
 
 def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
+    """The node until SIGTERM (or the replay's end): one runtime for a single operator (k = 1) and for
+    one operator of a k-of-n network; see service/network_run.py."""
     log.info("node_starting", config=cfg.redacted(), mode="network" if cfg.network else "single")
-    if cfg.network is not None:
-        return run_network(cfg, environ)
-    wall_start = time.time()
-    node, markets = build_node(cfg, environ, publish=True, wall_start=wall_start)
-    servers = _serve(cfg, node)
-    feed = node.feed
-    until = (lambda: feed.finished(time.time())) if isinstance(feed, ReplayFeed) else None
-    try:
-        Daemon(
-            node, markets, cfg.service.tick_interval_s, cfg.service.cycle_timeout_s, cfg.model.refit_every_s
-        ).run(until)
-    finally:
-        for server in servers:
-            server.shutdown()
-        feed.close()
-        node.store.close()
-    return 0
-
-
-def run_network(cfg: NodeConfig, environ: dict[str, str]) -> int:
-    """One operator of a k-of-n network until SIGTERM (or the replay's end); see service/network_run.py."""
     network, metrics, health = build_network(cfg, environ)
     servers = _serve_endpoints(cfg, health, metrics)
     try:
@@ -110,10 +149,6 @@ def run_network(cfg: NodeConfig, environ: dict[str, str]) -> int:
         for close in network.closers:
             close()
         network.store.close()
-
-
-def _serve(cfg: NodeConfig, node: Node) -> list[ThreadingHTTPServer]:
-    return _serve_endpoints(cfg, node.health, node.metrics)
 
 
 def _serve_endpoints(cfg: NodeConfig, health: HealthState, metrics: NodeMetrics) -> list[ThreadingHTTPServer]:
@@ -209,47 +244,3 @@ def _peers_check(cfg: NodeConfig, onchain: Any, signer: Any) -> tuple[str, bool,
     problems += [] if me else ["this key is not among the peers (or no keystore)"]
     text = "; ".join(problems) or f"{len(configured)} peers = the on-chain signer set, this key included"
     return "network peers", not problems, text
-
-
-def backtest(args: Any) -> int:
-    """Walk-forward backtest of the baselines and the ML models (trained before the test period)."""
-    ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
-    with Progress(
-        TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
-        TimeElapsedColumn(), disable=not sys.stderr.isatty(),
-    ) as bar:  # fmt: skip
-        tasks: dict[str, Any] = {}
-
-        def progress(family: str, done: int, total: int) -> None:
-            if family not in tasks:
-                tasks[family] = bar.add_task(family, total=total)
-            bar.update(tasks[family], completed=done)
-
-        result = run_backtest(
-            args.prices, args.asset, args.alpha, args.window, args.test_days, args.refit_every,
-            args.out, progress=progress, sims=args.sims, ml=ml,
-        )  # fmt: skip
-    for name, m in result.metrics.items():
-        print(
-            f"{name:12s} violations {m['violations']:3d}/{m['expected']:.1f}  kupiec_p {m['kupiec_p']:.3f}  "
-            f"cc_p {m['christoffersen_cc_p']:.3f}  {m['traffic_light']:6s}  fz0 {m['fz0']:.4f}  "
-            f"mean_var {m['mean_var']:.4f}"
-        )
-    print(f"wrote {args.out}/metrics.json, forecasts.csv, report.html in {result.wall_seconds:.1f} s")
-    return 0
-
-
-def train(args: Any) -> int:
-    """Train the ML models before --test-start and export ONNX files with a manifest."""
-    model_hash, manifest = run_train(
-        args.prices, args.asset, args.test_start, args.alpha or [0.01, 0.025], args.out,
-        funding=args.funding, pool=[parse_pool(p) for p in args.pool],
-    )  # fmt: skip
-    for key, entry in manifest["by_alpha"].items():
-        print(f"{key}: split {json.dumps(entry['split'])}")
-        for name, met in entry["metrics"].items():
-            oos = met["test_static_conformal"]
-            print(f"  {name:5s} VaR multiplier {met['conformal_var_multiplier']:.3f}  "
-                  f"test violations {oos['violations']}/{oos['days']}")  # fmt: skip
-    print(f"wrote {args.out}/manifest.json  model hash {model_hash}")
-    return 0

@@ -12,7 +12,7 @@ PREFIX = "mlra_oracle"
 CYCLE_OUTCOMES = ("published", "skipped", "degraded", "dry_run", "failed", "timeout")
 # network mode (oracle_node.network): outcomes of the attempts this node led, why it refused to co-sign,
 # why a peer's observation could not be fetched, and why a peer message failed authentication
-LEAD_STATUSES = ("included", "landed_elsewhere", "no_observations", "no_quorum", "failed")
+LEAD_STATUSES = ("included", "landed_elsewhere", "nothing_due", "no_observations", "no_quorum", "failed")
 COSIGN_REFUSALS = (
     "round_mismatch",
     "wrong_epoch",

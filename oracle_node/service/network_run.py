@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from oracle_node.demo.observer import PipelineObserver
 from oracle_node.errors import ConfigError
 from oracle_node.logs import get_logger
 from oracle_node.network.auth import PeerAuthenticator
@@ -37,14 +36,16 @@ from oracle_node.network.leader import Leader, LeadOutcome
 from oracle_node.network.node import NetworkNode
 from oracle_node.network.observation import LocalObservation, SignedObservation
 from oracle_node.network.observer import ObservationProvider
+from oracle_node.network.recovery import resume_pending
 from oracle_node.network.reorg import ReorgWatcher
 from oracle_node.network.settings import PeerConfig
 from oracle_node.network.wire import CosignRequest
-from oracle_node.service.feeds import LiveFeed
 from oracle_node.service.health import HealthState
 from oracle_node.service.metrics import COSIGN_REFUSALS, NodeMetrics
-from oracle_node.sources.tick import Tick
-from oracle_node.store import EquivocationError, NodeStore
+from oracle_node.service.observer import NodeRound, PipelineObserver
+from oracle_node.service.pipeline import MarketOutcome
+from oracle_node.service.refit import refit_every
+from oracle_node.store import EquivocationError, NodeStore, TickDecision
 
 log = get_logger(__name__)
 KEEP_ROUNDS = 64
@@ -144,57 +145,85 @@ class MeteredNode(NetworkNode):
         return leader
 
 
-class LiveObserver(PipelineObserver):
-    """A PipelineObserver on live venues: round r observes at its slot time what the venues quote now."""
-
-    feed: LiveFeed | None = None
-    live_markets: tuple[str, ...] = ()
-
-    def _new_ticks(self, until: float) -> list[Tick]:
-        assert self.feed is not None, "set the LiveFeed first"
-        out: list[Tick] = []
-        for market in self.live_markets:
-            fetched = self.feed.fetch(market, time.time())
-            for err in fetched.errors:
-                log.warning("source_failed", market=market, error=str(err))
-            out += fetched.ticks
-        return out
-
-
 def metered_provider(
-    observer: PipelineObserver, metrics: NodeMetrics, health: HealthState
+    observer: PipelineObserver,
+    metrics: NodeMetrics,
+    health: HealthState,
+    store: NodeStore | None = None,
+    timeout_s: float | None = None,
 ) -> ObservationProvider:
-    """The observer as the node's provider; every observation updates health and the cycle metrics."""
+    """The observer as the node's provider, with the per-round timeout; every round updates health,
+    the cycle metrics and (with a store) the tick decisions."""
 
     async def provide(round_: int, slot_time: int) -> LocalObservation:
+        started = time.perf_counter()
+        timed_out = False
         try:
-            local = await observer(round_, slot_time)
+            return await asyncio.wait_for(observer(round_, slot_time), timeout_s)
+        except TimeoutError:
+            timed_out = True
+            log.error("round_timeout", round=round_, timeout_s=timeout_s)
+            raise ObservationUnavailable(round_, f"round exceeded {timeout_s} s") from None
         finally:
-            _account_round(observer, round_, metrics, health)
-        return local
+            seconds = time.perf_counter() - started
+            _account_round(observer, round_, metrics, health, store, seconds, timed_out)
 
     return provide
 
 
 def _account_round(
-    observer: PipelineObserver, round_: int, metrics: NodeMetrics, health: HealthState
+    observer: PipelineObserver,
+    round_: int,
+    metrics: NodeMetrics,
+    health: HealthState,
+    store: NodeStore | None,
+    seconds: float,
+    timed_out: bool,
 ) -> None:
     for old in [r for r in observer.rounds if r < round_ - KEEP_ROUNDS]:
         del observer.rounds[old]
     seen = observer.rounds.get(round_)
+    markets = seen.outcomes if seen is not None else dict.fromkeys(observer.breakers)
+    for market in markets:
+        metrics.cycle_seconds.labels(market=market).observe(seconds)
+        breaker = observer.breakers.get(market)
+        if breaker is not None:
+            metrics.consecutive_failures.labels(market=market).set(breaker.failures)
+            metrics.breaker_open.labels(market=market).set(0 if breaker.opened_at is None else 1)
+            health.breaker(market, breaker.opened_at is not None)
     if seen is None:
+        if timed_out:
+            for market in markets:
+                metrics.cycles.labels(market=market, outcome="timeout").inc()
         return
     for market, outcome in seen.outcomes.items():
-        for rejection in outcome.guard.rejected:
-            metrics.source_rejections.labels(market=market, reason=str(rejection.reason)).inc()
-        if market in seen.signed:
-            metrics.confidence.labels(market=market).set(seen.signed[market].confidence / 10_000)
-            metrics.last_success.labels(market=market).set(time.time())
-            health.cycle_completed(market)
-        else:
-            metrics.cycles.labels(
-                market=market, outcome="degraded" if outcome.guard.degraded else "failed"
-            ).inc()
+        _account_market(market, outcome, seen, metrics, health)
+        if store is not None:
+            store.record_tick_decisions(tick_decisions(outcome))
+
+
+def _account_market(
+    market: str, outcome: MarketOutcome, seen: NodeRound, metrics: NodeMetrics, health: HealthState
+) -> None:
+    for rejection in outcome.guard.rejected:
+        metrics.source_rejections.labels(market=market, reason=str(rejection.reason)).inc()
+    if outcome.risk is not None:
+        metrics.confidence.labels(market=market).set(outcome.risk.params.confidence / 10_000)
+    if outcome.guard.degraded or outcome.risk is None:
+        label = "degraded" if outcome.guard.degraded else "failed"
+        metrics.cycles.labels(market=market, outcome=label).inc()
+        return
+    metrics.last_success.labels(market=market).set(time.time())
+    health.cycle_completed(market)
+    if market not in seen.signed:
+        metrics.cycles.labels(market=market, outcome="skipped").inc()
+
+
+def tick_decisions(out: MarketOutcome) -> list[TickDecision]:
+    g = out.guard
+    accepted = [TickDecision(g.ts, out.market, s, True) for s in sorted(g.accepted)]
+    rejected = [TickDecision(g.ts, out.market, r.source, False, str(r.reason)) for r in g.rejected]
+    return accepted + rejected
 
 
 def on_outcome(
@@ -233,33 +262,41 @@ class NetworkRun:
     last_round: int | None  # the replay's last round; None runs until stopped
     observer: PipelineObserver
     closers: list[Callable[[], None]] = field(default_factory=list)
+    single: bool = False  # a single operator (k = 1, no peers): its first round starts at once
+    refit_every_s: float | None = None
+    metrics: NodeMetrics | None = None
 
 
 async def serve_network(run: NetworkRun) -> int:
-    """Start, run until SIGTERM/SIGINT (or the replay's end), stop; 0 on a clean stop."""
+    """Recover, start, run until SIGTERM/SIGINT (or the replay's end), stop; 0 on a clean stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    rounds = watcher = None
+    rounds = watcher = refits = None
     stopper = asyncio.create_task(stop.wait(), name="stop")
     try:
-        port = await _start(run.node)
+        await asyncio.to_thread(resume_pending, run.store, run.watcher.chain)
+        port = await _start(run.node, join_current=run.single)
         rounds = asyncio.create_task(run.node.run(run.last_round), name="rounds")
         watcher = asyncio.create_task(run.watcher.run(), name="reorg-watcher")
-        log.info("network_node_running", port=port, signer=run.node.signer.address,
+        if run.refit_every_s and run.metrics is not None:
+            markets = list(run.observer.pipeline.book.markets())
+            task = refit_every(run.observer.pipeline, markets, run.metrics, run.refit_every_s)
+            refits = asyncio.create_task(task, name="refit")
+        log.info("node_running", port=port, signer=run.node.signer.address, single=run.single,
                  first_round=run.node.book.first_round, last_round=run.last_round)  # fmt: skip
         done, _ = await asyncio.wait({rounds, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if rounds in done and (exc := rounds.exception()) is not None:
             raise exc
-        log.info("network_node_stopping", why="signal" if stopper in done else "replay finished")
+        log.info("node_stopping", why="signal" if stopper in done else "replay finished")
     finally:
         await run.node.stop()
-        for task in (rounds, watcher, stopper):
+        for task in (rounds, watcher, refits, stopper):
             await _cancel(task)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-    log.info("network_node_stopped")
+    log.info("node_stopped")
     return 0
 
 
@@ -276,10 +313,10 @@ async def _cancel(task: asyncio.Task[Any] | None) -> None:
         log.error("task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}")
 
 
-async def _start(node: NetworkNode) -> int:
+async def _start(node: NetworkNode, *, join_current: bool = False) -> int:
     """node.start(), with a taken port reported as a config error naming the field."""
     try:
-        return await node.start()
+        return await node.start(join_current=join_current)
     except OSError as exc:
         where = f"{node.settings.listen_host}:{node.settings.listen_port}"
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from web3.exceptions import Web3Exception
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.rpc import make_web3
 from oracle_node.chain.tx import TxSender
-from oracle_node.config import NetworkConfig, NodeConfig
-from oracle_node.demo.observer import ChainBounds, PipelineObserver, ReplaySchedule
+from oracle_node.chain.view import ChainView
+from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, SubmissionError
 from oracle_node.logs import redact_text, scrub_url
 from oracle_node.models.ensemble import RiskModel
@@ -22,21 +23,15 @@ from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.network import ContractChain, Domain
 from oracle_node.network.chain_view import PendingBlockWeb3
 from oracle_node.network.reorg import ReorgWatcher
+from oracle_node.network.settings import NetworkSettings
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
-from oracle_node.service.feeds import LiveFeed, ReplayFeed, TickFeed
+from oracle_node.service.feeds import LiveFeed
 from oracle_node.service.health import HealthState
 from oracle_node.service.histories import HistoryBook
 from oracle_node.service.metrics import NodeMetrics
-from oracle_node.service.network_run import (
-    LiveObserver,
-    MeteredNode,
-    NetworkRun,
-    metered_provider,
-    on_outcome,
-)
-from oracle_node.service.node import Node
+from oracle_node.service.network_run import MeteredNode, NetworkRun, metered_provider, on_outcome
+from oracle_node.service.observer import ChainBounds, LiveObserver, PipelineObserver, ReplaySchedule
 from oracle_node.service.pipeline import NodePipeline
-from oracle_node.service.publisher import ReportPublisher
 from oracle_node.sources.history import load_history
 from oracle_node.sources.replay import TickReplay
 from oracle_node.sources.tick import Tick
@@ -102,98 +97,106 @@ def connect(
     return ChainContext(w3, oracle, sender, signer)
 
 
-def build_node(
-    cfg: NodeConfig, environ: Mapping[str, str], *, publish: bool, wall_start: float
-) -> tuple[Node, list[str]]:
-    """Everything `run` and `once` need, checked at start (fails fast with a clear error)."""
-    feed: TickFeed
-    if cfg.service.replay_ticks is not None:
-        feed = ReplayFeed(cfg.service.replay_ticks, cfg.service.replay_speed, wall_start)
-        markets = feed.markets
-        start_ts: float | None = feed.start
-    else:
-        feed, markets, start_ts = LiveFeed(cfg.markets), [m.id for m in cfg.markets], None
-    metrics = NodeMetrics(markets)
-    model = load_model(cfg)
-    pipeline = build_pipeline(cfg, markets, start_ts, model)
-    store = NodeStore.open(cfg.service.store_path)
-    publisher = None
-    if publish:
-        ctx = connect(cfg, load_node_signer(cfg, environ), metrics)
-        publisher = ReportPublisher(
-            store=store,
-            signer=ctx.signer,
-            oracle=ctx.oracle,
-            sender=ctx.sender,
-            chain_id=cfg.chain.chain_id,
-            model_hash=model.model_hash,
-            report_ttl_s=cfg.service.report_ttl_s,
-        )
-        publisher.recover(int(time.time()))
-    health = HealthState(cfg.service.health_max_silence_s)
-    node = Node(
-        pipeline,
-        feed,
-        publisher,
-        store,
-        metrics,
-        health,
-        cfg.service.breaker_failures,
-        cfg.service.breaker_cooldown_s,
+def single_operator_settings(cfg: NodeConfig, genesis: float) -> NetworkSettings:
+    """A single operator is the k = 1 case of the network: no peers, one attempt per round, a round
+    every `service.tick_interval_s`, the cycle timeout as the observation budget."""
+    s = cfg.service
+    leader = min(s.cycle_timeout_s, s.tick_interval_s)
+    return NetworkSettings(
+        genesis=genesis,
+        period_s=s.tick_interval_s,
+        leader_timeout_s=leader,
+        max_attempts=1,
+        deadline_s=max(s.report_ttl_s, math.ceil(leader) + 1),
+        observe_timeout_s=s.cycle_timeout_s,
+        max_skew_s=max(5.0, s.tick_interval_s),
     )
-    return node, markets
 
 
-def build_network(cfg: NodeConfig, environ: Mapping[str, str]) -> tuple[NetworkRun, NodeMetrics, HealthState]:
-    """Network mode (`network:` present): the pipeline as observation provider, the peer node, the
-    reorg watcher; fails fast on a dry-run signer or an unreachable chain."""
-    net = cfg.network
-    if net is None:
-        raise ConfigError("network: section missing; run the single-operator path instead")
+def build_network(
+    cfg: NodeConfig, environ: Mapping[str, str], *, now: float | None = None
+) -> tuple[NetworkRun, NodeMetrics, HealthState]:
+    """The node's runtime, for a network operator (`network:` present) and for a single operator
+    alike: the pipeline as observation provider, the NetworkNode (no peers and k = 1 when single),
+    the reorg watcher; fails fast on a dry-run signer or an unreachable chain."""
     signer = load_node_signer(cfg, environ)
     if not isinstance(signer, KeystoreSigner):
-        raise ConfigError("network mode needs signer.keystore: every observation and report is signed")
-    observer, markets, last_round = _network_observer(cfg, net)
+        raise ConfigError(
+            "signer.keystore is required to run: every observation and report is signed "
+            "(use `oracle-node once` for a dry run)"
+        )
+    ctx = connect(cfg, signer)
+    observer, markets, settings, schedule_round = observer_and_settings(cfg, ctx, now)
     metrics, health = NodeMetrics(markets), HealthState(cfg.service.health_max_silence_s)
-    ctx = connect(cfg, signer, metrics)
-    observer.bounds = ChainBounds(
-        RiskOracle(make_web3(cfg.chain.rpc_url.get_secret_value()), ctx.oracle.address)
+    view = ChainView(
+        RiskOracle(make_web3(cfg.chain.rpc_url.get_secret_value()), ctx.oracle.address), tuple(markets)
     )
+    observer.bounds = ChainBounds(view)
     on_status = lambda s: metrics.transactions.labels(status=s).inc()  # noqa: E731
     sender = TxSender(PendingBlockWeb3(ctx.w3), signer.account, cfg.chain.tx, on_status=on_status)  # type: ignore[arg-type]
-    chain = ContractChain(ctx.oracle, sender)
+    chain = ContractChain(ctx.oracle, sender, view)
     store = NodeStore.open(cfg.service.store_path)
+    provider = metered_provider(observer, metrics, health, store, settings.observe_timeout_s)
     node = MeteredNode(
-        metrics=metrics, settings=net, domain=Domain(cfg.chain.chain_id, ctx.oracle.address), signer=signer,
-        store=store, chain=chain, provider=metered_provider(observer, metrics, health),
+        metrics=metrics, settings=settings, domain=Domain(cfg.chain.chain_id, ctx.oracle.address), signer=signer,
+        store=store, chain=chain, provider=provider,
         markets=tuple(markets), on_outcome=on_outcome(metrics, tuple(markets), store, signer.address),
     )  # fmt: skip
-    run = NetworkRun(node, ReorgWatcher(store, chain), store, last_round, observer)
+    run = NetworkRun(node, ReorgWatcher(store, chain), store, schedule_round, observer)
+    run.single, run.refit_every_s, run.metrics = cfg.network is None, cfg.model.refit_every_s, metrics
     if isinstance(observer, LiveObserver) and observer.feed is not None:
         run.closers.append(observer.feed.close)
     return run, metrics, health
 
 
-def _network_observer(cfg: NodeConfig, net: NetworkConfig) -> tuple[PipelineObserver, list[str], int | None]:
-    """A replay observer (round r replays first tick + r x period x speed) or a live one (slot time)."""
+def observer_and_settings(
+    cfg: NodeConfig, ctx: ChainContext, now: float | None = None
+) -> tuple[PipelineObserver, list[str], NetworkSettings, int | None]:
+    """The observer, its markets, the round settings and the replay's last round (None: live).
+
+    Network mode takes genesis from the config (the same on every node). A single operator picks, once
+    everything slow is built, the genesis that makes the round running now the one after the highest
+    round the chain stores, so its first round starts at once and rounds keep increasing across
+    restarts.
+    """
     model = load_model(cfg)
-    path = cfg.service.replay_ticks
-    if path is None:
-        markets = [m.id for m in cfg.markets]
-        schedule = ReplaySchedule(0, net.genesis, float("inf"), net.period_s)
-        live = LiveObserver(
-            cfg.node_name, build_pipeline(cfg, markets, None, model), {}, schedule, None, model.model_hash
-        )  # type: ignore[arg-type]
-        live.feed, live.live_markets = LiveFeed(cfg.markets), tuple(markets)
-        return live, markets, None
+    path, b = cfg.service.replay_ticks, cfg.service
+    replay = None if path is None else _replay_ticks(path)
+    markets = [m.id for m in cfg.markets] if replay is None else sorted(replay)
+    first = (
+        0
+        if cfg.network is not None
+        else 1 + max((ctx.oracle.get_market_state(m).round for m in markets), default=0)
+    )
+    period = cfg.network.period_s if cfg.network is not None else b.tick_interval_s
+    if replay is None:
+        pipeline = build_pipeline(cfg, markets, None, model)
+        observer: PipelineObserver = LiveObserver(cfg.node_name, pipeline, {}, ReplaySchedule(first, 0.0, float("inf"), period),
+                                                  None, model.model_hash, b.breaker_failures, b.breaker_cooldown_s)  # type: ignore[arg-type]  # fmt: skip
+        observer.feed, observer.live_markets = LiveFeed(cfg.markets), tuple(markets)  # type: ignore[attr-defined]
+        last = None
+    else:
+        start, end = min(t[0].ts for t in replay.values()), max(t[-1].ts for t in replay.values())
+        schedule = ReplaySchedule(first, start, end, period * b.replay_speed)
+        observer = PipelineObserver(cfg.node_name, build_pipeline(cfg, markets, start, model), replay, schedule,
+                                    None, model.model_hash, b.breaker_failures, b.breaker_cooldown_s)  # type: ignore[arg-type]  # fmt: skip
+        last = schedule.last_round()
+    if cfg.network is not None:
+        settings: NetworkSettings = cfg.network
+    else:
+        settings = single_operator_settings(
+            cfg, math.floor(time.time() if now is None else now) - first * period
+        )
+    if replay is None:  # live: round r observes its own slot time
+        observer.schedule = ReplaySchedule(first, settings.genesis + first * period, float("inf"), period)
+    return observer, markets, settings, last
+
+
+def _replay_ticks(path: Path) -> dict[str, list[Tick]]:
     replay = TickReplay.from_file(path, lenient=True)
     ticks: dict[str, list[Tick]] = {}
     for tick in replay:
         ticks.setdefault(tick.market, []).append(tick)
     if not ticks:
         raise ConfigError(f"service.replay_ticks = {path}: no valid tick rows")
-    start, end = min(t[0].ts for t in ticks.values()), max(t[-1].ts for t in ticks.values())
-    schedule = ReplaySchedule(0, start, end, net.period_s * cfg.service.replay_speed)
-    pipeline = build_pipeline(cfg, list(replay.markets), start, model)
-    observer = PipelineObserver(cfg.node_name, pipeline, ticks, schedule, None, model.model_hash)  # type: ignore[arg-type]
-    return observer, list(replay.markets), schedule.last_round()
+    return ticks

@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, free_port
+from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
 
@@ -237,16 +238,32 @@ def test_run__replay_daemon__publishes_serves_health_and_stops_on_sigterm(
     try:
         body = _wait_health(health, proc)
         assert body["healthy"] is True
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{health}/metrics", timeout=2).read().decode()
-        assert 'mlra_oracle_cycles_total{market="BTC-USD",outcome="published"}' in metrics
+        published = _wait_metric(
+            health, 'mlra_oracle_cycles_total{market="BTC-USD",outcome="published"}', proc
+        )
+        assert published >= 1
+        assert RiskOracle(make_web3(anvil.url), deployed.oracle).get_market_state("BTC-USD").round >= 1
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
-    assert '"event":"daemon_stopped"' in err and "Traceback" not in err
+    assert '"event":"node_stopped"' in err and "Traceback" not in err
     assert "pw" not in [
         v for line in err.splitlines() for v in json.loads(line).values() if isinstance(v, str)
     ]
+
+
+def _wait_metric(port: int, name: str, proc: subprocess.Popen[str]) -> float:
+    """The metric's value once it is positive (the runtime initialises every label at 0)."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        value = next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)), 0.0)
+        if value > 0:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{name} never rose above 0")
 
 
 def _wait_health(port: int, proc: subprocess.Popen[str]) -> dict:  # type: ignore[type-arg]

@@ -19,8 +19,8 @@ from oracle_node.chain.contracts import ContractReverted, RiskOracle
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config, resolve_account, write_deployment
 from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import load_manifest
-from oracle_node.models.ml_run import run_train
 from oracle_node.reports.eip712 import RiskReport, co_sign
+from oracle_node.research.training.ml_run import run_train
 from oracle_node.types import RiskParamsBps
 from scripts import allow_model
 

@@ -63,7 +63,7 @@ def test_run__network_mode_without_keystore__clear_error_exit_2(network: Operato
     path.write_text(yaml.safe_dump(cfg))
     proc = run_cli("run", "--config", str(path))
     assert proc.returncode == 2
-    assert "network mode needs signer.keystore" in proc.stderr and "Traceback" not in proc.stderr
+    assert "signer.keystore is required to run" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_config__network_example__peers_are_three_dev_signers_and_absent_section_is_single_mode() -> None:

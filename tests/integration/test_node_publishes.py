@@ -1,9 +1,10 @@
-"""The node replays real data (2020-03-10..14, BTC and ETH, one venue spiked), publishes to the
-deployed contracts through its real transaction pipeline, and the margin engine's requirement for a
-position follows the crash of 2020-03-12."""
+"""A single operator (the k = 1 case of the one runtime) replays real data (2020-03-10..14, BTC and
+ETH, one venue spiked), publishes to the deployed contracts through its real transaction pipeline, and
+the margin engine's requirement for a position follows the crash of 2020-03-12."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -16,9 +17,7 @@ from oracle_node.chain.contracts import OptionsMarginEngine, RiskOracle, TestUSD
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
 from oracle_node.config import NodeConfig
-from oracle_node.service.feeds import ReplayFeed
-from oracle_node.service.node import Node
-from oracle_node.service.wiring import build_node
+from oracle_node.service.wiring import build_network
 from oracle_node.store import ReportStatus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +40,10 @@ def stack(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory):  # type: igno
     )
     deployment = deploy_stack(w3, Account.from_key(ANVIL_KEYS[0]), cfg)
     tmp = tmp_path_factory.mktemp("node")
+    ticks = tmp / "ticks.csv"  # 2020-03-11 00:00 .. 03-12 23:00: a calm day, then the crash day
+    lines = TICKS.read_text().splitlines()
+    keep = [x for x in lines[1:] if CRASH_START - 86400 <= float(x.split(",")[0]) < CRASH_START + 86400]
+    ticks.write_text("\n".join([lines[0], *keep]) + "\n")
     keystore = tmp / "key.json"
     keystore.write_text(json.dumps(Account.encrypt(ANVIL_KEYS[1], "s3cret")))
     (tmp / "pw").write_text("s3cret\n")
@@ -51,31 +54,18 @@ def stack(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory):  # type: igno
             {"id": "BTC-USD", "history": "bundled:binance_btcusdt_spot_1h"},
             {"id": "ETH-USD", "history": "bundled:binance_ethusdt_spot_1h"},
         ],
-        service={"store_path": tmp / "node.sqlite", "replay_ticks": TICKS, "replay_speed": 3600.0},
-    )
+        # One replayed hour per 1-s round: the oracle's minimum interval (1 s) allows every round.
+        service={"store_path": tmp / "node.sqlite", "replay_ticks": ticks, "replay_speed": 3600.0,
+                 "tick_interval_s": 1.0, "cycle_timeout_s": 0.9},
+    )  # fmt: skip
     return w3, deployment, node_cfg
 
 
-def _drive(node: Node, markets: list[str], until: float) -> list[tuple[float, str, str]]:
-    feed = node.feed
-    assert isinstance(feed, ReplayFeed)
-    seen = []
-    t = feed.start
-    assert node.publisher is not None
-    w3 = node.publisher.oracle.w3
-    now = [0.0]
-    node.clock = lambda: now[0]  # the node's clock is chain time, moved 1 s per replayed hour
-    while t <= until:
-        # The oracle spaces two updates of a market by at least 1 s (minInterval) of chain time.
-        w3.provider.make_request("evm_increaseTime", [1])  # type: ignore[attr-defined]
-        w3.provider.make_request("evm_mine", [])  # type: ignore[attr-defined]
-        now[0] = float(w3.eth.get_block("latest")["timestamp"])
-        feed.pin(t, now[0])
-        for m in markets:
-            r = node.cycle(m)
-            seen.append((t, m, r.outcome))
-        t += 3600.0
-    return seen
+async def _until(predicate, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout_s
+    while not await asyncio.to_thread(predicate):
+        assert time.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.2)
 
 
 def test_node__replays_the_covid_crash__reports_land_and_margin_requirement_rises(stack) -> None:  # type: ignore[no-untyped-def]
@@ -87,27 +77,37 @@ def test_node__replays_the_covid_crash__reports_land_and_margin_requirement_rise
     token.mint(trader.address, 1_000_000 * USD, sender=Account.from_key(ANVIL_KEYS[0]))
     token.approve(deployment.engine, 2**255, sender=trader)
     engine.deposit(500_000 * USD, sender=trader)
+    run, metrics, _ = build_network(node_cfg, {})
 
-    node, markets = build_node(node_cfg, {}, publish=True, wall_start=time.time())
-    calm = _drive(node, markets, CRASH_START - 3600)
-    outcomes = [o for _, _, o in calm]
-    assert set(outcomes) <= {"published", "skipped"}, outcomes  # skipped: an hour with no new tick
-    assert outcomes.count("published") >= 0.95 * len(outcomes), "hourly heartbeat publishes"
-    im_calm = oracle.get_risk_params("BTC-USD").params.initial_margin
-    engine.set_position("BTC-USD", 1_000_000 * USD, sender=trader)  # 1M notional long
-    maint_calm, fallback = engine.maintenance_status(trader.address)
-    assert not fallback
+    def calm_published() -> bool:  # BTC published up to the last hour before 2020-03-12
+        return (
+            run.observer.rounds
+            and max(r.data_time for r in run.observer.rounds.values()) >= CRASH_START - 3600
+        )
 
-    _drive(node, markets, CRASH_START + 24 * 3600)
+    async def scenario() -> tuple[int, int, int]:
+        await run.node.start(join_current=True)
+        rounds = asyncio.create_task(run.node.run(run.last_round))
+        await _until(calm_published, 120)
+        im_calm = oracle.get_risk_params("BTC-USD").params.initial_margin
+        engine.set_position("BTC-USD", 1_000_000 * USD, sender=trader)  # 1M notional long
+        maint_calm, fallback = engine.maintenance_status(trader.address)
+        assert not fallback
+        await asyncio.wait_for(rounds, 180)
+        await run.node.stop()
+        return im_calm, maint_calm, run.node.book.first_round
+
+    im_calm, maint_calm, first = asyncio.run(scenario())
     after = oracle.get_risk_params("BTC-USD")
     maint_crash, fallback = engine.maintenance_status(trader.address)
     assert not fallback
     assert after.params.initial_margin > 1.5 * im_calm
     assert maint_crash > 1.5 * maint_calm
     assert maint_crash == -(-1_000_000 * USD * after.params.maintenance_margin // 10_000)
-
-    included = node.store.reports_with_status(ReportStatus.INCLUDED)
-    rounds = [r.round for r in included]
-    assert rounds == sorted(set(rounds)), "rounds strictly increase, none published twice"
-    assert after.round in rounds  # per-market cycles: the last BTC report is one of the included rounds
-    node.store.close()
+    rounds = run.last_round - first + 1
+    led = metrics.rounds_led.labels(status="included")._value.get()
+    assert led >= 0.95 * rounds, f"{led} of {rounds} rounds landed: every replayed hour is a heartbeat"
+    included = [r.round for r in run.store.reports_with_status(ReportStatus.INCLUDED)]
+    assert included == sorted(set(included)), "rounds strictly increase, none published twice"
+    assert after.round in included
+    run.store.close()

@@ -1,16 +1,14 @@
-"""Crash after the report transaction was broadcast but before its receipt: the restarted node finds
-it in its store, waits for it, marks it included, and its next report uses the next round: no round
-published twice, none lost."""
+"""Crash between broadcast and receipt: the runtime (single operator) resumes the recorded
+transaction at start, so the report lands exactly once, and the next round continues above it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
 from eth_account import Account
-from web3 import Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import RiskOracle
@@ -18,15 +16,16 @@ from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
 from oracle_node.chain.tx import TxSender
 from oracle_node.config import NodeConfig
-from oracle_node.service.feeds import ReplayFeed
-from oracle_node.service.wiring import build_node
+from oracle_node.network.recovery import resume_pending
+from oracle_node.service.wiring import build_network
 from oracle_node.store import NodeStore, ReportStatus
 
-TICKS = Path(__file__).resolve().parents[2] / "examples" / "ticks_2020-03-12.csv"
+REPO = Path(__file__).resolve().parents[2]
+TICKS = REPO / "examples" / "ticks_2020-03-12.csv"
 
 
-class Crash(BaseException):
-    """Stands for the process dying: not an OracleNodeError, nothing in the node catches it."""
+class Crash(Exception):
+    """Stands for the process dying while it waits for the receipt."""
 
 
 @pytest.fixture()
@@ -47,19 +46,8 @@ def node_cfg(anvil: Anvil, tmp_path: Path) -> NodeConfig:
         chain={"rpc_url": anvil.url, "oracle_address": deployment.oracle},
         signer={"keystore": key, "password_file": tmp_path / "pw"},
         markets=[{"id": "BTC-USD", "history": "bundled:binance_btcusdt_spot_1h"}],
-        service={"store_path": tmp_path / "node.sqlite", "replay_ticks": TICKS},
+        service={"store_path": tmp_path / "node.sqlite", "replay_ticks": TICKS, "tick_interval_s": 1.0},
     )
-
-
-def chain_now(w3: Web3) -> float:
-    return float(w3.eth.get_block("latest")["timestamp"])
-
-
-def next_second(w3: Web3) -> float:
-    """Move chain time on by one second (a mined block) and return it: the node's clock here."""
-    w3.provider.make_request("evm_increaseTime", [1])  # type: ignore[attr-defined]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[attr-defined]
-    return chain_now(w3)
 
 
 def test_node__crash_between_broadcast_and_receipt__restart_recovers_exactly_once(
@@ -67,37 +55,48 @@ def test_node__crash_between_broadcast_and_receipt__restart_recovers_exactly_onc
 ) -> None:
     w3 = make_web3(anvil.url)
     oracle = RiskOracle(w3, node_cfg.chain.oracle_address)
-    node, _ = build_node(node_cfg, {}, publish=True, wall_start=time.time())
-    node.clock = lambda: chain_now(w3)
-    feed = node.feed
-    assert isinstance(feed, ReplayFeed)
-    feed.pin(feed.start, next_second(w3))
-    assert node.cycle("BTC-USD").outcome == "published"  # round 1 lands normally
-    w3.provider.make_request("evm_setAutomine", [False])
+    run, _, _ = build_network(node_cfg, {})
+    first = run.node.book.first_round
 
-    def die_waiting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise Crash
+    async def before_crash() -> None:
+        await run.node.start(join_current=True)
+        first_round = run.node.book.first_round
+        await run.node.run_round(first_round)  # lands normally
+        assert oracle.get_risk_params("BTC-USD").round == first_round
+        w3.provider.make_request("evm_setAutomine", [False])
 
-    monkeypatch.setattr(TxSender, "_await", die_waiting)
-    feed.pin(feed.start + 3600, next_second(w3))  # the oracle's 1-s minimum interval passes
-    with pytest.raises(Crash):
-        node.cycle("BTC-USD")  # round 2 signed, recorded and broadcast; the process "dies"
-    node.store.close()
+        def die_waiting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise Crash
+
+        monkeypatch.setattr(TxSender, "_await", die_waiting)
+        with pytest.raises(Crash):
+            await run.node.run_round(first_round + 1)  # signed, recorded, broadcast; the process "dies"
+        await run.node.stop()
+
+    asyncio.run(before_crash())
+    first = run.node.book.first_round
+    run.store.close()
     monkeypatch.undo()
-    assert oracle.get_risk_params("BTC-USD").round == 1
+    assert oracle.get_risk_params("BTC-USD").round == first
     w3.provider.make_request("evm_mine", [])  # the chain includes the broadcast transaction meanwhile
     w3.provider.make_request("evm_setAutomine", [True])
 
-    restarted, _ = build_node(node_cfg, {}, publish=True, wall_start=time.time())  # runs recover()
-    restarted.clock = lambda: chain_now(w3)
+    restarted, _, _ = build_network(node_cfg, {})
     store: NodeStore = restarted.store
-    assert oracle.get_risk_params("BTC-USD").round == 2
-    assert [r.round for r in store.reports_with_status(ReportStatus.INCLUDED)] == [1, 2]
+    recovered = resume_pending(store, restarted.watcher.chain)
+    assert [(r.round, r.status) for r in recovered] == [(first + 1, "included")]
+    assert oracle.get_risk_params("BTC-USD").round == first + 1
+    assert [r.round for r in store.reports_with_status(ReportStatus.INCLUDED)] == [first, first + 1]
     assert store.pending_submissions() == []
-    feed2 = restarted.feed
-    assert isinstance(feed2, ReplayFeed)
-    feed2.pin(feed2.start + 7200, next_second(w3))
-    result = restarted.cycle("BTC-USD")
-    assert (result.outcome, result.publish.round if result.publish else None) == ("published", 3)
-    assert oracle.get_risk_params("BTC-USD").round == 3
+
+    async def after_restart() -> int:
+        await restarted.node.start(join_current=True)
+        next_round = restarted.node.book.first_round
+        await restarted.node.run_round(next_round)
+        await restarted.node.stop()
+        return next_round
+
+    next_round = asyncio.run(after_restart())
+    assert next_round == first + 2, "the restart continues above the recovered round"
+    assert oracle.get_risk_params("BTC-USD").round == first + 2
     store.close()

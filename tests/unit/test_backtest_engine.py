@@ -8,12 +8,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from oracle_node.backtest import engine
-from oracle_node.backtest.base import DayForecast, empirical_tail
-from oracle_node.backtest.engine import WalkForwardConfig, walk_forward
 from oracle_node.errors import ConfigError
 from oracle_node.models.ewma import ewma_variance_path
 from oracle_node.models.tails import normal_es, normal_quantile
+from oracle_node.research.backtest import engine
+from oracle_node.research.backtest.base import DayForecast, empirical_tail
+from oracle_node.research.backtest.engine import WalkForwardConfig, walk_forward
 
 
 def garch_returns(n: int, seed: int = 11) -> np.ndarray:

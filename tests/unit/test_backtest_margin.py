@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oracle_node.backtest.margin import margin_efficiency
 from oracle_node.errors import ModelError
+from oracle_node.research.backtest.margin import margin_efficiency
 
 LOSS = np.array([0.10, 0.02, 0.05, -0.01, 0.03, 0.00, 0.04, -0.02, 0.01, 0.06])
 VAR_LOSS = np.array([0.10, 0.02, 0.05, 0.02, 0.03, 0.02, 0.04, 0.02, 0.02, 0.03])

@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle_node.backtest.engine import WalkForwardConfig
-from oracle_node.backtest.ml import MlFamily, MlOptions, prepare_ml
-from oracle_node.backtest.prices import load_prices
-from oracle_node.backtest.run import run_backtest
 from oracle_node.cli import main
 from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
-from oracle_node.models.conformal import calibrate, scores
 from oracle_node.models.ml_features import ml_rows
+from oracle_node.research.backtest.engine import WalkForwardConfig
+from oracle_node.research.backtest.ml import MlFamily, MlOptions, prepare_ml
+from oracle_node.research.backtest.prices import load_prices
+from oracle_node.research.backtest.run import run_backtest
+from oracle_node.research.training.conformal import calibrate, scores
 
 BTC = "prices/btc_usd_daily_2015_2026.csv"
 FUNDING = "funding/btc_perp_funding_daily_2019_2026.csv"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle_node.backtest.prices import load_prices
-from oracle_node.backtest.run import run_backtest
 from oracle_node.errors import DataError
+from oracle_node.research.backtest.prices import load_prices
+from oracle_node.research.backtest.run import run_backtest
 
 METRIC_KEYS = {
     "violations", "expected", "rate", "kupiec_p", "christoffersen_ind_p", "christoffersen_cc_p",

@@ -9,9 +9,9 @@ import pytest
 from arch.univariate.distribution import SkewStudent
 from scipy import integrate
 
-from oracle_node.backtest.skewt import skewt_ab, skewt_left_tail, skewt_ppf
 from oracle_node.errors import ModelError
 from oracle_node.models.tails import std_t_es, std_t_quantile
+from oracle_node.research.backtest.skewt import skewt_ab, skewt_left_tail, skewt_ppf
 
 CASES = [(3.1, 0.02), (4.0, -0.2), (8.0, 0.3), (30.0, -0.5)]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from oracle_node.backtest import stats
-from oracle_node.backtest.metrics import dm_against_best
 from oracle_node.errors import ModelError
+from oracle_node.research.backtest import stats
+from oracle_node.research.backtest.metrics import dm_against_best
 
 
 def test_kupiec__5_of_250_at_1pct__matches_hand_lr() -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle_node.backtest.prices import load_prices
 from oracle_node.drift.coverage import breaches, rolling_coverage
 from oracle_node.drift.monitor import DriftConfig, DriftMonitor
 from oracle_node.drift.psi import psi, tail_psi
 from oracle_node.errors import ConfigError, ModelError
 from oracle_node.models.ml_features import ML_FEATURES, MlRows, ml_rows
 from oracle_node.models.tails import normal_quantile
+from oracle_node.research.backtest.prices import load_prices
 
 
 def test_psi__all_mass_in_lower_half__hand_value() -> None:

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from oracle_node.drift.live import latest_verdict
 from oracle_node.features.history import MarketHistory
-from oracle_node.service.daemon import Daemon
 from oracle_node.service.metrics import NodeMetrics
+from oracle_node.service.refit import judge_drift
 from oracle_node.sources.history import load_history
 
 
@@ -36,12 +35,9 @@ def test_latest_verdict__short_history__none(btc: MarketHistory) -> None:
     assert latest_verdict(_until(btc, "2016-06-01")) is None
 
 
-def test_daemon_refit__crash_history__retrain_requested_metric_set(btc: MarketHistory) -> None:
+def test_judge_drift__crash_history__retrain_requested_metric_set(btc: MarketHistory) -> None:
     metrics = NodeMetrics(["BTC-USD"])
     crash = _until(btc, "2020-03-22")
-    node = SimpleNamespace(metrics=metrics, pipeline=SimpleNamespace(book=None, model=None))
-    daemon = Daemon.__new__(Daemon)
-    daemon.node = node  # type: ignore[assignment]
-    daemon._judge_drift(MarketHistory("BTC-USD", crash.ts, crash.close, volume=crash.volume))
+    judge_drift(MarketHistory("BTC-USD", crash.ts, crash.close, volume=crash.volume), metrics)
     assert metrics.retrain_requested.labels(market="BTC-USD")._value.get() == 1
     assert metrics.drift_flag.labels(market="BTC-USD")._value.get() == 1

@@ -19,7 +19,7 @@ from oracle_node.features.rolling import (
     rolling_zscore,
     safe_log,
 )
-from oracle_node.models.train_data import load_training_histories
+from oracle_node.research.training.train_data import load_training_histories
 
 DAY = 86_400.0
 

@@ -16,7 +16,7 @@ from oracle_node.models.baseline import BaselineForecaster, anchor_ts
 from oracle_node.models.ewma import EwmaModel
 from oracle_node.models.forecast import Flag
 from oracle_node.models.gjr import GjrGarchT
-from oracle_node.models.train_data import load_training_histories
+from oracle_node.research.training.train_data import load_training_histories
 
 DAY = 86_400.0
 

@@ -15,16 +15,16 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from oracle_node.backtest.prices import load_prices
 from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
-from oracle_node.models.conformal import calibrate, conformal_k, scores
 from oracle_node.models.manifest import canonical_bytes
-from oracle_node.models.ml_data import with_funding
 from oracle_node.models.ml_features import ML_FEATURES, ml_rows, weekday
-from oracle_node.models.ml_fit import GBM_PARAMS, MLP_PARAMS, fit_and_export
-from oracle_node.models.ml_run import cut_index, parse_pool
-from oracle_node.models.ml_train import train_bundle, write_bundles
+from oracle_node.research.backtest.prices import load_prices
+from oracle_node.research.training.conformal import calibrate, conformal_k, scores
+from oracle_node.research.training.ml_data import with_funding
+from oracle_node.research.training.ml_fit import GBM_PARAMS, MLP_PARAMS, fit_and_export
+from oracle_node.research.training.ml_run import cut_index, parse_pool
+from oracle_node.research.training.ml_train import train_bundle, write_bundles
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from oracle_node.models.ensemble import RiskModel, combine
 from oracle_node.models.forecast import Flag, Forecast
 from oracle_node.models.manifest import ARTIFACTS_DIR, MANIFEST_FILE, canonical_bytes, load_manifest
 from oracle_node.models.quantile_onnx import OnnxQuantileModel
-from oracle_node.models.train import ML_FEATURES, ONNX_FILE, Dataset, fit_quantile_pair, split_ts
-from oracle_node.models.train_data import load_training_histories
+from oracle_node.research.training.train import ML_FEATURES, ONNX_FILE, Dataset, fit_quantile_pair, split_ts
+from oracle_node.research.training.train_data import load_training_histories
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from oracle_node.service.node import Breaker
+from oracle_node.service.breaker import Breaker
 
 
 def test_breaker__n_consecutive_failures__opens_and_blocks_until_cooldown() -> None:

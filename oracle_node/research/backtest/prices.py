@@ -9,11 +9,16 @@
   (stamped at the end of that day, like the daily file); anything finer is intraday and aggregated.
 
 A day's return is log(close_t / close_{t-1}); its date label is the UTC date the close belongs to.
+
+Checks on any price file (each a `DataError` naming the file, line, field and value): UTF-8 text (a
+BOM is accepted), times within [2009-01-03, now + 1 day], prices within [1e-15, 1e15], and no gap of
+more than `MAX_GAP_DAYS` (7) days between two daily closes: a walk-forward backtest would otherwise
+score the whole gap as one day's return and fit its models across it without a word. The error names
+the last date before the gap and the first after it; fill the gap, or cut the file to one side of it.
 """
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,13 +27,14 @@ import numpy as np
 from oracle_node.errors import DataError
 from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
-from oracle_node.sources.base import open_text
+from oracle_node.sources.files import MAX_PRICE, MIN_PRICE, check_time, csv_rows, open_text
 from oracle_node.sources.history import load_history
 
 PriceSeries = MarketHistory  # daily closes, ts = end of the day (00:00 UTC of the next day)
 TIME_COLUMNS = ("date", "timestamp", "time", "datetime", "unix")
 PRICE_COLUMNS = ("close", "price")
 MS_THRESHOLD = 1e11  # a unix time this large is in milliseconds
+MAX_GAP_DAYS = 7.0  # a longer gap between two daily closes is an error (see the module docstring)
 
 
 def load_prices(source: PriceSeries | str | Path, asset: str) -> PriceSeries:
@@ -42,8 +48,30 @@ def load_prices(source: PriceSeries | str | Path, asset: str) -> PriceSeries:
         first = fh.readline().strip().lower()
     cols = [c.strip() for c in first.split(",")]
     if first.startswith("http") or {"unix", "symbol"} <= set(cols) or {"date", "price"} <= set(cols[:2]):
-        return load_history(asset, str(path))
-    return _read_generic(path, asset)
+        history = load_history(asset, str(path))
+    else:
+        history = _read_generic(path, asset)
+    check_gaps(str(path), history)
+    return history
+
+
+def check_gaps(name: str, history: MarketHistory, max_gap_days: float = MAX_GAP_DAYS) -> None:
+    """DataError naming the dates around the first gap of more than `max_gap_days` between closes."""
+    steps = np.diff(history.ts)
+    if steps.size == 0 or steps.max() <= max_gap_days * SECONDS_PER_DAY:
+        return
+    i = int(np.argmax(steps > max_gap_days * SECONDS_PER_DAY))
+    before, after = _day(history.ts[i]), _day(history.ts[i + 1])
+    raise DataError(
+        name, None, "date", f"{before}..{after}",
+        f"no price for {steps[i] / SECONDS_PER_DAY - 1:.0f} days between the closes of {before} and {after} "
+        f"(more than {max_gap_days:g}); fill the gap or cut the file to one side of it",
+    )  # fmt: skip
+
+
+def _day(close_ts: float) -> str:
+    """The UTC date a daily close belongs to (closes are stamped at the end of their day)."""
+    return datetime.fromtimestamp(close_ts - 1.0, UTC).strftime("%Y-%m-%d")
 
 
 def _pick(name: str, header: list[str], wanted: tuple[str, ...]) -> int:
@@ -63,28 +91,40 @@ def parse_time(name: str, line: int, text: str) -> float:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             raise DataError(name, line, "time", text, "expected an ISO date/datetime or unix time") from None
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-    return value / 1000.0 if value >= MS_THRESHOLD else value
+        return check_time(name, line, "time", text, (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+    return check_time(name, line, "time", text, value / 1000.0 if value >= MS_THRESHOLD else value)
 
 
 def _read_generic(path: Path, asset: str) -> PriceSeries:
     name = str(path)
     rows: list[tuple[float, float]] = []
     with open_text(path) as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None) or []
+        records = csv_rows(fh, name)
+        header = next((cells for _, cells in records), [])
         it, ip = _pick(name, header, TIME_COLUMNS), _pick(name, header, PRICE_COLUMNS)
-        for line, rec in enumerate(reader, start=2):
+        for line, rec in records:
             if not rec:
                 continue
-            try:
-                price = float(rec[ip])
-            except (ValueError, IndexError):
-                raise DataError(name, line, header[ip], rec[ip : ip + 1], "not a number") from None
-            if not (np.isfinite(price) and price > 0):
-                raise DataError(name, line, header[ip], price, "price must be finite and > 0")
-            rows.append((parse_time(name, line, rec[it]), price))
+            if len(rec) <= max(it, ip):
+                raise DataError(
+                    name, line, None, ",".join(rec), f"{len(rec)} columns, header has {len(header)}"
+                )
+            rows.append((parse_time(name, line, rec[it]), _price(name, line, header[ip], rec[ip])))
     return _to_daily(name, asset, rows)
+
+
+def _price(name: str, line: int, field: str, raw: str) -> float:
+    try:
+        price = float(raw)
+    except ValueError:
+        raise DataError(name, line, field, raw, "not a number") from None
+    if not (np.isfinite(price) and price > 0):
+        raise DataError(name, line, field, price, "price must be finite and > 0")
+    if not MIN_PRICE <= price <= MAX_PRICE:
+        raise DataError(
+            name, line, field, raw, f"outside [{MIN_PRICE:g}, {MAX_PRICE:g}] (a typo or a unit error?)"
+        )
+    return price
 
 
 def _to_daily(name: str, asset: str, rows: list[tuple[float, float]]) -> PriceSeries:

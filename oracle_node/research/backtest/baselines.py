@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from oracle_node.backtest.base import DayForecast, empirical_tail
 from oracle_node.models.ewma import RISKMETRICS_LAMBDA, EwmaModel, EwmaResult
 from oracle_node.models.tails import normal_es, normal_quantile
+from oracle_node.research.backtest.base import DayForecast, empirical_tail
 
 
 class HistoricalSimulation:

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle_node.backtest.base import DayForecast
-from oracle_node.backtest.engine import WalkForwardConfig, register_family
-from oracle_node.backtest.prices import load_prices
 from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
-from oracle_node.models.conformal import calibrate, scores
-from oracle_node.models.ml_data import data_hashes, with_funding
 from oracle_node.models.ml_features import MlRows, ml_rows
-from oracle_node.models.ml_train import CAL_DAYS, MlBundle, train_bundle, write_bundles
+from oracle_node.research.backtest.base import DayForecast
+from oracle_node.research.backtest.engine import WalkForwardConfig, register_family
+from oracle_node.research.backtest.prices import load_prices
+from oracle_node.research.training.conformal import calibrate, scores
+from oracle_node.research.training.ml_data import data_hashes, with_funding
+from oracle_node.research.training.ml_train import CAL_DAYS, MlBundle, train_bundle, write_bundles
 
 FAMILY = "ml"
 

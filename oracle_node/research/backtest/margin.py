@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from oracle_node.backtest.stats import as_path
 from oracle_node.errors import ModelError
+from oracle_node.research.backtest.stats import as_path
 
 
 @dataclass(frozen=True, slots=True)

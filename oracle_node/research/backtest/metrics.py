@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from oracle_node.backtest import stats
-from oracle_node.backtest.margin import margin_efficiency
+from oracle_node.research.backtest import stats
+from oracle_node.research.backtest.margin import margin_efficiency
 
 
 def model_metrics(

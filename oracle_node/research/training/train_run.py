@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from oracle_node import atomic
 from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.ewma import ewma_variance_path
 from oracle_node.models.manifest import Manifest, load_manifest, sha256_file, write_manifest
-from oracle_node.models.onnx_export import export_quantile_pair
 from oracle_node.models.quantile_onnx import deterministic_session
 from oracle_node.models.tails import normal_quantile
-from oracle_node.models.train import (
+from oracle_node.research.training.onnx_export import export_quantile_pair
+from oracle_node.research.training.train import (
     ALPHA,
     BASELINE,
     ONNX_FILE,
@@ -32,7 +33,7 @@ from oracle_node.models.train import (
     fit_tails,
     split_ts,
 )
-from oracle_node.models.train_data import load_training_histories, training_file_hashes
+from oracle_node.research.training.train_data import load_training_histories, training_file_hashes
 
 
 def onnx_matches_sklearn(onnx_bytes: bytes, lo: Any, hi: Any, x: np.ndarray) -> float:
@@ -109,7 +110,7 @@ def run_training(data_dir: Path, out_dir: Path, *, walk: bool = True) -> dict[st
     all_x = np.vstack([d.x for d in sets.values()])
     max_rel = onnx_matches_sklearn(onnx_bytes, lo, hi, all_x)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / ONNX_FILE).write_bytes(onnx_bytes)
+    atomic.write_bytes(out_dir / ONNX_FILE, onnx_bytes)
     metrics: dict[str, Any] = {"onnx_vs_sklearn_max_rel_diff": max_rel}
     for m, d in sets.items():
         metrics[m] = in_and_out_metrics(d, (lo, hi), cut, histories[m])

@@ -11,11 +11,11 @@ of the last `window` standardised residuals z = e / s, scaled by the forecast si
 days after a fit are appended as they are filtered, so the sample stays `window` long.
 
 Speed: each refit starts from the previous parameters (arch `starting_values`), which cuts SLSQP
-from ~20 to ~8 iterations. arch hands SLSQP its linear constraints a.x - b >= 0 without a Jacobian,
-so SLSQP differentiates them numerically at every iteration: half of a GJR fit's time. During our
-fits `exact_constraint_jacobians` swaps arch's constraint builder for one that also returns the
-exact Jacobian (the row a); the optimum is the same (tested against the unpatched fit). arch rejects a start that violates its constraints, and its optimiser
-often ends a hair outside (persistence 1 + 1e-8 on crypto), so the start is nudged inside first.
+from ~20 to ~8 iterations. (An earlier version also swapped arch's constraint builder for one with
+exact Jacobians through unittest.mock, for about half of a GJR fit's time; production code patches no
+library internals, so it is gone.) arch rejects a start that violates its constraints, and its
+optimiser often ends a hair outside (persistence 1 + 1e-8 on crypto), so the start is nudged inside
+first.
 Between refits only the variance recursion runs. A refit that fails or does not converge is retried
 from arch's own starting values; if that fails too the previous parameters stay in use (counted in
 `refit_failures`). A failure of the very first fit raises ModelError.
@@ -25,45 +25,23 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-from unittest import mock
 
-import arch.univariate.base as arch_base
 import numpy as np
 from arch import arch_model
 from arch.univariate.base import ARCHModelResult
 from arch.utility.exceptions import StartingValueWarning
 
-from oracle_node.backtest.base import DayForecast, empirical_tail
-from oracle_node.backtest.skewt import skewt_left_tail, skewt_ppf
 from oracle_node.errors import ModelError
 from oracle_node.models.tails import std_t_es, std_t_quantile
+from oracle_node.research.backtest.base import DayForecast, empirical_tail
+from oracle_node.research.backtest.skewt import skewt_left_tail, skewt_ppf
 
 SCALE = 100.0
 MAX_ITER = 100  # SLSQP iterations per fit; warm starts need ~8, cold ones ~20
 PERSISTENCE_CAP = 1.0 - 1e-7  # where a warm start is pulled back to
 MAX_PERSISTENCE = 1.0 + 1e-6  # fits beyond this are explosive and rejected
 SHAPE_BOUNDS = {"nu": (2.06, 299.0), "eta": (2.06, 299.0), "lambda": (-0.99, 0.99)}
-
-
-def _linear_constraints(a: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
-    """arch's `constraint(a, b)` plus the exact Jacobian of each linear row."""
-
-    def row(coeff: np.ndarray, val: float) -> dict[str, Any]:
-        fun: Callable[..., float] = lambda params, *_: float(np.dot(coeff, params) - val)  # noqa: E731
-        jac: Callable[..., np.ndarray] = lambda _params, *_: coeff  # noqa: E731
-        return {"type": "ineq", "fun": fun, "jac": jac}
-
-    return [row(a[i], float(b[i])) for i in range(a.shape[0])]
-
-
-@contextmanager
-def exact_constraint_jacobians() -> Iterator[None]:
-    with mock.patch.object(arch_base, "constraint", _linear_constraints):
-        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +181,7 @@ class ArchFamily:
         am = arch_model(
             y, mean="Constant", vol="GARCH", p=1, o=self.spec.o, q=1, dist=self.spec.dist, rescale=False
         )
-        with warnings.catch_warnings(record=True) as caught, exact_constraint_jacobians():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 res = am.fit(

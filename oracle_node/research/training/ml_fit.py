@@ -25,8 +25,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from oracle_node.errors import ModelError
-from oracle_node.models.onnx_export import TARGET_OPSET
 from oracle_node.models.quantile_onnx import ORT_ERRORS, deterministic_session
+from oracle_node.research.training.onnx_export import TARGET_OPSET
 
 ML_MODELS: tuple[str, ...] = ("qgbm", "mlp")
 GBM_PARAMS: dict[str, Any] = {

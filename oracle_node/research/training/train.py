@@ -26,9 +26,9 @@ from sklearn.ensemble import GradientBoostingRegressor
 from oracle_node.features.build import build_features
 from oracle_node.features.history import MarketHistory
 from oracle_node.features.rolling import log_returns
-from oracle_node.models.manifest import SCHEMA_VERSION
-from oracle_node.models.onnx_export import INPUT, OUTPUTS, TARGET_OPSET
+from oracle_node.models.manifest import ARTIFACTS_DIR, SCHEMA_VERSION
 from oracle_node.models.tails import std_t_es_ratio
+from oracle_node.research.training.onnx_export import INPUT, OUTPUTS, TARGET_OPSET
 
 MODEL_NAME = "qgbm_har_v1"
 ONNX_FILE = f"{MODEL_NAME}.onnx"
@@ -158,4 +158,5 @@ def build_manifest(
 
 
 def artifact_dir_default() -> Path:
-    return Path(__file__).resolve().parent / "artifacts"
+    """The bundled model's folder (oracle_node/models/artifacts), which the node serves."""
+    return ARTIFACTS_DIR

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from oracle_node.backtest.prices import load_prices
 from oracle_node.errors import ConfigError
-from oracle_node.models.ml_data import data_hashes, with_funding
 from oracle_node.models.ml_features import ml_rows
-from oracle_node.models.ml_train import CAL_DAYS, train_bundle, write_bundles
+from oracle_node.research.backtest.prices import load_prices
+from oracle_node.research.training.ml_data import data_hashes, with_funding
+from oracle_node.research.training.ml_train import CAL_DAYS, train_bundle, write_bundles
 
 Pool = tuple[str | Path, str, str | Path | None]
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oracle_node.backtest.base import BacktestModel
-from oracle_node.backtest.baselines import EwmaNormal, HistoricalSimulation
-from oracle_node.backtest.garch import GARCH_T, GJR_SKEWT, ArchFamily
-from oracle_node.backtest.stats import check_alpha
 from oracle_node.errors import ConfigError, ModelError
+from oracle_node.research.backtest.base import BacktestModel
+from oracle_node.research.backtest.baselines import EwmaNormal, HistoricalSimulation
+from oracle_node.research.backtest.garch import GARCH_T, GJR_SKEWT, ArchFamily
+from oracle_node.research.backtest.stats import check_alpha
 
 Progress = Callable[[str, int, int], None]
 FamilyFactory = Callable[["WalkForwardConfig"], BacktestModel]

@@ -26,11 +26,18 @@ from typing import Any
 import numpy as np
 import sklearn
 
+from oracle_node import atomic
 from oracle_node.errors import ModelError
-from oracle_node.models.conformal import Calibration, calibrate, scores
 from oracle_node.models.manifest import canonical_bytes
 from oracle_node.models.ml_features import ML_FEATURES, SCALE_FEATURE, MlRows
-from oracle_node.models.ml_fit import GBM_PARAMS, ML_MODELS, MLP_PARAMS, FittedModel, fit_and_export
+from oracle_node.research.training.conformal import Calibration, calibrate, scores
+from oracle_node.research.training.ml_fit import (
+    GBM_PARAMS,
+    ML_MODELS,
+    MLP_PARAMS,
+    FittedModel,
+    fit_and_export,
+)
 
 CAL_DAYS = 500
 MIN_FIT_ROWS = 250
@@ -139,7 +146,7 @@ def write_bundles(out: Path, bundles: Sequence[MlBundle], rows: MlRows, data: di
     for b in bundles:
         for name, fm in b.models.items():
             fname = onnx_file(name, b.alpha)
-            (out / fname).write_bytes(fm.onnx)
+            atomic.write_bytes(out / fname, fm.onnx)
             artifacts[fname] = hashlib.sha256(fm.onnx).hexdigest()
         models[f"alpha_{b.alpha}"] = {"split": b.split, "metrics": bundle_metrics(b, rows)}
     manifest = {
@@ -151,7 +158,7 @@ def write_bundles(out: Path, bundles: Sequence[MlBundle], rows: MlRows, data: di
         "params": {"qgbm": GBM_PARAMS, "mlp": {**MLP_PARAMS, "hidden_layer_sizes": list(MLP_PARAMS["hidden_layer_sizes"])}},
         "sklearn": sklearn.__version__,
     }  # fmt: skip
-    (out / "manifest.json").write_text(canonical_json(manifest))
+    atomic.write_text(out / "manifest.json", canonical_json(manifest))
     return hashlib.sha256(canonical_bytes(manifest)).digest()
 
 

@@ -20,12 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from oracle_node.backtest.engine import DEFAULT_MODELS, ModelPath, Progress, WalkForwardConfig, walk_forward
-from oracle_node.backtest.metrics import dm_against_best, dm_group_best, model_metrics
-from oracle_node.backtest.ml import MlOptions, train_for_backtest
-from oracle_node.backtest.prices import PriceSeries, load_prices
-from oracle_node.backtest.report import render_report
+from oracle_node import atomic
 from oracle_node.errors import DataError
+from oracle_node.research.backtest.engine import (
+    DEFAULT_MODELS,
+    ModelPath,
+    Progress,
+    WalkForwardConfig,
+    walk_forward,
+)
+from oracle_node.research.backtest.metrics import dm_against_best, dm_group_best, model_metrics
+from oracle_node.research.backtest.ml import MlOptions, train_for_backtest
+from oracle_node.research.backtest.prices import PriceSeries, load_prices
+from oracle_node.research.backtest.report import render_report
 
 
 @dataclass(frozen=True)
@@ -149,10 +156,10 @@ def write_outputs(
     try:
         out.mkdir(parents=True, exist_ok=True)
         doc = _json_safe({"run": run, "models": metrics})
-        (out / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        atomic.write_text(out / "metrics.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
         write_forecasts(out / "forecasts.csv", dates, returns, paths)
         pairs = {m: (p.var, p.es) for m, p in paths.items()}
-        (out / "report.html").write_text(render_report(run, metrics, dates, close, returns, pairs))
+        atomic.write_text(out / "report.html", render_report(run, metrics, dates, close, returns, pairs))
     except OSError as exc:
         raise DataError(str(out), None, None, exc.strerror, "cannot write the backtest outputs") from exc
 
@@ -161,7 +168,7 @@ def write_forecasts(
     path: Path, dates: Sequence[str], returns: np.ndarray, paths: dict[str, ModelPath]
 ) -> None:
     cols = [c for m in paths for c in (f"var_{m}", f"es_{m}")]
-    with path.open("w", newline="") as fh:
+    with atomic.atomic_write(path, newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["date", "return", *cols])
         for i, day in enumerate(dates):

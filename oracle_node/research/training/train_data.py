@@ -11,7 +11,7 @@ import numpy as np
 
 from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import MarketHistory
-from oracle_node.models.ml_data import file_sha256, with_funding
+from oracle_node.research.training.ml_data import file_sha256, with_funding
 from oracle_node.sources.history import load_history
 from oracle_node.sources.ohlcv import read_cdd_ohlcv
 

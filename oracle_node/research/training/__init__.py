@@ -1,0 +1,1 @@
+"""Training: datasets, model fits, conformal calibration, ONNX export and manifests."""
