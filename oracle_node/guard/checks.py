@@ -44,10 +44,27 @@ def peer_median(prices: Mapping[str, float], source: str) -> float | None:
     return median(others) if others else None
 
 
+def activity_of(tick: Tick) -> tuple[float | None, ...]:
+    """What a tick says about its venue besides the price: volume, best bid/ask and depth.
+
+    A live venue's rolling volume or book changes between polls even when its price is pinned (a
+    stablecoin at its peg, a price on its tick); a feed that stopped updating repeats all of it.
+    """
+    return (tick.volume, tick.bid, tick.ask, tick.depth_bid, tick.depth_ask)
+
+
 def observe(prev: SourceState | None, tick: Tick, peers: float | None, params: GuardParams) -> SourceState:
-    """Fold a tick into the source's repeat counters. A tick not newer than the last one changes nothing."""
+    """Fold a tick into the source's repeat counters. A tick not newer than the last one changes nothing.
+
+    repeats counts observations with the previous price; frozen_moves those of them in which the
+    peers' median moved; idle those in which nothing else the source reports (activity_of) changed
+    either. A source that reports nothing but a price is idle whenever its price repeats.
+    """
+    activity = activity_of(tick)
     if prev is None:
-        return SourceState(source=tick.source, last_ts=tick.ts, last_price=tick.price, peer_ref=peers)
+        return SourceState(
+            source=tick.source, last_ts=tick.ts, last_price=tick.price, peer_ref=peers, activity=activity
+        )
     if tick.ts <= prev.last_ts:
         return prev
     repeated = abs(tick.price / prev.last_price - 1.0) <= params.unchanged_rel
@@ -56,25 +73,33 @@ def observe(prev: SourceState | None, tick: Tick, peers: float | None, params: G
         and prev.peer_ref is not None
         and abs(peers / prev.peer_ref - 1.0) > params.peer_move_rel
     )
+    idle = repeated and activity == prev.activity
     return prev.evolve(
         last_ts=tick.ts,
         last_price=tick.price,
         peer_ref=peers if peers is not None else prev.peer_ref,
         repeats=prev.repeats + 1 if repeated else 0,
         frozen_moves=prev.frozen_moves + int(peers_moved) if repeated else 0,
+        activity=activity,
+        idle=prev.idle + 1 if idle else 0,
     )
 
 
 def check_frozen(entry: SourceState, params: GuardParams) -> Rejection | None:
-    """Frozen when repeated while the peers kept moving, or repeated for too long whatever they did."""
+    """Frozen when the price repeated while the peers kept moving, or when nothing the source reports
+    (price, volume, book) changed for too long. A price that repeats while the venue's volume or book
+    moves and its peers hold still is a flat market, not a frozen feed: it is kept."""
     if entry.frozen_moves >= params.frozen_after_moves:
         text = (
             f"price {entry.last_price!r} repeated {entry.repeats} times while peers moved "
             f"{entry.frozen_moves} times (frozen_after_moves {params.frozen_after_moves})"
         )
         return Rejection(entry.source, Reason.FROZEN, text)
-    if entry.repeats >= params.max_repeats:
-        text = f"price {entry.last_price!r} repeated {entry.repeats} times (max_repeats {params.max_repeats})"
+    if entry.idle >= params.max_repeats:
+        text = (
+            f"price {entry.last_price!r}, volume and book unchanged for {entry.idle} observations "
+            f"(max_repeats {params.max_repeats})"
+        )
         return Rejection(entry.source, Reason.FROZEN, text)
     return None
 

@@ -19,6 +19,9 @@ class SourceState:
     last_ts / last_price: the source's last observation (a tick with a newer ts is a new observation).
     repeats: consecutive observations that repeated the previous price. frozen_moves: of those, how many saw
     the peers' median move. peer_ref: the peers' median at the last observation.
+    activity: what the last observation said besides its price (volume, bid, ask, depth_bid,
+    depth_ask; see checks.activity_of). idle: consecutive observations that repeated the price AND
+    all of that: nothing the source reports changed (its data stopped updating).
     cusum_pos / cusum_neg: two-sided CUSUM of the log-deviation from the peers' median (excess over
     the slack). distrusted: drift alarm raised and not yet cleared; clean_obs counts in-line
     observations since, towards recovery.
@@ -34,6 +37,8 @@ class SourceState:
     cusum_neg: float = 0.0
     distrusted: bool = False
     clean_obs: int = 0
+    activity: tuple[float | None, ...] = ()
+    idle: int = 0
 
     def evolve(self, **changes: Any) -> SourceState:
         """A copy with `changes` applied (spelled out: dataclasses.replace costs ~10 µs a call)."""
@@ -49,6 +54,8 @@ class SourceState:
             cusum_neg=get("cusum_neg", self.cusum_neg),
             distrusted=get("distrusted", self.distrusted),
             clean_obs=get("clean_obs", self.clean_obs),
+            activity=get("activity", self.activity),
+            idle=get("idle", self.idle),
         )
 
 
@@ -110,6 +117,8 @@ _SOURCE_TYPES: dict[str, tuple[type, ...]] = {
     "cusum_neg": (float, int),
     "distrusted": (bool,),
     "clean_obs": (int,),
+    "activity": (list, tuple),
+    "idle": (int,),
 }
 
 
@@ -127,7 +136,23 @@ def _source_from_dict(raw: object) -> SourceState:
         ok = isinstance(value, _SOURCE_TYPES[name]) and not (name != "distrusted" and isinstance(value, bool))
         if not ok or (isinstance(value, float) and not math.isfinite(value)):
             raise DataError(_STATE_ORIGIN, None, f"sources[].{name}", value, "wrong type or not finite")
-    return SourceState(**raw)
+    values = dict(raw)
+    if "activity" in values:
+        values["activity"] = _activity(values["activity"])
+    return SourceState(**values)
+
+
+def _activity(values: list[object] | tuple[object, ...]) -> tuple[float | None, ...]:
+    out: list[float | None] = []
+    for value in values:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, float | int) or not math.isfinite(value)
+        ):
+            raise DataError(
+                _STATE_ORIGIN, None, "sources[].activity", value, "expected finite numbers or null"
+            )
+        out.append(None if value is None else float(value))
+    return tuple(out)
 
 
 def _optional_float(value: object, name: str) -> float | None:

@@ -76,11 +76,47 @@ def test_observe__repeated_while_peers_move__frozen_after_three() -> None:
     assert "while peers moved 3 times" in rejection.text
 
 
-def test_observe__repeated_while_peers_quiet__not_frozen_until_max_repeats() -> None:
+def test_observe__price_only_source_repeats_while_peers_quiet__frozen_after_max_repeats() -> None:
     n = P.max_repeats
     assert check_frozen(_repeat([100.0] * n, [100.0] * n), P) is None
     rejection = check_frozen(_repeat([100.0] * (n + 1), [100.0] * (n + 1)), P)
-    assert rejection is not None and f"repeated {n} times (max_repeats {n})" in rejection.text
+    assert rejection is not None and f"unchanged for {n} observations (max_repeats {n})" in rejection.text
+
+
+def _repeat_with(extras: list[dict[str, float]], peers_move: bool = False) -> SourceState:
+    """Price 1.0 repeated at every observation, with the given volume/book fields per observation."""
+    entry = None
+    for k, extra in enumerate(extras):
+        peer = 1.0 + 0.001 * k if peers_move else 1.0
+        entry = observe(entry, tick("a", 1.0, T0 + k, **extra), peer, P)
+    assert entry is not None
+    return entry
+
+
+def test_observe__pinned_price_volume_and_book_moving__never_frozen() -> None:
+    extras = [
+        {"volume": 5e6 + 1_000.0 * k, "bid": 0.9999, "ask": 1.0, "depth_bid": 2e6 + k, "depth_ask": 2e6}
+        for k in range(10 * P.max_repeats)
+    ]
+    entry = _repeat_with(extras)
+    assert (entry.repeats, entry.idle) == (10 * P.max_repeats - 1, 0)
+    assert check_frozen(entry, P) is None
+
+
+def test_observe__price_volume_and_book_all_repeat__frozen_after_max_repeats() -> None:
+    same = {"volume": 5e6, "bid": 0.9999, "ask": 1.0, "depth_bid": 2e6, "depth_ask": 2e6}
+    assert check_frozen(_repeat_with([same] * P.max_repeats), P) is None
+    rejection = check_frozen(_repeat_with([same] * (P.max_repeats + 1)), P)
+    assert rejection is not None and rejection.reason is Reason.FROZEN
+    assert "volume and book unchanged" in rejection.text
+
+
+def test_observe__pinned_price_while_peers_move__frozen_even_with_moving_volume() -> None:
+    extras = [{"volume": 5e6 + 1_000.0 * k} for k in range(P.frozen_after_moves + 1)]
+    entry = _repeat_with(extras, peers_move=True)
+    assert entry.idle == 0 and entry.frozen_moves == P.frozen_after_moves
+    rejection = check_frozen(entry, P)
+    assert rejection is not None and "while peers moved" in rejection.text
 
 
 def test_observe__price_changes__counters_reset() -> None:

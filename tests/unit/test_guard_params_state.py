@@ -38,13 +38,28 @@ def test_guard_params__pool_of__config_then_tick_then_self() -> None:
 
 def _state() -> GuardState:
     entry = SourceState(
-        source="a", last_ts=1.0, last_price=100.0, repeats=2, cusum_pos=0.003, distrusted=True
+        source="a",
+        last_ts=1.0,
+        last_price=100.0,
+        repeats=2,
+        cusum_pos=0.003,
+        distrusted=True,
+        activity=(5e6, None, 1.0, 2e6, 2e6),
+        idle=1,
     )
     return GuardState(last_ts=1.0, last_aggregate=100.0, sources=(entry,))
 
 
 def test_guard_state__to_dict_from_dict__round_trip() -> None:
     assert GuardState.from_dict(_state().to_dict()) == _state()
+
+
+def test_guard_state__stored_before_activity_existed__loads_with_no_activity() -> None:
+    raw = _state().to_dict()
+    for entry in raw["sources"]:
+        del entry["activity"], entry["idle"]
+    entry = GuardState.from_dict(raw).sources[0]
+    assert (entry.activity, entry.idle, entry.repeats) == ((), 0, 2)
 
 
 def test_guard_state__updated__merges_sorted_and_keeps_last_good_aggregate() -> None:
@@ -60,6 +75,9 @@ def test_guard_state__updated__merges_sorted_and_keeps_last_good_aggregate() -> 
         (lambda d: d["sources"][0].update(repeats="2"), "sources[].repeats"),
         (lambda d: d["sources"][0].update(cusum_pos=float("inf")), "sources[].cusum_pos"),
         (lambda d: d["sources"][0].update(colour="red"), "sources[].colour"),
+        (lambda d: d["sources"][0].update(activity=[1.0, "x"]), "sources[].activity"),
+        (lambda d: d["sources"][0].update(activity=[float("nan")]), "sources[].activity"),
+        (lambda d: d["sources"][0].update(idle=1.5), "sources[].idle"),
         (lambda d: d["sources"][0].pop("last_price"), "sources[].last_price"),
         (lambda d: d.update(last_aggregate="x"), "last_aggregate"),
         (lambda d: d.update(sources={}), "sources"),
