@@ -7,11 +7,19 @@ confidence), units (rounding), bounds (on-chain checks), black_scholes (option r
 """
 
 from oracle_node.risk.bounds import check_bounds, ensure_within_bounds
-from oracle_node.risk.compute import RiskExplanation, RiskInput, RiskResult, compute_many, compute_params
+from oracle_node.risk.compute import (
+    CappedField,
+    RiskExplanation,
+    RiskInput,
+    RiskResult,
+    compute_many,
+    compute_params,
+)
 from oracle_node.risk.params import RiskSettings
 from oracle_node.types import FieldBounds, OnchainBounds
 
 __all__ = [
+    "CappedField",
     "FieldBounds",
     "OnchainBounds",
     "RiskExplanation",

@@ -4,8 +4,17 @@ Per market, in the contract's units (uint16 bp; oracle_node.risk.units rounds pr
     volatility = sigma_1d * sqrt(365)                      VaR / ES = the 1-day two-sided 99% values
     IM, MM, LT = oracle_node.risk.margin                   score, confidence = oracle_node.risk.score
 Each result carries a `RiskExplanation` (which scenario set IM, score and confidence components) for
-logs and reports. Inputs are validated here, at the boundary; a value that cannot be published raises
-BoundsViolation naming the market and field.
+logs and reports. Inputs are validated here, at the boundary (an invalid input raises BoundsViolation
+naming the market and field).
+
+A valid input always yields a publishable, consistent set. In an extreme move the model can want a
+value no field can carry (volatility, VaR, ES or IM above 65535 bp = 655.35 %; MM above 100 %, where
+no LT >= 0 satisfies LT + MM <= 10000). Publishing nothing then would leave the stale, low margins
+on-chain exactly when they do the most harm, so the field takes its largest representable value
+instead (65535 bp; MM 10000 bp, hence LT 0): the most conservative set the contract can hold. Caps
+are monotone, so MM <= IM (MM's cap is below IM's) and VaR <= ES still hold. The result lists each
+capped field with the value wanted (`RiskResult.capped`), carries the flag `capped_unrepresentable`
+and its confidence takes that flag's factor (RiskSettings.confidence_flag_factors).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from oracle_node.errors import BoundsViolation
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk.grid import ScenarioGrid
 from oracle_node.risk.margin import ForecastArrays, MarginArrays, liquidity_addon, margins
-from oracle_node.risk.params import RiskSettings
+from oracle_node.risk.params import CAPPED_UNREPRESENTABLE, RiskSettings
 from oracle_node.risk.score import (
     ConfidenceParts,
     ScoreParts,
@@ -29,12 +38,15 @@ from oracle_node.risk.score import (
     score_parts,
     tail_ratio,
 )
-from oracle_node.risk.units import bp_down, bp_up, require_uint16_fields
-from oracle_node.types import BPS, RISK_FIELDS, RiskParamsBps
+from oracle_node.risk.units import bp_down, bp_up, cap_bp
+from oracle_node.types import BPS, RISK_FIELDS, UINT16_MAX, RiskParamsBps
 
 DAYS_PER_YEAR = 365.0
 _GRIDS: dict[tuple[object, ...], ScenarioGrid] = {}  # grids are pure functions of these settings
 _PROTECTIVE = ("volatility", "var99", "es99", "initial_margin", "maintenance_margin", "risk_score")
+# Largest publishable value per protective field: the uint16, except MM, which LT + MM <= 10000 with
+# LT >= 0 limits to 100 %. MM's cap is below IM's, so capping keeps MM <= IM.
+_CEILINGS = dict.fromkeys(_PROTECTIVE, UINT16_MAX) | {"maintenance_margin": BPS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +97,25 @@ class RiskExplanation:
 
 
 @dataclass(frozen=True, slots=True)
+class CappedField:
+    """A field published at its ceiling because the model wanted more than it can carry."""
+
+    field: str
+    wanted_bp: float  # the model's value in bp (inf when it overflowed)
+    published_bp: int
+
+
+@dataclass(frozen=True, slots=True)
 class RiskResult:
     market: str
     params: RiskParamsBps
     explanation: RiskExplanation
+    capped: tuple[CappedField, ...] = ()
+
+    @property
+    def flags(self) -> frozenset[str]:
+        """The risk layer's flags: capped_unrepresentable when a field holds its ceiling, not the model's value."""
+        return frozenset({CAPPED_UNREPRESENTABLE}) if self.capped else frozenset()
 
 
 def _grid(settings: RiskSettings) -> ScenarioGrid:
@@ -140,14 +167,9 @@ def _margin_arrays(items: Sequence[RiskInput], settings: RiskSettings) -> tuple[
     return margins(f, addon, _grid(settings), settings), f
 
 
-def _liquidation_thresholds(markets: list[str], mm_bp: list[int], settings: RiskSettings) -> list[int]:
-    out = []
-    for market, mm in zip(markets, mm_bp, strict=True):
-        if mm > BPS:
-            why = f"maintenance margin above 100% leaves no liquidation threshold with LT + MM <= {BPS}"
-            raise BoundsViolation(market, "maintenance_margin", mm, why)
-        out.append(max(BPS - mm - settings.liquidation_buffer_bp, 0))
-    return out
+def _liquidation_thresholds(mm_bp: list[int], settings: RiskSettings) -> list[int]:
+    """LT = 10000 - MM - buffer, at least 0 (MM is at most 10000 after capping)."""
+    return [max(BPS - mm - settings.liquidation_buffer_bp, 0) for mm in mm_bp]
 
 
 def _explanations(m: MarginArrays, grid: ScenarioGrid, mm_fraction: float) -> list[MarginExplanation]:
@@ -177,21 +199,28 @@ def _explanations(m: MarginArrays, grid: ScenarioGrid, mm_fraction: float) -> li
     ]
 
 
-def _rounded_fields(
-    markets: list[str],
-    fractions: dict[str, np.ndarray],
-    confidence: np.ndarray,
-    settings: RiskSettings,
-) -> dict[str, list[int]]:
-    """Every field in bp: protective ones up, confidence down, LT from the rounded MM.
+def _capped_fields(
+    markets: list[str], fractions: dict[str, np.ndarray]
+) -> tuple[dict[str, list[int]], list[tuple[CappedField, ...]]]:
+    """Protective fields in bp, rounded up and capped at their ceilings; the capped ones per market."""
+    bp: dict[str, list[int]] = {}
+    capped: list[list[CappedField]] = [[] for _ in markets]
+    for name, x in fractions.items():
+        wanted = bp_up(x)
+        bp[name], hit = cap_bp(markets, name, x, wanted, _CEILINGS[name])
+        for i in np.flatnonzero(hit).tolist():
+            capped[i].append(CappedField(name, float(x[i]) * BPS, bp[name][i]))
+    return bp, [tuple(c) for c in capped]
 
-    Fields are checked in RISK_FIELDS order (LT last), so an unrepresentable value names the first one.
-    """
-    rounded = {name: (x, bp_up(x)) for name, x in fractions.items()}
-    rounded["confidence"] = (confidence, bp_down(confidence))
-    bp = require_uint16_fields(markets, rounded)
-    bp["liquidation_threshold"] = _liquidation_thresholds(markets, bp["maintenance_margin"], settings)
-    return bp
+
+def _confidence(
+    items: Sequence[RiskInput], capped: list[tuple[CappedField, ...]], settings: RiskSettings
+) -> list[ConfidenceParts]:
+    out = []
+    for item, cap in zip(items, capped, strict=True):
+        flags = item.forecast.flags | item.guard_flags | ({CAPPED_UNREPRESENTABLE} if cap else set())
+        out.append(confidence_parts(item.guard_confidence, item.model_agreement, flags, settings))
+    return out
 
 
 def compute_many(items: Sequence[RiskInput], settings: RiskSettings | None = None) -> list[RiskResult]:
@@ -205,17 +234,17 @@ def compute_many(items: Sequence[RiskInput], settings: RiskSettings | None = Non
     m, f = _margin_arrays(items, settings)
     vol_annual = f.sigma_1d * math.sqrt(DAYS_PER_YEAR)
     scores = score_parts(vol_annual, tail_ratio(f), [i.forecast.flags for i in items], settings)
-    conf = [
-        confidence_parts(i.guard_confidence, i.model_agreement, i.forecast.flags | i.guard_flags, settings)
-        for i in items
-    ]
     protective = (vol_annual, m.var99, m.es99, m.initial, m.maintenance, score_fraction(scores))
-    fractions = dict(zip(_PROTECTIVE, protective, strict=True))
-    bp = _rounded_fields(markets, fractions, np.array([c.value for c in conf]), settings)
+    bp, capped = _capped_fields(markets, dict(zip(_PROTECTIVE, protective, strict=True)))
+    conf = _confidence(items, capped, settings)
+    bp["liquidation_threshold"] = _liquidation_thresholds(bp["maintenance_margin"], settings)
+    bp["confidence"] = bp_down(np.array([c.value for c in conf])).astype(np.int64).tolist()
     margin = _explanations(m, _grid(settings), settings.mm_fraction)
     rows = zip(*(bp[name] for name in RISK_FIELDS), strict=True)
     return [
-        RiskResult(market, RiskParamsBps(*row), RiskExplanation(market, margin[i], scores[i], conf[i]))
+        RiskResult(
+            market, RiskParamsBps(*row), RiskExplanation(market, margin[i], scores[i], conf[i]), capped[i]
+        )
         for i, (market, row) in enumerate(zip(markets, rows, strict=True))
     ]
 

@@ -92,8 +92,13 @@ class ScenarioGrid:
     def linear_losses(
         self, scan_range: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Covered losses of a unit long and a unit short, each (markets, scenarios)."""
-        growth = np.exp(self.log_moves(scan_range))
+        """Covered losses of a unit long and a unit short, each (markets, scenarios).
+
+        An absurd scan range overflows the short's loss to inf: compute caps such a margin at its
+        largest representable value and flags it.
+        """
+        with np.errstate(over="ignore"):
+            growth = np.exp(self.log_moves(scan_range))
         return self.cover * (1.0 - growth), self.cover * (growth - 1.0)
 
     def option_book_losses(

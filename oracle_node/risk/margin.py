@@ -12,7 +12,8 @@ With h the margin period of risk in days and S the grid's scan range (oracle_nod
     VaR99    = max(VaR99_long, VaR99_short),  ES99 = max(ES99_long, ES99_short)   (1 day, two-sided)
     MM       = max(mm_fraction * IM, VaR99)                           (never below the 1-day VaR)
     LT (bp)  = 10000 - MM (bp) - liquidation_buffer_bp, and 0 when that is negative (nothing can be
-               borrowed against the asset). MM above 10000 bp has no valid LT: BoundsViolation.
+               borrowed against the asset). MM above 10000 bp has no valid LT: compute publishes
+               MM = 10000 and LT = 0 and flags the set capped_unrepresentable.
 
 Since h >= 1: IM >= ES floor >= ES99 >= VaR99, so MM <= IM and VaR <= ES hold before rounding, and
 rounding up keeps them (ceil is monotone).

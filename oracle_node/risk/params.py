@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# Flag of a result whose model wanted a value no field can carry (above 655.35 %, or a maintenance
+# margin above 100 %): the published field holds the largest representable value instead.
+CAPPED_UNREPRESENTABLE = "capped_unrepresentable"
+
 # SPAN's scanning points: the price scan range in thirds (CME SPAN, 16 scenarios).
 SPAN_PRICE_MULTIPLES: tuple[float, ...] = (-1.0, -2.0 / 3.0, -1.0 / 3.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0)
 
@@ -100,8 +104,14 @@ class RiskSettings(BaseModel):
         0.25, ge=0.0, description="Logit penalty of any other model flag."
     )
     confidence_flag_factors: dict[str, float] = Field(
-        default_factory=lambda: {"fallback_baseline": 0.6, "out_of_training_range": 0.7},
-        description="Data-sufficiency factor (0..1) applied to confidence per model or guard flag present.",
+        default_factory=lambda: {
+            "fallback_baseline": 0.6,
+            "out_of_training_range": 0.7,
+            CAPPED_UNREPRESENTABLE: 0.5,
+        },
+        description="Data-sufficiency factor (0..1) applied to confidence per model, guard or risk flag "
+        "present. capped_unrepresentable halves it: the published margins are a ceiling the model's "
+        "own value lies above, a lower bound of the risk rather than an estimate of it.",
     )
     confidence_unknown_flag_factor: float = Field(
         0.9, ge=0.0, le=1.0, description="Confidence factor of any other flag (model or guard)."

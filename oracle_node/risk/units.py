@@ -5,8 +5,11 @@ publishing 1 bp too much margin is safe, 1 bp too little is not. The liquidation
 confidence round DOWN for the same reason. A value within ROUNDING_SLACK_BP of an integer is taken as
 that integer, so float noise (0.07 * 10000 = 700.0000000000001) does not cost a basis point.
 
-A value the uint16 cannot hold (above 65535 bp = 655.35%, negative, NaN) raises BoundsViolation:
-nothing is clamped, because a clamped margin would be a silently wrong margin.
+`require_uint16*`: a value the uint16 cannot hold (above 65535 bp = 655.35%, negative, NaN) raises
+BoundsViolation. `cap_bp`: the publishing path's alternative for protective fields, where publishing
+nothing in an extreme move would leave stale low margins on-chain: a value above its ceiling (or not
+finite, which only an overflow of an extreme input produces) becomes the ceiling, and the caller
+learns which were capped so it can flag and log them. Never silent.
 """
 
 from __future__ import annotations
@@ -51,6 +54,25 @@ def require_uint16_fields(
         raise BoundsViolation(markets[col], names[row], value, why)
     ints = bps.astype(np.int64).tolist()
     return {name: ints[k] for k, name in enumerate(names)}
+
+
+def cap_bp(
+    markets: Sequence[str], field: str, fractions: ArrayLike, bps: ArrayLike, ceiling: int
+) -> tuple[list[int], list[bool]]:
+    """Rounded bp as ints with values above `ceiling` or not finite set to it, and which were capped.
+
+    A negative value is not an extreme, it is a defect: BoundsViolation naming the market.
+    """
+    raw = np.asarray(bps, dtype=np.float64).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        capped = ~np.isfinite(raw) | (raw > ceiling)
+        negative = raw < 0.0
+    if negative.any():
+        col = int(np.argmax(negative))
+        value = float(np.asarray(fractions, dtype=np.float64).reshape(-1)[col])
+        raise BoundsViolation(markets[col], field, value, "a protective quantity cannot be negative")
+    ints = np.where(capped, float(ceiling), raw).astype(np.int64).tolist()
+    return ints, capped.tolist()
 
 
 def to_bp_up(market: str, field: str, fraction: float) -> int:

@@ -9,11 +9,17 @@ A market's outcome is one of
 - degraded: the guard had no quorum, nothing is computed or published (never an average of two
   disagreeing sources); the last published values stay on-chain and age, and consumers fail closed
   on their max age;
-- error: the model or the risk layer could not produce a representable set (named in `error`).
+- error: the model could not forecast, or the risk layer refused an invalid input (named in `error`).
+
+A market the guard priced and the model forecast always gets params: when the model wants a value no
+field can carry (an extreme move), the risk layer publishes the most conservative representable set
+instead, flags it `capped_unrepresentable` (in `flags`, with a reduced confidence) and this module
+logs `params_capped` with each capped field's wanted and published values.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import median
@@ -22,6 +28,7 @@ from typing import Any
 from oracle_node.config import NodeConfig
 from oracle_node.errors import BoundsViolation, DataError, ModelError
 from oracle_node.guard import GuardResult, GuardState, evaluate
+from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk import RiskInput, RiskResult, compute_many
@@ -31,6 +38,8 @@ from oracle_node.sources.tick import Tick
 from oracle_node.types import RISK_FIELDS, RiskParamsBps
 
 MIN_HISTORY_DAYS = 3
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,13 @@ class MarketOutcome:
     def would_publish(self) -> bool:
         return self.risk is not None and self.decision is not None and self.decision.publish
 
+    @property
+    def flags(self) -> frozenset[str]:
+        """Every flag of the round: the guard's, the model's and the risk layer's."""
+        model = self.forecast.flags if self.forecast else frozenset()
+        risk = self.risk.flags if self.risk else frozenset()
+        return frozenset(self.guard.flags) | model | risk
+
     def to_json_dict(self) -> dict[str, Any]:
         g = self.guard
         params = None
@@ -58,7 +74,8 @@ class MarketOutcome:
             "aggregate_price": g.aggregate_price,
             "accepted_sources": sorted(g.accepted),
             "rejected": g.reasons(),
-            "flags": sorted({*g.flags, *(self.forecast.flags if self.forecast else ())}),
+            "flags": sorted(self.flags),
+            "capped": _capped_json(self.risk),
             "confidence": (self.risk.params.confidence / 10_000) if self.risk else round(g.confidence, 4),
             "params": params,
             "would_publish": self.would_publish,
@@ -167,15 +184,18 @@ class NodePipeline:
             for m, f in forecasts.items()
         ]
         try:
-            return {r.market: r for r in compute_many(items, self.cfg.risk)}
-        except BoundsViolation:
-            out = {}
+            results = compute_many(items, self.cfg.risk)
+        except BoundsViolation:  # an invalid input: isolate the market, keep the others
+            results = []
             for item in items:
                 try:
-                    out[item.market] = compute_many([item], self.cfg.risk)[0]
+                    results += compute_many([item], self.cfg.risk)
                 except BoundsViolation as exc:
                     errors[item.market] = f"risk: {exc}"
-            return out
+        for r in results:
+            if r.capped:
+                log.warning("params_capped", market=r.market, **_capped_json(r))
+        return {r.market: r for r in results}
 
     def _outcome(
         self,
@@ -199,3 +219,17 @@ class NodePipeline:
             deviation_bps=mcfg.deviation_bps,
         )
         return MarketOutcome(market, now, guard, forecast, risk, decision)
+
+
+def _capped_json(risk: RiskResult | None) -> dict[str, Any] | None:
+    """{"fields": [...], "wanted_bp": {...}, "published_bp": {...}} of a capped set, else None."""
+    if risk is None or not risk.capped:
+        return None
+    return {
+        "fields": [c.field for c in risk.capped],
+        "wanted_bp": {
+            c.field: round(c.wanted_bp, 2) if math.isfinite(c.wanted_bp) else str(c.wanted_bp)
+            for c in risk.capped
+        },
+        "published_bp": {c.field: c.published_bp for c in risk.capped},
+    }

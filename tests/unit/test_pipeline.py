@@ -72,3 +72,27 @@ def test_step__intraday_crash__margins_rise_in_the_same_round(pipeline_factory) 
     crash = p.step(T0 + 7200, ticks(last * 0.7, T0 + 7200))[0]
     assert not crash.guard.rejected
     assert crash.risk.params.initial_margin > calm.initial_margin * 1.3
+
+
+def test_step__gap_beyond_representable__capped_set_flagged_and_logged(  # type: ignore[no-untyped-def]
+    pipeline_factory, caplog
+) -> None:
+    make, last = pipeline_factory
+    p = make()
+    calm = p.step(T0 + 3600, ticks(last, T0 + 3600))[0]
+    with caplog.at_level("WARNING", logger="oracle_node.service.pipeline"):
+        (out,) = p.step(T0 + 7200, ticks(last * 0.4, T0 + 7200))
+    assert out.error is None and out.risk is not None and out.would_publish
+    params = out.risk.params
+    assert (params.maintenance_margin, params.liquidation_threshold) == (10_000, 0)
+    assert params.confidence < calm.risk.params.confidence
+    view = out.to_json_dict()
+    assert (
+        "capped_unrepresentable" in view["flags"]
+        and "capped_unrepresentable" not in calm.to_json_dict()["flags"]
+    )
+    assert "maintenance_margin" in view["capped"]["fields"]
+    (record,) = [r for r in caplog.records if r.getMessage() == "params_capped"]
+    logged = record.fields  # type: ignore[attr-defined]
+    assert logged["market"] == "BTC-USD" and logged["fields"] == view["capped"]["fields"]
+    assert logged["wanted_bp"]["maintenance_margin"] > logged["published_bp"]["maintenance_margin"] == 10_000

@@ -9,8 +9,9 @@ import pytest
 
 from oracle_node.errors import BoundsViolation
 from oracle_node.models.forecast import Forecast
+from oracle_node.risk.bounds import consistency_violation
 from oracle_node.risk.compute import RiskInput, compute_many, compute_params
-from oracle_node.risk.params import RiskSettings
+from oracle_node.risk.params import CAPPED_UNREPRESENTABLE, RiskSettings
 from oracle_node.risk.score import NORMAL_TAIL_RATIO
 
 ONE_DAY = RiskSettings(margin_period_days=1.0)
@@ -65,26 +66,64 @@ def test_compute_params__mm_plus_buffer_above_100pct__lt_zero() -> None:
     assert result.params.liquidation_threshold == 0
 
 
-def test_compute_params__mm_above_100pct__bounds_violation() -> None:
+def test_compute_params__mm_above_100pct__capped_at_100pct_lt_zero_and_flagged() -> None:
     forecast = Forecast("x", 0.01, 0.02, 0.03, 1.2, 1.3)
-    with pytest.raises(BoundsViolation) as info:
-        compute_params("MEME-USD", forecast)
-    assert (info.value.market, info.value.field) == ("MEME-USD", "maintenance_margin")
+    result = compute_params("MEME-USD", forecast)
+    p = result.params
+    assert (p.maintenance_margin, p.liquidation_threshold) == (10_000, 0)
+    assert p.initial_margin > 10_000 and p.var99 == 12_000 and p.es99 == 13_000  # representable: kept
+    assert consistency_violation("MEME-USD", p) is None
+    (capped,) = result.capped
+    assert capped.field == "maintenance_margin" and capped.published_bp == 10_000
+    assert capped.wanted_bp == pytest.approx(result.explanation.margin.maintenance * 10_000)
+    assert capped.wanted_bp > 10_000
+    assert result.flags == {CAPPED_UNREPRESENTABLE}
 
 
 @pytest.mark.parametrize(
-    ("forecast", "field"),
+    ("forecast", "fields"),
     [
-        (Forecast("x", 0.35, 0.3, 0.4, 0.3, 0.4), "volatility"),  # 668.7%/yr
-        (Forecast("x", 0.01, 0.02, 0.03, 6.0, 6.4), "initial_margin"),  # ES floor 7.4^1.41 - 1 = 1590%
+        # 668.7%/yr; the short's loss in SPAN's extreme move (2 x scan range 1.71, 35 % cover) is 1029 %
+        (Forecast("x", 0.35, 0.3, 0.4, 0.3, 0.4), {"volatility", "initial_margin", "maintenance_margin"}),
+        # ES floor 7.4^1.41 - 1 = 1590%; MM = 0.7 x IM above 100 % as well
+        (Forecast("x", 0.01, 0.02, 0.03, 6.0, 6.4), {"initial_margin", "maintenance_margin"}),
     ],
 )
-def test_compute_params__unrepresentable__bounds_violation_not_clamped(
-    forecast: Forecast, field: str
+def test_compute_params__unrepresentable__most_conservative_representable_set_flagged(
+    forecast: Forecast, fields: set[str]
 ) -> None:
-    with pytest.raises(BoundsViolation) as info:
-        compute_params("X", forecast)
-    assert info.value.field == field
+    result = compute_params("X", forecast)
+    assert {c.field for c in result.capped} == fields
+    for c in result.capped:
+        assert (
+            getattr(result.params, c.field)
+            == c.published_bp
+            == (10_000 if c.field == "maintenance_margin" else 65_535)
+        )
+        assert c.wanted_bp > c.published_bp
+    assert consistency_violation("X", result.params) is None
+    assert result.flags == {CAPPED_UNREPRESENTABLE}
+
+
+def test_compute_params__capped__confidence_takes_the_flag_factor() -> None:
+    calm = compute_params("X", Forecast("x", 0.01, 0.02, 0.03, 0.03, 0.04), guard_confidence=0.9)
+    wild = compute_params("X", Forecast("x", 0.35, 0.3, 0.4, 0.3, 0.4), guard_confidence=0.9)
+    assert calm.capped == () and calm.flags == frozenset() and calm.params.confidence == 9000
+    assert wild.explanation.confidence.data_sufficiency == 0.5
+    assert wild.params.confidence == 4500
+
+
+def test_compute_params__overflow_to_infinity__capped_not_nan() -> None:
+    result = compute_params("X", Forecast("x", 1e3, 0.99, 1.0, 0.99, 1.0))  # exp of the scan range overflows
+    p = result.params
+    assert (p.volatility, p.initial_margin, p.maintenance_margin, p.liquidation_threshold) == (
+        65_535,
+        65_535,
+        10_000,
+        0,
+    )
+    assert {c.field for c in result.capped} >= {"volatility", "initial_margin", "maintenance_margin"}
+    assert consistency_violation("X", p) is None
 
 
 def test_compute_params__rounding__protective_up_confidence_down() -> None:

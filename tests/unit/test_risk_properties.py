@@ -7,11 +7,11 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle_node.errors import BoundsViolation
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk.bounds import consistency_violation
 from oracle_node.risk.compute import RiskInput, compute_many, compute_params
-from oracle_node.types import BPS
+from oracle_node.risk.params import CAPPED_UNREPRESENTABLE
+from oracle_node.types import BPS, UINT16_MAX
 
 FLAGS = st.frozensets(st.sampled_from(["fallback_baseline", "out_of_training_range", "stale_source"]))
 
@@ -52,14 +52,17 @@ def test_compute_params__any_valid_forecast__passes_contract_consistency(
 
 @settings(max_examples=300, deadline=None)
 @given(forecast=forecasts(max_sigma=0.5, max_es_short=8.0))
-def test_compute_params__extreme_forecast__consistent_or_named_bounds_violation(forecast: Forecast) -> None:
-    try:
-        p = compute_params("X", forecast).params
-    except BoundsViolation as exc:
-        assert exc.market == "X"
-        assert exc.field in {"volatility", "var99", "es99", "initial_margin", "maintenance_margin"}
-        return
+def test_compute_params__extreme_forecast__consistent_capped_set_never_an_error(forecast: Forecast) -> None:
+    result = compute_params("X", forecast)
+    p = result.params
     assert consistency_violation("X", p) is None
+    ceilings = {"maintenance_margin": BPS}
+    for c in result.capped:
+        assert getattr(p, c.field) == c.published_bp == ceilings.get(c.field, UINT16_MAX)
+        assert not c.wanted_bp <= c.published_bp  # above the ceiling, or not finite
+    assert result.flags == ({CAPPED_UNREPRESENTABLE} if result.capped else set())
+    m = result.explanation.margin
+    assert bool(m.maintenance * BPS > BPS) == any(c.field == "maintenance_margin" for c in result.capped)
 
 
 @settings(max_examples=200, deadline=None)

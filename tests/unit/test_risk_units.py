@@ -1,4 +1,5 @@
-"""Conversion to uint16 bp: protective fields round up, LT and confidence down, nothing is clamped."""
+"""Conversion to uint16 bp: protective fields round up, LT and confidence down; require_* refuses what a
+uint16 cannot hold, cap_bp caps it and says which it capped."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import math
 import pytest
 
 from oracle_node.errors import BoundsViolation
-from oracle_node.risk.units import bp_down, bp_up, require_uint16, require_uint16_fields, to_bp_down, to_bp_up
+from oracle_node.risk.units import (
+    bp_down,
+    bp_up,
+    cap_bp,
+    require_uint16,
+    require_uint16_fields,
+    to_bp_down,
+    to_bp_up,
+)
 
 
 def test_to_bp_up__fraction_between_bps__next_bp_up() -> None:
@@ -55,3 +64,16 @@ def test_require_uint16_fields__two_fields_overflow__first_field_in_order_named(
     assert (info.value.field, info.value.value) == ("var99", 7.0)
     ok = require_uint16_fields(["A", "B"], {"es99": ([0.1, 0.2], bp_up([0.1, 0.2]))})
     assert ok == {"es99": [1000, 2000]}
+
+
+def test_cap_bp__above_ceiling_or_not_finite__ceiling_and_marked() -> None:
+    fractions = [0.5, 7.0, math.inf, math.nan]
+    ints, capped = cap_bp(["a", "b", "c", "d"], "initial_margin", fractions, bp_up(fractions), 65_535)
+    assert ints == [5_000, 65_535, 65_535, 65_535]
+    assert capped == [False, True, True, True]
+
+
+def test_cap_bp__negative__bounds_violation_names_market() -> None:
+    with pytest.raises(BoundsViolation) as info:
+        cap_bp(["a", "b"], "var99", [0.1, -0.2], bp_up([0.1, -0.2]), 65_535)
+    assert (info.value.market, info.value.field) == ("b", "var99")
