@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from oracle_node import atomic
 from oracle_node.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
@@ -150,7 +151,5 @@ def _check_schema(path: Path, data: dict[str, Any]) -> None:
 def write_manifest(directory: Path, data: dict[str, Any]) -> bytes:
     """Write manifest.json (indented, sorted keys) and return its manifest hash."""
     canonical_bytes(data)  # fails early on NaN/inf
-    (directory / MANIFEST_FILE).write_text(
-        json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    atomic.write_text(directory / MANIFEST_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return hashlib.sha256(canonical_bytes(data)).digest()

@@ -178,3 +178,16 @@ def test_load_config__malformed_json_in_env__var_named_value_not_echoed(
     _assert_no_secret(err)
     (line,) = err.lines()
     assert line.startswith("environment variable ORACLE_CHAIN__TX: chain: not valid JSON (")
+
+
+def test_load_config__unreadable_file__config_error_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "node.yaml"
+    path.write_text("node_name: a\n")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert _error(path).lines() == [f"{path}: cannot read the file (Permission denied)"]

@@ -213,3 +213,17 @@ def test_read_funding_8h__integer_with_400_digits__data_error_not_overflow(tmp_p
         read_funding_8h(path)
     assert err.value.field == "[0][1]" and "too large" in err.value.why
     assert np.isfinite(float(1667462400000))  # the ms stamp itself is fine
+
+
+def test_open_text__permission_denied__data_error_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _ticks(tmp_path, _row())
+
+    def denied(self: Path, *_args: object, **_kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(DataError) as err:
+        read_ticks(path, now=NOW)
+    assert str(err.value) == f"{path}: Permission denied"
