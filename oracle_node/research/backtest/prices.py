@@ -56,11 +56,12 @@ def load_prices(source: PriceSeries | str | Path, asset: str) -> PriceSeries:
 
 
 def check_gaps(name: str, history: MarketHistory, max_gap_days: float = MAX_GAP_DAYS) -> None:
-    """DataError naming the dates around the first gap of more than `max_gap_days` between closes."""
+    """DataError naming the dates around the first run of more than `max_gap_days` days without a close."""
     steps = np.diff(history.ts)
-    if steps.size == 0 or steps.max() <= max_gap_days * SECONDS_PER_DAY:
+    limit = (max_gap_days + 1) * SECONDS_PER_DAY  # closes 8 days apart: 7 days without one
+    if steps.size == 0 or steps.max() <= limit:
         return
-    i = int(np.argmax(steps > max_gap_days * SECONDS_PER_DAY))
+    i = int(np.argmax(steps > limit))
     before, after = _day(history.ts[i]), _day(history.ts[i + 1])
     raise DataError(
         name, None, "date", f"{before}..{after}",
