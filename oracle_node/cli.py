@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from oracle_node.atomic import refuse_overwrite
 from oracle_node.config import NodeConfig, load_config
@@ -110,14 +111,15 @@ def _fail(command: str, text: str) -> None:
 
 
 def _register_secrets(cfg: NodeConfig) -> None:
-    """Every URL the node will call: its credentials, path and query never reach a log or error line."""
+    """The RPC URL, and every venue or peer URL that carries credentials, a path or a query: those
+    never reach a log or error line (a bare scheme://host:port stays readable in the logs)."""
     register_secret_url(cfg.chain.rpc_url.get_secret_value())
-    for market in cfg.markets:
-        for source in market.sources:
-            if source.api_url:
-                register_secret_url(source.api_url)
-    for peer in cfg.network.peers if cfg.network is not None else ():
-        register_secret_url(str(peer.url))
+    urls = [s.api_url for m in cfg.markets for s in m.sources if s.api_url]
+    urls += [str(p.url) for p in (cfg.network.peers if cfg.network is not None else ())]
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.username or parts.password or parts.query or parts.path not in ("", "/"):
+            register_secret_url(url)
 
 
 def _check_has_work(args: argparse.Namespace, cfg: NodeConfig) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from oracle_node import cli
 from oracle_node.config import load_config
 from oracle_node.errors import ConfigError
-from oracle_node.logs import REDACTED, safe_value
+from oracle_node.logs import REDACTED, safe_value, scrub_text
 
 SECRET_URL = "https://user:hunter2@mainnet.example.io/v3/abcdef0123456789abcdef?token=QUERYSECRET"
 SECRETS = ("hunter2", "abcdef0123456789abcdef", "QUERYSECRET")
@@ -191,3 +192,15 @@ def test_load_config__unreadable_file__config_error_with_the_reason(
 
     monkeypatch.setattr(Path, "read_bytes", denied)
     assert _error(path).lines() == [f"{path}: cannot read the file (Permission denied)"]
+
+
+def test_cli_register_secrets__venue_url_with_key_scrubbed_bare_proxy_kept(tmp_path: Path) -> None:
+    path = tmp_path / "node.yaml"
+    path.write_text(
+        "markets:\n  - id: BTC-USD\n    sources:\n"
+        "      - {name: a, venue: okx, symbol: BTC/USDT, api_url: 'https://okx.example/v5?apiKey=VENUEKEY77'}\n"
+        "      - {name: b, venue: okx, symbol: BTC/USDT, api_url: 'http://10.9.8.7:8080'}\n"
+    )
+    cli._register_secrets(load_config(path, {}))
+    assert "VENUEKEY77" not in scrub_text("venue said: bad request for /v5?apiKey=VENUEKEY77")
+    assert scrub_text("proxy http://10.9.8.7:8080 refused") == "proxy http://10.9.8.7:8080 refused"
