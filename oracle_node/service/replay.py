@@ -53,9 +53,11 @@ class ReplaySummary:
 class _SkipLog:
     def __init__(self) -> None:
         self.count = 0
+        self.first: DataError | None = None
 
     def __call__(self, err: DataError) -> None:
         self.count += 1
+        self.first = self.first or err
         if self.count <= SKIPS_LOGGED:
             log.warning(
                 "tick_row_skipped", file=err.path, line=err.line, field=err.field, value=str(err.value)[:200],
@@ -75,7 +77,8 @@ def run_replay(
     if skips.count > SKIPS_LOGGED:
         log.warning("tick_rows_skipped", file=str(ticks_path), skipped=skips.count, logged=SKIPS_LOGGED)
     if scan.ticks == 0 or scan.first_ts is None:
-        raise DataError(str(ticks_path), None, None, None, "no valid tick rows")
+        first = f"; {skips.count} rows skipped, the first: {skips.first}" if skips.first else ""
+        raise DataError(str(ticks_path), None, None, None, "no valid tick rows" + first)
     rounds, total = _rounds(ticks_path, scan.in_order, scan.rounds, now)
     pipeline = build_pipeline(cfg, list(scan.markets), scan.first_ts)
     lines = published = degraded = 0

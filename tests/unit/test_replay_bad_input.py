@@ -124,3 +124,16 @@ def test_run_replay__file_out_of_order__sorted_in_memory_same_rounds(
     summary = run_replay(NodeConfig(), ticks, tmp_path / "o.jsonl")
     assert summary.rounds == 3
     assert [ts for ts, _ in pipeline.rounds] == [T0, T0 + 60, T0 + 120]
+
+
+def test_run_replay__every_row_bad__error_names_the_first_bad_row(
+    tmp_path: Path, pipeline: _Pipeline
+) -> None:
+    ticks = tmp_path / "t.csv"
+    ticks.write_text(",".join(COLUMNS) + f"\n{T0},BTC-USD,a,1e400,,,,,,\n{T0},BTC-USD,b,-1,,,,,,\n")
+    with pytest.raises(DataError) as err:
+        run_replay(NodeConfig(), ticks, tmp_path / "o.jsonl")
+    assert str(err.value) == (
+        f"{ticks}: no valid tick rows; 2 rows skipped, the first: {ticks}:2: field 'price' value '1e400': not finite"
+    )
+    assert not (tmp_path / "o.jsonl").exists() and pipeline.rounds == []

@@ -119,7 +119,9 @@ def _price(name: str, line: int, field: str, raw: str) -> float:
         price = float(raw)
     except ValueError:
         raise DataError(name, line, field, raw, "not a number") from None
-    if not (np.isfinite(price) and price > 0):
+    if not np.isfinite(price):
+        raise DataError(name, line, field, raw, "not finite")
+    if price <= 0:
         raise DataError(name, line, field, price, "price must be finite and > 0")
     if not MIN_PRICE <= price <= MAX_PRICE:
         raise DataError(
