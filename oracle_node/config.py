@@ -79,13 +79,28 @@ class MarketConfig(MarketDefaults):
     sources: tuple[SourceConfig, ...] = ()
     history: str | None = Field(
         default=None,
-        description="bundled history to warm the models, e.g. 'bundled:btc_usd_daily' or a CSV path",
+        description="warm-up history, so a new market publishes on its first round: 'bundled:NAME', a "
+        "file (daily 'date,price,volume' CSV, CryptoDataDownload hourly OHLCV export, Binance kline CSV "
+        "of any interval; .gz accepted) or, live only, 'ccxt:<exchange>:<symbol>:<timeframe>' fetched "
+        "with ccxt fetch_ohlcv at start, e.g. 'ccxt:binance:SOL/USDT:1d'",
     )
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         market_id_bytes32(value)
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _valid_history(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("ccxt:"):
+            # loaded only for this form: it pulls in the ccxt client
+            from oracle_node.sources.ccxt_history import spec_problem  # noqa: PLC0415
+
+            problem = spec_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
 

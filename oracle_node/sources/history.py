@@ -1,25 +1,40 @@
-"""Daily history for the models from a real price file: the plain daily CSV or an hourly OHLCV export."""
+"""Daily history for the models: a real price file (the plain daily CSV, an hourly CryptoDataDownload
+OHLCV export, a Binance kline CSV of any interval) or, live only, a venue's OHLCV through ccxt."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from oracle_node.errors import ConfigError
 from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
 from oracle_node.sources.bundled import resolve
+from oracle_node.sources.ccxt_history import PREFIX as CCXT_PREFIX
+from oracle_node.sources.ccxt_history import fetch_history
 from oracle_node.sources.files import open_text
+from oracle_node.sources.klines import daily_from_bars, looks_like_klines, read_binance_klines
 from oracle_node.sources.ohlcv import read_cdd_ohlcv, read_daily_prices
 
 
 def load_history(market: str, spec: str, until_ts: float | None = None) -> MarketHistory:
-    """Daily history from a plain daily file (`date,price,volume`) or an intraday OHLCV export.
+    """Daily history from `spec`: 'bundled:NAME', a file path (a plain daily file `date,price,volume`,
+    a CryptoDataDownload hourly export, a Binance kline CSV) or 'ccxt:<exchange>:<symbol>:<timeframe>'
+    (fetched from the venue now: live only, see oracle_node.sources.ccxt_history).
 
     Only days that closed at or before `until_ts` are kept (no look-ahead into a replay).
     """
+    if spec.startswith(CCXT_PREFIX):
+        if until_ts is not None:
+            why = f"history {spec!r} is fetched live at start; a replay needs recorded history (a file)"
+            raise ConfigError(why, source="markets[].history")
+        return fetch_history(market, spec)
     path = resolve(spec)
     with open_text(path) as fh:
         header = fh.readline().strip().lower()
-    if header.startswith("date,"):
+    if looks_like_klines(header):
+        series, bar_seconds = read_binance_klines(path)
+        hist = daily_from_bars(market, series.bars, bar_seconds)
+    elif header.startswith("date,"):
         days = read_daily_prices(path)
         ts = np.array([d.ts + SECONDS_PER_DAY for d in days])
         close = np.array([d.close for d in days])
