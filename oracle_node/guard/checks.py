@@ -45,20 +45,30 @@ def peer_median(prices: Mapping[str, float], source: str) -> float | None:
 
 
 def activity_of(tick: Tick) -> tuple[float | None, ...]:
-    """What a tick says about its venue besides the price: volume, best bid/ask and depth.
-
-    A live venue's rolling volume or book changes between polls even when its price is pinned (a
-    stablecoin at its peg, a price on its tick); a feed that stopped updating repeats all of it.
-    """
+    """What a tick says about its venue besides the price: volume, best bid/ask and depth."""
     return (tick.volume, tick.bid, tick.ask, tick.depth_bid, tick.depth_ask)
+
+
+def shows_life(before: tuple[float | None, ...], now: tuple[float | None, ...]) -> bool:
+    """True when the venue's book (bid, ask, depth) changed or its volume grew since `before`.
+
+    A live venue's book or traded volume moves between polls even when its price is pinned (a
+    stablecoin at its peg, a price on its tick); a feed that stopped updating repeats all of it. A
+    falling volume alone is no sign of life: a halted venue's rolling 24 h volume falls as old trades
+    leave the window. A state stored before activity was kept (empty `before`) counts as alive.
+    """
+    if len(before) != len(now):
+        return True
+    (vol_0, *book_0), (vol_1, *book_1) = before, now
+    return book_0 != book_1 or (vol_0 is not None and vol_1 is not None and vol_1 > vol_0)
 
 
 def observe(prev: SourceState | None, tick: Tick, peers: float | None, params: GuardParams) -> SourceState:
     """Fold a tick into the source's repeat counters. A tick not newer than the last one changes nothing.
 
     repeats counts observations with the previous price; frozen_moves those of them in which the
-    peers' median moved; idle those in which nothing else the source reports (activity_of) changed
-    either. A source that reports nothing but a price is idle whenever its price repeats.
+    peers' median moved; idle those in which the source showed no other sign of life either
+    (`shows_life`). A source that reports nothing but a price is idle whenever its price repeats.
     """
     activity = activity_of(tick)
     if prev is None:
@@ -73,7 +83,7 @@ def observe(prev: SourceState | None, tick: Tick, peers: float | None, params: G
         and prev.peer_ref is not None
         and abs(peers / prev.peer_ref - 1.0) > params.peer_move_rel
     )
-    idle = repeated and activity == prev.activity
+    idle = repeated and not shows_life(prev.activity, activity)
     return prev.evolve(
         last_ts=tick.ts,
         last_price=tick.price,
@@ -86,9 +96,9 @@ def observe(prev: SourceState | None, tick: Tick, peers: float | None, params: G
 
 
 def check_frozen(entry: SourceState, params: GuardParams) -> Rejection | None:
-    """Frozen when the price repeated while the peers kept moving, or when nothing the source reports
-    (price, volume, book) changed for too long. A price that repeats while the venue's volume or book
-    moves and its peers hold still is a flat market, not a frozen feed: it is kept."""
+    """Frozen when the price repeated while the peers kept moving, or when the source showed no sign
+    of life (same price, no new volume, same book) for too long. A price that repeats while the
+    venue's volume or book moves and its peers hold still is a flat market, not a frozen feed: kept."""
     if entry.frozen_moves >= params.frozen_after_moves:
         text = (
             f"price {entry.last_price!r} repeated {entry.repeats} times while peers moved "
@@ -97,8 +107,8 @@ def check_frozen(entry: SourceState, params: GuardParams) -> Rejection | None:
         return Rejection(entry.source, Reason.FROZEN, text)
     if entry.idle >= params.max_repeats:
         text = (
-            f"price {entry.last_price!r}, volume and book unchanged for {entry.idle} observations "
-            f"(max_repeats {params.max_repeats})"
+            f"price {entry.last_price!r} repeated with no new volume and an unchanged book for "
+            f"{entry.idle} observations (max_repeats {params.max_repeats})"
         )
         return Rejection(entry.source, Reason.FROZEN, text)
     return None

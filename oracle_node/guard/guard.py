@@ -4,9 +4,9 @@
 inputs give the same result. It applies, in order:
 
 1. staleness: older than max_age_s (or dated in the future beyond the clock skew) -> "stale"/"future";
-2. frozen: the price repeated while the peers moved, or nothing the source reports (price, volume,
-   book) changed for too long -> "frozen"; a flat market whose venues all hold one price while their
-   volumes and books move is live, not frozen;
+2. frozen: the price repeated while the peers moved, or the source showed no sign of life (same
+   price, no new volume, same book) for too long -> "frozen"; a flat market whose venues all hold
+   one price while their volumes and books move is live, not frozen;
 3. thin: depth within ±1 % below the absolute floor or a small share of the deepest peer's -> "thin";
 4. de-duplication: sources pricing from one liquidity pool count once (the deepest) -> "duplicate_pool";
 5. cross-section: robust median and clipped scaled MAD of the independent sources -> "outlier";

@@ -29,12 +29,12 @@ class GuardParams(BaseModel):
     # Repeated 3 observations in a row while the peers moved each time: a liquid market does not do
     # that by chance (3 consecutive identical closes against a moving cross-section).
     frozen_after_moves: int = Field(3, ge=1)
-    # Nothing the source reports (price, volume, best bid/ask, depth) changed for 30 observations in a
-    # row, whatever the peers did: the feed stopped updating (15 min at 30 s polls; a live venue's
-    # rolling 24 h volume moves with every trade). A price alone repeating is not enough: a market
-    # pinned to its peg or its tick (a stablecoin at 1.0000) repeats its price on every venue at once
-    # while volumes and books keep moving, and must keep publishing. A source that reports only a
-    # price gives no other sign of life, so for it a repeated price counts.
+    # For 30 observations in a row the price repeated and the source showed no other sign of life
+    # (its book unchanged, its volume not grown), whatever the peers did: the feed stopped updating
+    # (15 min at 30 s polls; a live venue's book and traded volume move within minutes). A price alone
+    # repeating is not enough: a market pinned to its peg or its tick (a stablecoin at 1.0000) repeats
+    # its price on every venue at once while volumes and books keep moving, and must keep publishing.
+    # A source that reports only a price gives no other sign of life, so for it a repeated price counts.
     max_repeats: int = Field(30, ge=1)
 
     # --- thin venues ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ class Reason(StrEnum):
 
     STALE = "stale"  # tick older than max_age_s
     FUTURE = "future"  # tick dated more than max_future_s after now
-    FROZEN = "frozen"  # price pinned while peers moved, or nothing (price, volume, book) changed for too long
+    FROZEN = "frozen"  # price pinned while peers moved, or no sign of life (volume, book) for too long
     THIN = "thin"  # depth within ±1 % too small to be costly to move
     DUPLICATE_POOL = "duplicate_pool"  # prices from a pool another (deeper) source already represents
     OUTLIER = "outlier"  # too far from the median of the independent sources right now

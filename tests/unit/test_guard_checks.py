@@ -80,7 +80,7 @@ def test_observe__price_only_source_repeats_while_peers_quiet__frozen_after_max_
     n = P.max_repeats
     assert check_frozen(_repeat([100.0] * n, [100.0] * n), P) is None
     rejection = check_frozen(_repeat([100.0] * (n + 1), [100.0] * (n + 1)), P)
-    assert rejection is not None and f"unchanged for {n} observations (max_repeats {n})" in rejection.text
+    assert rejection is not None and f"book for {n} observations (max_repeats {n})" in rejection.text
 
 
 def _repeat_with(extras: list[dict[str, float]], peers_move: bool = False) -> SourceState:
@@ -108,7 +108,29 @@ def test_observe__price_volume_and_book_all_repeat__frozen_after_max_repeats() -
     assert check_frozen(_repeat_with([same] * P.max_repeats), P) is None
     rejection = check_frozen(_repeat_with([same] * (P.max_repeats + 1)), P)
     assert rejection is not None and rejection.reason is Reason.FROZEN
-    assert "volume and book unchanged" in rejection.text
+    assert "no new volume and an unchanged book" in rejection.text
+
+
+def test_observe__halted_venue_rolling_volume_falls_book_still__frozen_after_max_repeats() -> None:
+    book = {"bid": 0.9999, "ask": 1.0, "depth_bid": 2e6, "depth_ask": 2e6}
+    halted = [{"volume": 5e6 - 1_000.0 * k, **book} for k in range(P.max_repeats + 1)]
+    assert check_frozen(_repeat_with(halted[:-1]), P) is None
+    assert check_frozen(_repeat_with(halted), P) is not None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        lambda k: {"volume": 5e6 + 1_000.0 * k, "bid": 0.9999, "ask": 1.0},  # book still, volume grows
+        lambda k: {
+            "volume": 5e6 - 1_000.0 * k,
+            "depth_bid": 2e6 + 10.0 * (k % 2),
+        },  # volume falls, book moves
+    ],
+)
+def test_observe__pinned_price_with_one_sign_of_life__never_idle(extra: object) -> None:
+    entry = _repeat_with([extra(k) for k in range(3 * P.max_repeats)])  # type: ignore[operator]
+    assert entry.idle == 0 and check_frozen(entry, P) is None
 
 
 def test_observe__pinned_price_while_peers_move__frozen_even_with_moving_volume() -> None:
