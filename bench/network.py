@@ -5,7 +5,8 @@ real Binance BTC and ETH hours (one data hour per 2 s round, node2's venues mani
 demo). For every round: the time from the round's slot start (when its ticks arrive and every node
 observes) to the wall time the leader holds the report's receipt (inclusion), over >= 100 rounds.
 
-Keys: inclusion_p50_s, inclusion_p95_s, rounds (landed), plus max, missed rounds, block time, period.
+Keys: inclusion_p50_s, inclusion_p95_s, rounds (landed), plus max, missed rounds, block time, period,
+and what one ChainView refresh costs (chain_view_refresh_cold_ms, _p50_ms, _p95_ms).
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import json
 import math
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from oracle_node.chain.anvil import Anvil
+from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.rpc import make_web3
+from oracle_node.chain.view import ChainView
 from oracle_node.demo.session import DemoOptions, DemoSession
 from oracle_node.logs import configure_logging
 
@@ -36,6 +41,7 @@ def measure(options: DemoOptions, block_time: float) -> dict[str, object]:
         session = DemoSession(options, anvil.url, Path(tmp))
         session.deploy()
         result = asyncio.run(session.run())
+        refresh_ms = chain_view_refresh_ms(anvil.url, session.oracle.address)
     latencies = [r.included_at - r.slot_time for r in result.records if r.included_at is not None]
     if not latencies:
         raise SystemExit("no round landed")
@@ -49,6 +55,26 @@ def measure(options: DemoOptions, block_time: float) -> dict[str, object]:
         "period_s": options.period_s,
         "nodes": 3,
         "threshold": 2,
+        **refresh_ms,
+    }
+
+
+def chain_view_refresh_ms(url: str, oracle: str, n: int = 50) -> dict[str, float]:
+    """What one round's ChainView.refresh() costs on this RPC (2 markets): the cold first read (bounds,
+    allow-list) and the steady per-round reads (block, config address, signers, pause, market words)."""
+    view = ChainView(RiskOracle(make_web3(url), oracle), ("BTC-USD", "ETH-USD"))
+    t0 = time.perf_counter()
+    view.refresh()
+    cold = (time.perf_counter() - t0) * 1000
+    steady = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        view.refresh()
+        steady.append((time.perf_counter() - t0) * 1000)
+    return {
+        "chain_view_refresh_cold_ms": round(cold, 2),
+        "chain_view_refresh_p50_ms": round(statistics.median(steady), 2),
+        "chain_view_refresh_p95_ms": round(percentile(steady, 0.95), 2),
     }
 
 

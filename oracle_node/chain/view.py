@@ -77,6 +77,14 @@ class ChainView:
     def latest(self) -> ChainSnapshot:
         return self._latest if self._latest is not None else self.refresh()
 
+    def refresh_if_older(self, max_age_s: float) -> ChainSnapshot:
+        """The latest snapshot if it was read less than `max_age_s` ago, else a new one: the round's
+        observer and its leader share one read at the slot start."""
+        snap = self._latest
+        if snap is not None and self.clock() - snap.read_at < max_age_s:
+            return snap
+        return self.refresh()
+
     def refresh(self) -> ChainSnapshot:
         """Read the chain now (blocking web3 calls: run it in a worker thread from async code)."""
         o, prev = self.oracle, self._latest

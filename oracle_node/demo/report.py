@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from oracle_node import atomic
 from oracle_node.demo.session import MARKETS, DemoResult, RoundRecord
 from oracle_node.demo.svg import Chart, Series
 from oracle_node.demo.views import HOUR, closes
@@ -133,12 +134,13 @@ def write_report(result: DemoResult, path: Path, extra: Sequence[str] = ()) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     items = "".join(f"<li>{html.escape(line)}</li>" for line in [*summary_lines(result), *extra])
     plots = "".join(f'<div class="chart">{c.render()}</div>' for c in charts(result))
-    path.write_text(
+    atomic.write_text(
+        path,
         "<!doctype html><html><head><meta charset='utf-8'><title>MLRA oracle network demo</title>"
         "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto}svg{font-family:sans-serif}"
         ".chart{margin:1.2em 0}</style></head><body>"
         "<h1>MLRA risk oracle network: 3 nodes, k = 2, through 2020-03-12</h1>"
         f"<p>Oracle {html.escape(result.deployment.oracle)} on chain {result.deployment.chain_id}; "
-        f"signers {html.escape(', '.join(result.deployment.signers))}.</p><ul>{items}</ul>{plots}</body></html>"
+        f"signers {html.escape(', '.join(result.deployment.signers))}.</p><ul>{items}</ul>{plots}</body></html>",
     )
     return path

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, OracleNodeError
-from oracle_node.logs import get_logger
+from oracle_node.logs import get_logger, scrub_text
 from oracle_node.network.errors import NothingDue
 from oracle_node.network.leader import LeadOutcome
 from oracle_node.network.recovery import resume_pending
@@ -113,9 +113,10 @@ def _print_round(observer: PipelineObserver, round_: int, led: LeadOutcome | Non
         }
         if signed is not None:
             line["signed"] = dict(zip(RISK_FIELDS, signed.as_tuple(), strict=True))
-        print(json.dumps(line, default=str))
+        print(scrub_text(json.dumps(line, default=str)))
     if led is not None:
-        print(json.dumps({"round": round_, "lead": led.status, "tx_hash": led.tx_hash, "detail": led.detail}))
+        lead = {"round": round_, "lead": led.status, "tx_hash": led.tx_hash, "detail": led.detail}
+        print(scrub_text(json.dumps(lead)))
     if not any(o.risk is not None for o in outcomes.values()):
         raise OracleNodeError(f"round {round_}: no market produced parameters (see the lines above)")
     if led is not None and led.status not in ("included", "nothing_due"):
@@ -181,7 +182,7 @@ def check(cfg: NodeConfig, environ: dict[str, str]) -> int:
         for name, ok, text in onchain_checks(ctx, cfg, model, signer):
             results.append((name, ok, text))
     for name, ok, text in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {text}")
+        print(scrub_text(f"{'ok  ' if ok else 'FAIL'} {name}: {text}"))
     return 0 if all(ok for _, ok, _ in results) else 2
 
 

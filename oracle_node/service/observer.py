@@ -63,11 +63,12 @@ class ChainBounds:
     """Fits wanted params into what the chain allows now: the stored params and the market's bounds
     profile from the node's ChainView (None for a market the chain will not take: paused, unlisted)."""
 
-    def __init__(self, view: ChainView) -> None:
-        self.view = view
+    def __init__(self, view: ChainView, max_age_s: float = 0.5) -> None:
+        self.view, self.max_age_s = view, max_age_s
 
     def refresh(self) -> None:
-        self.view.refresh()
+        """At most one chain read per round: a snapshot read this instant (by the round) is reused."""
+        self.view.refresh_if_older(self.max_age_s)
 
     def fit(self, market: str, wanted: RiskParamsBps, observed_at: int | None = None) -> RiskParamsBps | None:
         """`wanted` moved as far as the bounds allow; None when the chain would refuse any update now

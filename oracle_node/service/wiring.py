@@ -90,6 +90,11 @@ def connect(
         ) from None
     if chain_id != cfg.chain.chain_id:
         raise ConfigError(f"chain.chain_id = {cfg.chain.chain_id} but the RPC reports chain id {chain_id}")
+    if not w3.eth.get_code(cfg.chain.oracle_address):
+        raise ConfigError(
+            f"chain.oracle_address = {cfg.chain.oracle_address}: no contract code on chain {chain_id} "
+            "(wrong address, or wrong chain?)"
+        )
     oracle = RiskOracle(w3, cfg.chain.oracle_address)
     account = None if signer.dry_run else signer.account
     on_status = (lambda s: metrics.transactions.labels(status=s).inc()) if metrics else None

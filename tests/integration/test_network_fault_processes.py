@@ -83,7 +83,7 @@ def stop_cleanly(net: OperatorNetwork, indices: list[int]) -> None:
     for n in indices:
         log = net.operators[n].log_text()
         assert "Traceback" not in log, log[-3000:]
-        assert net.operators[n].events("network_node_stopped"), log[-2000:]
+        assert net.operators[n].events("node_stopped"), log[-2000:]
 
 
 def assert_each_round_once_with_k(net: OperatorNetwork) -> list[int]:
