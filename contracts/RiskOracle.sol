@@ -243,7 +243,10 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
         uint64 storedRound = word.round();
         uint64 rnd = stamp.round();
         if (rnd <= storedRound) revert RiskOracleNonIncreasingRound(marketId, rnd, storedRound);
-        if (rnd - storedRound > MAX_ROUND_STEP) revert RiskOracleRoundStepTooLarge(marketId, rnd, storedRound);
+        // rnd > storedRound here, so the difference cannot underflow.
+        unchecked {
+            if (rnd - storedRound > MAX_ROUND_STEP) _revertRoundStep(marketId, rnd, storedRound);
+        }
         (uint256 a, uint256 w) = ConfigSnapshot.profileAt(profiles, word.profileId());
         bool first = storedRound == 0;
         if (!first) _checkIntervals(marketId, word, stamp, BoundsProfile.minInterval(w));
@@ -253,14 +256,28 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     /// @dev minInterval separates two updates both in observedAt and in block time of acceptance. The
     ///      second rule is what bounds change per window: observedAt alone may be backdated by up to
     ///      maxReportAge, so several reports could otherwise land in one block, each moving maxChange.
+    ///      The error is built in a separate function: keeping the hot path free of it saves gas.
     function _checkIntervals(bytes32 marketId, uint256 word, uint256 stamp, uint256 interval) private view {
-        uint256 earliest = uint256(word.observedAt()) + interval;
-        uint64 observed = stamp.observedAt();
-        if (observed < earliest) revert RiskOracleUpdateTooSoon(marketId, observed, uint64(earliest));
-        uint256 earliestBlock = word.acceptedAt() + interval;
-        if (block.timestamp < earliestBlock) {
-            revert RiskOracleUpdateTooFrequent(marketId, uint64(block.timestamp), uint64(earliestBlock));
+        unchecked {
+            // observedAt < 2^32 and interval < 2^32, acceptedAt < 2^33: no overflow.
+            uint256 earliest = uint256(word.observedAt()) + interval;
+            uint256 earliestBlock = word.acceptedAt() + interval;
+            if (stamp.observedAt() < earliest || block.timestamp < earliestBlock) {
+                _revertTooSoon(marketId, stamp.observedAt(), earliest, earliestBlock);
+            }
         }
+    }
+
+    function _revertTooSoon(bytes32 marketId, uint64 observed, uint256 earliest, uint256 earliestBlock)
+        private
+        view
+    {
+        if (observed < earliest) revert RiskOracleUpdateTooSoon(marketId, observed, uint64(earliest));
+        revert RiskOracleUpdateTooFrequent(marketId, uint64(block.timestamp), uint64(earliestBlock));
+    }
+
+    function _revertRoundStep(bytes32 marketId, uint64 rnd, uint64 storedRound) private pure {
+        revert RiskOracleRoundStepTooLarge(marketId, rnd, storedRound);
     }
 
     // ------------------------------------------------------------------------------------------
