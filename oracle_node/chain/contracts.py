@@ -20,6 +20,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from oracle_node.chain.artifacts import Artifact, DecodedError, ErrorDecoder, load_artifact
 from oracle_node.errors import ConfigError, SubmissionError
+from oracle_node.logs import scrub_text
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 from oracle_node.types import (
     RISK_FIELDS,
@@ -252,6 +253,28 @@ class RiskOracle(ContractWrapper):
 
     def allowed_models(self) -> list[bytes]:
         return [bytes(h) for h in self._call("getAllowedModels")]
+
+    def read_round_state(
+        self, markets: Sequence[str]
+    ) -> tuple[int, str, SignerSet, bool, dict[str, MarketState]]:
+        """(latest block time, config snapshot address, signer set, paused, market states) in ONE
+        batched JSON-RPC request (one HTTP round trip instead of 4 + N)."""
+        fns = self.contract.functions
+        try:
+            with self.w3.batch_requests() as batch:
+                batch.add(self.w3.eth.get_block("latest"))
+                batch.add(fns.configSnapshot())
+                batch.add(fns.getSigners())
+                batch.add(fns.paused())
+                for m in markets:
+                    batch.add(fns.getMarketWord(market_id_bytes32(m)))
+                out = batch.execute()
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise SubmissionError("RiskOracle round-state read failed", detail=scrub_text(str(exc))) from None
+        block, address, (signers, threshold, epoch), paused, *words = out
+        states = {m: MarketState.decode(int(w)) for m, w in zip(markets, words, strict=True)}
+        signer_set = SignerSet(tuple(to_checksum_address(x) for x in signers), threshold, epoch)
+        return int(block["timestamp"]), to_checksum_address(address), signer_set, bool(paused), states
 
     def config_snapshot(self) -> str:
         """Address of the current config snapshot: it changes with every governance change."""

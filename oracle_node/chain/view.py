@@ -6,8 +6,8 @@ the signer set, threshold and epoch, the model allow-list, the global pause, and
 decoded word (MarketState: params, observedAt, round, pauses, acceptance time) and its bounds profile
 (floors, ceilings, maxChange, minInterval).
 
-A refresh costs 4 + N calls for N markets (latest block, configSnapshot, getSigners, paused,
-getMarketWord each);
+A refresh is one batched JSON-RPC request of 4 + N calls for N markets (latest block,
+configSnapshot, getSigners, paused, getMarketWord each);
 the signer list, allow-list and bounds live in the oracle's config snapshot, whose address changes with
 every governance change (setSigners, setBounds, tightenBounds, setModelAllowed), so they are re-read
 only when it moved. A guardian's tightening or pause is therefore seen by the next round, not at the
@@ -88,10 +88,7 @@ class ChainView:
     def refresh(self) -> ChainSnapshot:
         """Read the chain now (blocking web3 calls: run it in a worker thread from async code)."""
         o, prev = self.oracle, self._latest
-        block_time = int(o.w3.eth.get_block("latest")["timestamp"])
-        address = o.config_snapshot()
-        signer_set = o.get_signers()
-        states = {m: o.get_market_state(m) for m in self.markets}
+        block_time, address, signer_set, paused, states = o.read_round_state(self.markets)
         governance_moved = prev is None or prev.config_address != address or _profiles_moved(prev, states)
         if governance_moved:
             models = frozenset(o.allowed_models())
@@ -103,7 +100,7 @@ class ChainView:
             signers=signer_set.signers,
             threshold=signer_set.threshold,
             epoch=signer_set.epoch,
-            oracle_paused=o.paused(),
+            oracle_paused=paused,
             allowed_models=models,
             markets=states,
             bounds=bounds,

