@@ -248,6 +248,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
             if (rnd - storedRound > MAX_ROUND_STEP) _revertRoundStep(marketId, rnd, storedRound);
         }
         (uint256 a, uint256 w) = ConfigSnapshot.profileAt(profiles, word.profileId());
+        // Round 0 means never published (not a time): a strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         bool first = storedRound == 0;
         if (!first) _checkIntervals(marketId, word, stamp, BoundsProfile.minInterval(w));
         BoundsProfile.check(marketId, p, word & MarketWord.PARAMS_MASK, a, w, first);
@@ -317,6 +319,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
             if (word & MarketWord.GLOBAL_PAUSED != 0) revert RiskOraclePaused();
             revert RiskOracleMarketPaused(marketId);
         }
+        // Round 0 means never published (not a time): a strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if (word.round() == 0) revert RiskOracleNoData(marketId);
     }
 
@@ -329,6 +333,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     function pauseWindow(bytes32 marketId) external view returns (uint64 pausedSince, uint64 resumedAt) {
         (uint64 gp, uint64 gr) = _times(_pauseTimes);
         (uint64 mp, uint64 mr) = _times(_marketPauseTimes[marketId]);
+        // 0 means "no pause in force" (a flag value, not a time comparison).
+        // slither-disable-next-line incorrect-equality
         pausedSince = gp == 0 || (mp != 0 && mp < gp) ? mp : gp;
         resumedAt = gr > mr ? gr : mr;
     }
@@ -343,6 +349,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
     /// @inheritdoc IRiskOracle
     function getBounds(uint8 profileId) public view returns (Bounds memory) {
         bytes memory snap = _snapshot(_config);
+        // A profile bit (not a time): a strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if (profileId >= ConfigSnapshot.MAX_PROFILES || (ConfigSnapshot.profileMask(snap) >> profileId) & 1 == 0) {
             revert RiskOracleInvalidBounds(profileId);
         }
@@ -605,6 +613,8 @@ contract RiskOracle is IRiskOracle, AccessControl, EIP712 {
 
     /// @dev Times word with pausedAt cleared and resumedAt = now.
     function _resumed(uint256 t) private view returns (uint256) {
+        // pausedAt 0 means "not paused" (a flag value, not a time comparison).
+        // slither-disable-next-line incorrect-equality
         return uint64(t) == 0 ? t : block.timestamp << RESUMED_SHIFT;
     }
 

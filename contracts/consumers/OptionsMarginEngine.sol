@@ -334,8 +334,9 @@ contract OptionsMarginEngine is IOptionsMarginEngine, Ownable2Step, ReentrancyGu
     /// @dev When the market's grace period ends: unusable data is in grace until unusableSince + grace,
     ///      usable data until the end of the last pause + grace (0 or past: no grace).
     function _marketGraceEnd(bytes32 marketId) private view returns (uint256) {
-        // Bounded loop (<= 16 markets) over the trusted oracle; failures are classified below.
-        // slither-disable-next-line calls-loop
+        // Bounded loop (<= 16 markets) over the trusted oracle; failures are classified below. Only
+        // whether the read succeeds matters here, not the params it returns.
+        // slither-disable-next-line calls-loop,unused-return
         try _oracle.getRiskParamsNoOlderThan(marketId, _maxAge[marketId]) returns (IRiskOracle.RiskParams memory) {
             // slither-disable-next-line calls-loop,unused-return
             (, uint64 resumedAt) = _oracle.pauseWindow(marketId);
