@@ -522,12 +522,6 @@ contract RiskOracleGovernanceTest is RiskOracleFixture {
         oracle.setSigners(signers, k);
     }
 
-    function _expectNotTighter(IRiskOracle.Bounds memory b, uint8 field) internal {
-        vm.prank(GUARDIAN);
-        vm.expectRevert(abi.encodeWithSelector(IRiskOracle.RiskOracleNotTighter.selector, STRICT, field));
-        oracle.tightenBounds(STRICT, b);
-    }
-
     function _expectCallReverts(address caller, bytes memory data, bytes memory err) internal {
         vm.prank(caller);
         (bool ok, bytes memory ret) = address(oracle).call(data);

@@ -151,6 +151,13 @@ abstract contract RiskOracleFixture is Assertions {
         oracle.submitReport(r, _sign(r, K));
     }
 
+    /// @dev The guardian's tightenBounds(STRICT, b) must revert naming `field` as not protective.
+    function _expectNotTighter(IRiskOracle.Bounds memory b, uint8 field) internal {
+        vm.prank(GUARDIAN);
+        vm.expectRevert(abi.encodeWithSelector(IRiskOracle.RiskOracleNotTighter.selector, STRICT, field));
+        oracle.tightenBounds(STRICT, b);
+    }
+
     /// @dev Publish `params` for `market` at `round` with k signatures.
     function _publish(bytes32 market, uint128 params, uint64 round) internal {
         _submit(_report(market, params, round));
