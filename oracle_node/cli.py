@@ -64,17 +64,17 @@ def _add_option_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt = sub.add_parser("backtest", help="walk-forward VaR/ES backtest of the baselines and ML models")
-    tr = sub.add_parser("train", help="train the ML models before --test-start, export ONNX + manifest")
+    tr = sub.add_parser(
+        "train", help="train the served model before --test-start: OUT/ (ONNX + manifest.json) the node loads"
+    )
     for sp in (bt, tr):
         sp.add_argument("--prices", type=Path, required=True, help="price CSV (date/timestamp + close/price)")
         sp.add_argument("--asset", required=True)
         sp.add_argument(
-            "--funding", type=Path, help="daily funding CSV (date,funding_mean) for the ML features"
-        )
-        sp.add_argument(
-            "--pool", action="append", default=[], help="FILE:ASSET[:FUNDING] pooled into ML training"
+            "--pool", action="append", default=[], help="FILE:ASSET[:FUNDING] (train: FILE:ASSET) pooled rows"
         )
         sp.add_argument("--out", type=Path, required=True)
+    bt.add_argument("--funding", type=Path, help="daily funding CSV (date,funding_mean) for the ML features")
     bt.add_argument("--alpha", type=float, default=0.01)
     bt.add_argument("--window", type=int, default=1000)
     bt.add_argument("--test-days", type=int, default=800)
@@ -82,7 +82,12 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--sims", type=int, default=1000, help="draws per day for the Acerbi-Szekely p-value")
     bt.add_argument("--no-ml", action="store_true", help="baselines only")
     tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
-    tr.add_argument("--alpha", type=float, action="append", help="repeatable; default 0.01 and 0.025")
+    tr.add_argument(
+        "--no-walk-forward",
+        action="store_true",
+        help="skip the day-by-day out-of-sample run of the ensemble (seconds instead of minutes; "
+        "same ONNX file, the manifest has no metrics.<market>.walk_forward)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,13 +138,13 @@ def _check_has_work(args: argparse.Namespace, cfg: NodeConfig) -> None:
 # The files each model command writes into its --out directory (never one of its inputs).
 _OUTPUT_NAMES = {
     "backtest": ("metrics.json", "forecasts.csv", "report.html"),
-    "train": ("manifest.json",),
+    "train": ("manifest.json", "qgbm_har_v1.onnx"),
 }
 
 
 def _refuse_overwrite(args: argparse.Namespace) -> None:
     out = Path(args.out)
-    inputs: dict[str, Path | None] = {"--prices": args.prices, "--funding": args.funding}
+    inputs: dict[str, Path | None] = {"--prices": args.prices, "--funding": getattr(args, "funding", None)}
     for spec in args.pool:  # FILE:ASSET[:FUNDING]
         parts = spec.split(":")
         inputs |= {f"--pool {spec}": Path(parts[0])}

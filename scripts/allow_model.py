@@ -1,7 +1,8 @@
 """Allow-list a model on the RiskOracle through the DAO's timelock (governance action).
 
 A report's modelHash is the sha256 of its manifest's canonical JSON (sorted keys, no whitespace):
-the node's bundled manifest (oracle_node/models/artifacts) or one written by `oracle-node train`.
+the node's bundled manifest (oracle_node/models/artifacts) or one written by `oracle-node train`;
+`--manifest` loads it as the node does (schema and artifact hashes checked) before hashing.
 The DAO proposes `setModelAllowed(hash, true)` to the timelock, waits its minimum delay, executes.
 
     python -m scripts.allow_model --from 8 schedule --manifest DIR     # queue (prints the ready time)
@@ -14,8 +15,6 @@ Add --disallow to revoke instead.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +23,16 @@ from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.contracts import ContractCall, RiskOracle, Sender, TimelockController
 from oracle_node.chain.deploy import DEFAULT_OUT, load_deployment
-from oracle_node.errors import ConfigError, DataError, OracleNodeError
-from oracle_node.models.manifest import canonical_bytes
+from oracle_node.errors import ConfigError, OracleNodeError
+from oracle_node.models.manifest import load_manifest
 from scripts.governance import _account, _hash32, execute, run_now, salt_of, schedule
 
 
 def manifest_hash(directory: Path | str) -> bytes:
-    """sha256 of the canonical JSON of DIR/manifest.json (or of the file itself)."""
-    path = Path(directory)
-    path = path / "manifest.json" if path.is_dir() else path
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise DataError(str(path), None, None, exc.strerror, "cannot read the manifest") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(str(path), exc.lineno, None, exc.msg, "manifest is not JSON") from exc
-    return hashlib.sha256(canonical_bytes(doc)).digest()
+    """The model hash of DIR/manifest.json (or of the manifest file given) as the node computes it:
+    the manifest is checked against the schema and every artifact's sha256 verified first, so the DAO
+    never allow-lists a model the node would refuse to load (ModelError naming file, field, value)."""
+    return load_manifest(directory).hash
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """Model manifest: the JSON that pins every artifact's sha256, the feature list and order, the
 training data and split, the training range of each feature, the baseline/ensemble settings and the
-summary metrics. Its hash is the report's modelHash.
+summary metrics (schema: manifest_schema.py). Its hash is the report's modelHash, the value the DAO
+allow-lists.
 
 manifest_hash = sha256(canonical bytes), canonical bytes = json.dumps(manifest, sort_keys=True,
 separators=(",", ":"), ensure_ascii=True, allow_nan=False) encoded as UTF-8. Re-indenting the file
-does not change the hash; changing any value does. Loading verifies every artifact's sha256 and raises
-ModelError naming the file, the expected and the actual hash (never a traceback).
+does not change the hash; changing any value does. A model is a directory: manifest.json plus the
+files it pins. `write_manifest` refuses a manifest the loader would refuse; `load_manifest` checks
+the schema field by field and every artifact's sha256, and raises ModelError naming the file, the
+field or artifact and the value (one line, never a traceback).
 """
 
 from __future__ import annotations
@@ -20,27 +23,10 @@ import numpy as np
 
 from oracle_node import atomic
 from oracle_node.errors import ModelError
+from oracle_node.models.manifest_schema import check_manifest
 
 MANIFEST_FILE = "manifest.json"
-SCHEMA_VERSION = 1
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
-REQUIRED_KEYS: tuple[str, ...] = (
-    "schema_version",
-    "model",
-    "kind",
-    "artifacts",
-    "onnx",
-    "features",
-    "feature_range",
-    "range_tolerance",
-    "quantiles",
-    "target",
-    "tails",
-    "baseline",
-    "ensemble",
-    "training",
-    "metrics",
-)
 
 
 def canonical_bytes(obj: Any) -> bytes:
@@ -91,15 +77,29 @@ class Manifest:
         return self.directory / name
 
 
-def load_manifest(directory: Path | str = ARTIFACTS_DIR) -> Manifest:
-    """Parse, check and hash-verify the manifest in `directory` (default: the bundled artifacts)."""
-    directory = Path(directory)
-    path = directory / MANIFEST_FILE
+def manifest_path(location: Path | str) -> Path:
+    """The manifest.json of a model: `location` is the model's directory or the manifest file itself."""
+    path = Path(location)
+    return path if path.suffix == ".json" and not path.is_dir() else path / MANIFEST_FILE
+
+
+def load_manifest(location: Path | str = ARTIFACTS_DIR) -> Manifest:
+    """Parse, check and hash-verify the manifest of a model directory (or of the manifest.json given)
+    (default: the bundled artifacts). ModelError, one line, on any problem."""
+    path = manifest_path(location)
     data = _read_json(path)
-    _check_schema(path, data)
+    check_manifest(path, data)
     for name, expected in sorted(data["artifacts"].items()):
-        verify_artifact(directory / name, str(expected))
-    return Manifest(directory, data, hashlib.sha256(canonical_bytes(data)).digest())
+        verify_artifact(path.parent / name, str(expected))
+    return Manifest(path.parent, data, manifest_hash(data))
+
+
+def manifest_hash(data: dict[str, Any]) -> bytes:
+    """sha256 of the canonical JSON: the report's modelHash. ModelError on NaN or infinity."""
+    try:
+        return hashlib.sha256(canonical_bytes(data)).digest()
+    except ValueError as exc:
+        raise ModelError(f"model manifest cannot be hashed: {exc} (NaN or infinity in a value)") from None
 
 
 def verify_artifact(path: Path, expected: str) -> None:
@@ -116,40 +116,27 @@ def _read_json(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ModelError(f"model manifest {path} is missing") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"model manifest {path} cannot be read: {exc}") from exc
+        raise ModelError(f"model manifest {path} cannot be read: {exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ModelError(f"model manifest {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise ModelError(f"model manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise ModelError(f"model manifest {path}: top level must be an object, got {type(data).__name__}")
     return data
 
 
-def _check_schema(path: Path, data: dict[str, Any]) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise ModelError(f"model manifest {path}: missing keys {missing}")
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise ModelError(
-            f"model manifest {path}: schema_version {data['schema_version']!r} != {SCHEMA_VERSION}"
-        )
-    if not isinstance(data["artifacts"], dict) or not data["artifacts"]:
-        raise ModelError(f"model manifest {path}: 'artifacts' must map file names to sha256")
-    for name in data["features"]:
-        bounds = data["feature_range"].get(name)
-        if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
-            raise ModelError(
-                f"model manifest {path}: feature_range[{name!r}] = {bounds!r} must be [min, max]"
-            )
-    if data["onnx"].get("file") not in data["artifacts"]:
-        raise ModelError(
-            f"model manifest {path}: onnx.file {data['onnx'].get('file')!r} is not pinned in 'artifacts'"
-        )
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (the manifest hash needs finite values)")
 
 
 def write_manifest(directory: Path, data: dict[str, Any]) -> bytes:
-    """Write manifest.json (indented, sorted keys) and return its manifest hash."""
-    canonical_bytes(data)  # fails early on NaN/inf
-    atomic.write_text(directory / MANIFEST_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return hashlib.sha256(canonical_bytes(data)).digest()
+    """Check `data` against the schema (as the loader will), write DIR/manifest.json (indented, sorted
+    keys) atomically and return its manifest hash. Write the pinned artifacts first."""
+    path = directory / MANIFEST_FILE
+    digest = manifest_hash(data)  # fails early on NaN/inf
+    check_manifest(path, data)
+    atomic.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return digest

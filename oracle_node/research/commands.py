@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from oracle_node.models.manifest import MANIFEST_FILE
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.run import run_backtest
 from oracle_node.research.training.ml_run import parse_pool, run_train
+from oracle_node.research.training.train_run import format_report
 
 
 def backtest(args: Any) -> int:
@@ -42,16 +43,15 @@ def backtest(args: Any) -> int:
 
 
 def train(args: Any) -> int:
-    """Train the ML models before --test-start and export ONNX files with a manifest."""
+    """Train the served model before --test-start; write OUT/ (ONNX + manifest.json) the node loads."""
+    pool = [parse_pool(p) for p in args.pool]
     model_hash, manifest = run_train(
-        args.prices, args.asset, args.test_start, args.alpha or [0.01, 0.025], args.out,
-        funding=args.funding, pool=[parse_pool(p) for p in args.pool],
-    )  # fmt: skip
-    for key, entry in manifest["by_alpha"].items():
-        print(f"{key}: split {json.dumps(entry['split'])}")
-        for name, met in entry["metrics"].items():
-            oos = met["test_static_conformal"]
-            print(f"  {name:5s} VaR multiplier {met['conformal_var_multiplier']:.3f}  "
-                  f"test violations {oos['violations']}/{oos['days']}")  # fmt: skip
-    print(f"wrote {args.out}/manifest.json  model hash {model_hash}")
+        args.prices, args.asset, args.test_start, args.out, pool=pool, walk=not args.no_walk_forward
+    )
+    print(format_report(manifest))
+    print(
+        f"wrote {args.out / MANIFEST_FILE} ({', '.join(sorted(manifest['artifacts']))})  model hash {model_hash}"
+    )
+    print(f"serve it: model.manifest: {args.out / MANIFEST_FILE} in the node config, once allow-listed "
+          f"(python -m scripts.allow_model schedule --manifest {args.out}, then execute after the delay)")  # fmt: skip
     return 0

@@ -2,9 +2,9 @@
 RiskOracleModelNotAllowed; scripts/allow_model.py passes setModelAllowed through the timelock
 (schedule, minDelay on the chain's clock, execute) and the same signed report is then accepted.
 
-The model is a real one: `oracle-node train`'s code path fits qgbm + mlp on BTC before 2024-01-01 and
-writes the manifest whose hash the report carries. The stack's max report age is 2 h so that the one
-signed report outlives the 1 h timelock delay.
+The model is a real one: `oracle-node train`'s code path fits the served qgbm_har_v1 on BTC before
+2024-01-01 and writes the manifest whose hash the report carries. The stack's max report age is 2 h
+so that the one signed report outlives the 1 h timelock delay.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PARAMS = RiskParamsBps(6000, 500, 650, 1200, 700, 8500, 4000, 9000)
 def trained(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("ml_models")
     model_hash, _ = run_train(shared_data / "prices" / "btc_usd_daily_2015_2026.csv", "BTC-USD", "2024-01-01",
-                              [0.01], out)  # fmt: skip
+                              out, walk=False)  # fmt: skip
     return out, model_hash
 
 

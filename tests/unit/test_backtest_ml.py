@@ -1,5 +1,5 @@
 """The ML family in the walk-forward: no look-ahead, rolling conformal by hand, run_backtest and the
-`oracle-node backtest` / `train` commands on the real BTC file (small windows)."""
+`oracle-node backtest` command on the real BTC file (small windows); `train`: test_train_cli.py."""
 
 from __future__ import annotations
 
@@ -95,20 +95,3 @@ def test_cli_backtest__small_btc_run__writes_outputs(shared_data: Path, tmp_path
     assert set(doc["models"]) == {"hs", "ewma_normal", "garch_t", "gjr_skewt", "fhs", "qgbm", "mlp"}
     assert (out / "report.html").read_text().count("qgbm") >= 1
     assert "qgbm" in capsys.readouterr().out
-
-
-def test_cli_train__test_start__manifest_and_onnx(shared_data: Path, tmp_path: Path, capsys) -> None:
-    code = main(["train", "--prices", str(shared_data / BTC), "--asset", "BTC-USD", "--test-start",
-                 "2019-01-01", "--alpha", "0.025", "--out", str(tmp_path)])  # fmt: skip
-    assert code == 0
-    doc = json.loads((tmp_path / "manifest.json").read_text())
-    split = doc["by_alpha"]["alpha_0.025"]["split"]
-    assert split["test_start"] == "2019-01-01" and split["calibration"].endswith("2018-12-31")
-    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["mlp_a025.onnx", "qgbm_a025.onnx"]
-    assert "model hash 0x" in capsys.readouterr().out
-
-
-def test_cli_train__bad_date__exit_2(shared_data: Path, tmp_path: Path, capsys) -> None:
-    code = main(["train", "--prices", str(shared_data / BTC), "--asset", "BTC-USD", "--test-start", "2019-13-01",
-                 "--out", str(tmp_path)])  # fmt: skip
-    assert code == 2 and "not an ISO date" in capsys.readouterr().err

@@ -1,13 +1,15 @@
-"""`oracle-node train`: fit the ML models for one asset before a test start date, export ONNX + manifest.
+"""`oracle-node train`: the served model (`qgbm_har_v1`, kind onnx_quantile) trained on price files,
+written as a model directory the node loads as is: OUT/manifest.json (schema manifest_schema.py) and
+the ONNX file it pins. Point the node's `model.manifest` at OUT/manifest.json once the DAO has
+allow-listed its hash (scripts/allow_model.py).
 
-The cut is the first row whose target day is on or after `test_start` (UTC): every fitted and
-calibration row has its target day before it (see ml_train for the fit / calibration split). One
-bundle per alpha; all files land in `out` with one manifest.json.
+The asset's rows and those of every `--pool FILE:ASSET` are pooled; rows whose target day closes on
+or before `--test-start` (00:00 UTC) are fitted, the rest are scored out of sample (train.py). The
+same function trains the bundled model (scripts/train_models.py), so there is one writer.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from oracle_node.errors import ConfigError
-from oracle_node.models.ml_features import ml_rows
+from oracle_node.features.history import MarketHistory
+from oracle_node.models.manifest import load_manifest
 from oracle_node.research.backtest.prices import load_prices
-from oracle_node.research.training.ml_data import data_hashes, with_funding
-from oracle_node.research.training.ml_train import CAL_DAYS, train_bundle, write_bundles
+from oracle_node.research.training.ml_data import file_sha256
+from oracle_node.research.training.train_run import train_served_model
 
 Pool = tuple[str | Path, str, str | Path | None]
 
@@ -33,6 +36,7 @@ def parse_pool(spec: str) -> Pool:
 
 
 def cut_index(target_ts: np.ndarray, test_start: str) -> int:
+    """First row (of a backtest's ML rows) whose target day ends after `test_start` 00:00 UTC."""
     try:
         day = date.fromisoformat(test_start)
     except ValueError:
@@ -42,17 +46,36 @@ def cut_index(target_ts: np.ndarray, test_start: str) -> int:
     return int(np.searchsorted(known, start, side="right"))  # first target day ending after start
 
 
+def training_inputs(
+    prices: str | Path, asset: str, pool: Sequence[Pool]
+) -> tuple[dict[str, MarketHistory], dict[str, str]]:
+    """Daily histories by market, and {file name: sha256} of every price file read."""
+    histories: dict[str, MarketHistory] = {}
+    files: dict[str, str] = {}
+    for path, market, funding in [(prices, asset, None), *pool]:
+        if funding is not None:
+            raise ConfigError(
+                f"--pool {path}:{market}:{funding}: the served model has no funding feature; give FILE:ASSET"
+            )
+        if market in histories:
+            raise ConfigError(f"market {market!r} is given twice (--asset / --pool)")
+        histories[market] = load_prices(path, market)
+        name = Path(path).name if Path(path).name not in files else str(path)
+        files[name] = file_sha256(Path(path))
+    return histories, files
+
+
 def run_train(
-    prices: str | Path, asset: str, test_start: str, alphas: Sequence[float], out: Path, *,
-    funding: str | Path | None = None, pool: Sequence[Pool] = (), cal_days: int = CAL_DAYS,
-) -> tuple[str, dict[str, Any]]:  # fmt: skip
-    """Train for each alpha, write ONNX files + manifest.json; -> (0x manifest hash, manifest)."""
-    rows = ml_rows(with_funding(load_prices(prices, asset), funding))
-    pooled = [ml_rows(with_funding(load_prices(p, a), f)) for p, a, f in pool]
-    cut = cut_index(rows.target_ts, test_start)
-    bundles = [train_bundle(rows, cut, a, pooled, cal_days) for a in alphas]
-    files: dict[str, Path | str | None] = {"prices": prices, "funding": funding}
-    files.update({f"pool_{a}_prices": p for p, a, _ in pool})
-    files.update({f"pool_{a}_funding": f for _, a, f in pool})
-    digest = write_bundles(out, bundles, rows, data_hashes(files))
-    return "0x" + digest.hex(), json.loads((out / "manifest.json").read_text())
+    prices: str | Path,
+    asset: str,
+    test_start: str,
+    out: Path,
+    *,
+    pool: Sequence[Pool] = (),
+    walk: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """Train, write OUT/ (ONNX + manifest.json) and load it back as the node does; -> (0x hash, manifest)."""
+    histories, files = training_inputs(prices, asset, pool)
+    train_served_model(histories, files, out, test_start=test_start, walk=walk)
+    manifest = load_manifest(out)
+    return manifest.hash_hex, manifest.data

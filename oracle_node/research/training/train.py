@@ -1,10 +1,12 @@
-"""Offline training of the ML quantile model from the real data; writes the ONNX artifact and the
-manifest the node verifies. Run: `python scripts/train_models.py --data ../shared/data`.
+"""Offline training of the served ML quantile model: the fit, the tails and the manifest contents.
+Both `oracle-node train` and scripts/train_models.py (the bundled model) run it through
+train_run.train_served_model, which writes the one manifest schema the node loads.
 
 Split (documented, no look-ahead): a row is (features of day t, return of day t+1). Training rows are
-those whose target day closes on or before TEST_START (2021-01-01 00:00 UTC, i.e. returns up to and
-including 2020-12-31); everything after is out of sample: BTC 2021-01-01 .. 2026-02-13 and ETH
-2021-01-01 .. 2021-06-09 (the ETH file ends there). BTC and ETH rows are pooled.
+those whose target day closes on or before the test start (00:00 UTC; the bundled model's TEST_START
+is 2021-01-01, i.e. returns up to and including 2020-12-31); everything after is out of sample (for
+the bundled model: BTC 2021-01-01 .. 2026-02-13 and ETH 2021-01-01 .. 2021-06-09, where the ETH file
+ends). The rows of every market given are pooled.
 
 Model: scikit-learn GradientBoostingRegressor(loss="quantile") for alpha = 1 % and 99 % of the
 standardised return z = r[t+1] / har_m[t], on ML_FEATURES (scale-free HAR and volume features).
@@ -23,10 +25,12 @@ import sklearn
 from scipy import stats
 from sklearn.ensemble import GradientBoostingRegressor
 
+from oracle_node.errors import ConfigError
 from oracle_node.features.build import build_features
 from oracle_node.features.history import MarketHistory
 from oracle_node.features.rolling import log_returns
-from oracle_node.models.manifest import ARTIFACTS_DIR, SCHEMA_VERSION
+from oracle_node.models.manifest import ARTIFACTS_DIR
+from oracle_node.models.manifest_schema import SCHEMA_VERSION
 from oracle_node.models.tails import std_t_es_ratio
 from oracle_node.research.training.onnx_export import INPUT, OUTPUTS, TARGET_OPSET
 
@@ -45,6 +49,7 @@ GBM_PARAMS: dict[str, Any] = {
     "random_state": 0,
 }
 RANGE_TOLERANCE = 0.10
+MIN_TRAIN_ROWS = 500  # pooled rows before the test start: ~5 beyond each 1 % quantile
 BASELINE = {
     "ewma_lambda": 0.94,
     "gjr_window": 1000,
@@ -56,7 +61,11 @@ ENSEMBLE = {"tolerance": 0.3}
 
 
 def split_ts(date: str = TEST_START) -> float:
-    day = dt.date.fromisoformat(date)
+    """00:00 UTC of the test start day; ConfigError naming --test-start when it is not YYYY-MM-DD."""
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise ConfigError(f"--test-start {date!r} is not an ISO date (YYYY-MM-DD)") from None
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
 
 
@@ -109,8 +118,12 @@ def pinball(y: np.ndarray, q: np.ndarray, alpha: float) -> float:
     return float(np.mean(np.maximum(alpha * d, (alpha - 1.0) * d)))
 
 
-def coverage(r: np.ndarray, q_lo: np.ndarray, q_hi: np.ndarray, alpha: float = ALPHA) -> dict[str, float]:
-    """Violation rates of the long (r < q_lo) and short (r > q_hi) 1-day quantiles, and pinball loss."""
+def coverage(r: np.ndarray, q_lo: np.ndarray, q_hi: np.ndarray, alpha: float = ALPHA) -> dict[str, Any]:
+    """Violation rates of the long (r < q_lo) and short (r > q_hi) 1-day quantiles, and pinball loss
+    (rates and losses None when there is no row, e.g. no day after the test start)."""
+    if r.size == 0:
+        return {"n": 0, **dict.fromkeys(("rate_lo", "rate_hi", "pinball_lo", "pinball_hi")),
+                "violations_lo": 0, "violations_hi": 0}  # fmt: skip
     return {
         "n": int(r.size),
         "rate_lo": float(np.mean(r < q_lo)),

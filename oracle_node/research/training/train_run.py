@@ -1,4 +1,5 @@
 """The training run: data -> fitted quantile pair -> ONNX + manifest, with the coverage report.
+`train_served_model` is the one path for `oracle-node train` and scripts/train_models.py.
 
 Also evaluates, out of sample, the EWMA-normal baseline, GJR-GARCH-t (weekly refit, as the node runs)
 and the published ensemble, walking forward day by day with data up to t only.
@@ -7,6 +8,7 @@ and the published ensemble, walking forward day by day with data up to t only.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from oracle_node.research.training.onnx_export import export_quantile_pair
 from oracle_node.research.training.train import (
     ALPHA,
     BASELINE,
+    MIN_TRAIN_ROWS,
+    MODEL_NAME,
     ONNX_FILE,
     TEST_START,
     Dataset,
@@ -99,42 +103,68 @@ def _loss_coverage(r: np.ndarray, var: np.ndarray) -> dict[str, Any]:
     return cov
 
 
-def run_training(data_dir: Path, out_dir: Path, *, walk: bool = True) -> dict[str, Any]:
-    histories = load_training_histories(data_dir)
-    cut = split_ts()
+def train_served_model(
+    histories: Mapping[str, MarketHistory], data_files: Mapping[str, str], out_dir: Path, *,
+    test_start: str = TEST_START, walk: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """The one training path of a model the node serves: fit on every market's rows before
+    `test_start` (pooled), export ONNX, write the manifest (the schema the node loads), load it back as
+    the node does and forecast each market once. `data_files`: {file label: sha256} of the inputs.
+    walk=False skips the day-by-day out-of-sample run of the ensemble (metrics.M.walk_forward)."""
+    cut = split_ts(test_start)
     sets = {m: Dataset(h) for m, h in histories.items()}
+    _check_rows(sets, cut, test_start)
     train_x = np.vstack([d.x[d.split(cut)[0]] for d in sets.values()])
     train_z = np.concatenate([d.z[d.split(cut)[0]] for d in sets.values()])
     lo, hi = fit_quantile_pair(train_x, train_z)
-    onnx_bytes = export_quantile_pair(lo, hi, train_x.shape[1], "qgbm_har_v1")
-    all_x = np.vstack([d.x for d in sets.values()])
-    max_rel = onnx_matches_sklearn(onnx_bytes, lo, hi, all_x)
+    onnx_bytes = export_quantile_pair(lo, hi, train_x.shape[1], MODEL_NAME)
+    max_rel = onnx_matches_sklearn(onnx_bytes, lo, hi, np.vstack([d.x for d in sets.values()]))
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(out_dir / ONNX_FILE, onnx_bytes)
     metrics: dict[str, Any] = {"onnx_vs_sklearn_max_rel_diff": max_rel}
     for m, d in sets.items():
         metrics[m] = in_and_out_metrics(d, (lo, hi), cut, histories[m])
     training = {
-        "data": training_file_hashes(data_dir),
-        "test_start": TEST_START,
+        "data": dict(sorted(data_files.items())),
+        "test_start": test_start,
         "split": "train: target day closes <= test_start 00:00 UTC; test: after",
         "rows_train": int(train_x.shape[0]),
         "rows_by_market": {m: int(d.split(cut)[0].sum()) for m, d in sets.items()},
     }
     data = build_manifest(sha256_file(out_dir / ONNX_FILE), train_x, fit_tails(train_z), training, metrics)
     write_manifest(out_dir, data)
+    model = RiskModel(load_manifest(out_dir))  # exactly what the node loads
+    for h in histories.values():
+        model.forecast(h)
     if walk:
-        model = RiskModel(load_manifest(out_dir))
         for m, h in histories.items():
-            data["metrics"][m]["walk_forward"] = walk_forward(model, h, cut)
+            if sets[m].split(cut)[1].any():
+                data["metrics"][m]["walk_forward"] = walk_forward(model, h, cut)
         write_manifest(out_dir, data)
     return data
+
+
+def _check_rows(sets: Mapping[str, Dataset], cut: float, test_start: str) -> None:
+    """ModelError naming the markets when the pooled training rows are too few to fit the 1 % tails."""
+    counts = {m: int(d.split(cut)[0].sum()) for m, d in sets.items()}
+    if sum(counts.values()) < MIN_TRAIN_ROWS:
+        raise ModelError(
+            f"only {sum(counts.values())} training rows before --test-start {test_start} ({counts}); "
+            f"the 1 % quantiles need >= {MIN_TRAIN_ROWS}: give more history (every feature needs 30 "
+            f"days, volume_z a volume column) or a later --test-start"
+        )
+
+
+def run_training(data_dir: Path, out_dir: Path, *, walk: bool = True) -> dict[str, Any]:
+    """The bundled model: BTC daily and ETH hourly (as daily) from the shared data set, TEST_START."""
+    histories = load_training_histories(data_dir)
+    return train_served_model(histories, training_file_hashes(data_dir), out_dir, walk=walk)
 
 
 def format_report(manifest: Manifest | dict[str, Any]) -> str:
     data = manifest.data if isinstance(manifest, Manifest) else manifest
     lines = [f"model {data['model']}  test_start {data['training']['test_start']}  alpha {ALPHA}"]
-    for m in ("BTC-USD", "ETH-USDT"):
+    for m in data["training"]["rows_by_market"]:
         met = data["metrics"][m]
         for part in ("in_sample", "out_of_sample"):
             for name, cov in met[part].items():
@@ -146,6 +176,8 @@ def format_report(manifest: Manifest | dict[str, Any]) -> str:
 
 
 def _line(market: str, part: str, name: str, cov: dict[str, Any]) -> str:
+    if cov["n"] == 0:
+        return f"{market:9s} {part:13s} {name:13s} n=    0  (no days)"
     rate = f"long {100 * cov['rate_lo']:.2f}% ({cov['violations_lo']})  short {100 * cov['rate_hi']:.2f}% ({cov['violations_hi']})"
     extra = (
         f"  mean VaR99 {cov['mean_var99']:.4f}"
