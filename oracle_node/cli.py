@@ -44,7 +44,25 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--config", type=Path, required=True)
     _add_model_commands(sub)
     _add_option_commands(sub)
+    _add_shock_commands(sub)
     return p
+
+
+def _add_shock_commands(sub: argparse._SubParsersAction) -> None:
+    """ML vol shocks (research.shocks; options/shocks.py serves them). Data defaults: the bundled copies."""
+    bt = sub.add_parser("shock-backtest", help="walk-forward backtest of the ML vol shocks vs baselines")
+    tr = sub.add_parser("shock-train", help="fit the served vol-shock model: artifact + manifest")
+    for sp, out in ((bt, Path("shock-backtest-out")), (tr, None)):
+        for flag in ("--dvol", "--prices", "--funding"):
+            sp.add_argument(flag, type=Path, help="DVOL JSON, daily price or funding CSV (default: bundled)")
+        sp.add_argument("--horizon", type=int, default=1, help="margin period in days (default 1)")
+        sp.add_argument("--level", type=float, default=0.99, help="quantile of each side (default 0.99)")
+        sp.add_argument("--val-days", type=int, default=365, help="validation days, for the model choice")
+        sp.add_argument("--test-days", type=int, default=365, help="out-of-sample days (the last ones)")
+        sp.add_argument("--refit-every", type=int, default=30, help="days between walk-forward refits")
+        sp.add_argument(
+            "--out", type=Path, default=out, help="default: shock-backtest-out / the bundled model"
+        )
 
 
 def _add_option_commands(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +110,7 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("backtest", "train", "surface", "greeks"):
+    if args.command in ("backtest", "train", "surface", "greeks", "shock-backtest", "shock-train"):
         return _model_command(args)
     try:
         cfg = load_config(args.config, os.environ)
@@ -162,6 +180,12 @@ def _model_command(args: argparse.Namespace) -> int:
             return option_commands.surface(args)
         if args.command == "greeks":
             return option_commands.greeks_command(args)
+        if args.command.startswith("shock-"):
+            from oracle_node.research.shocks import commands as shocks  # noqa: PLC0415 - offline code, as below
+
+            return (
+                shocks.shock_backtest(args) if args.command == "shock-backtest" else shocks.shock_train(args)
+            )
         from oracle_node.research import commands as research  # noqa: PLC0415 - offline code: loaded only for these commands, never by `run`
 
         return research.backtest(args) if args.command == "backtest" else research.train(args)
