@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from oracle_node.options import svi
 from oracle_node.options.svi import SviParams
 
 Array = NDArray[np.float64]
@@ -24,14 +26,20 @@ K_WIDE = 1.5
 STEP = 0.001
 
 
+@functools.lru_cache(maxsize=64)
 def check_grid(k_lo: float = -K_WIDE, k_hi: float = K_WIDE) -> Array:
-    """Dense uniform grid covering [k_lo, k_hi] and at least [-1.5, 1.5]."""
+    """Dense uniform grid covering [k_lo, k_hi] and at least [-1.5, 1.5] (cached, read-only)."""
     lo, hi = min(-K_WIDE, k_lo), max(K_WIDE, k_hi)
-    return np.linspace(lo, hi, round((hi - lo) / STEP) + 1)
+    grid = np.linspace(lo, hi, round((hi - lo) / STEP) + 1)
+    grid.flags.writeable = False
+    return grid
+
+
+_LOCAL = np.linspace(-10.0, 10.0, 201)
 
 
 def butterfly_points(params: SviParams, grid: Array) -> Array:
-    local = params.m + params.sigma * np.linspace(-10.0, 10.0, 201)
+    local = params.m + params.sigma * _LOCAL
     return np.concatenate([grid, local[(local > grid[0]) & (local < grid[-1])]])
 
 
@@ -68,6 +76,55 @@ def parameter_problems(p: SviParams, t: float) -> tuple[str, ...]:
 def check_slice(p: SviParams, t: float, grid: Array) -> SliceCheck:
     g = p.g(butterfly_points(p, grid))
     return SliceCheck(int(np.sum(~(g >= 0.0))), float(np.min(g)), parameter_problems(p, t))
+
+
+def param_rows(params: Sequence[SviParams]) -> Array:
+    """(S, 5) array of (a, b, rho, m, sigma)."""
+    return np.array([(p.a, p.b, p.rho, p.m, p.sigma) for p in params], dtype=float).reshape(-1, 5)
+
+
+def _columns(rows: Array) -> tuple[Array, ...]:
+    return tuple(rows[:, i, None] for i in range(5))
+
+
+def butterfly_counts(rows: Array, grid: Array) -> tuple[Array, Array]:
+    """Vectorised `check_slice` butterfly part for S slices: (violating points, min g), each (S,)."""
+    a, b, rho, m, sig = _columns(rows)
+    local = m + sig * _LOCAL  # (S, 201); points outside the grid do not count (as in butterfly_points)
+    g_grid = svi.density_factor(a, b, rho, m, sig, grid[None, :])
+    g_local = svi.density_factor(a, b, rho, m, sig, local)
+    inside = (local > grid[0]) & (local < grid[-1])
+    bad = np.sum(~(g_grid >= 0.0), axis=1) + np.sum(inside & ~(g_local >= 0.0), axis=1)
+    low = np.minimum(np.min(g_grid, axis=1), np.min(np.where(inside, g_local, np.inf), axis=1))
+    return bad, low
+
+
+def calendar_gaps(short: Array, long: Array, grid: Array) -> Array:
+    """w_long(k) - w_short(k) on the grid for rows of slice pairs: (P, n)."""
+    return svi.total_variance(*_columns(long), grid[None, :]) - svi.total_variance(
+        *_columns(short), grid[None, :]
+    )
+
+
+def check_slices(params: Sequence[SviParams], ts: Sequence[float], grid: Array) -> list[SliceCheck]:
+    """`check_slice` for many slices at once (same results)."""
+    bad, low = butterfly_counts(param_rows(params), grid)
+    return [
+        SliceCheck(int(n), float(g), parameter_problems(p, t))
+        for n, g, p, t in zip(bad, low, params, ts, strict=True)
+    ]
+
+
+def check_calendars(params: Sequence[SviParams], grid: Array) -> list[CalendarCheck]:
+    """`check_calendar` for every consecutive pair of a sorted list of slices (same results)."""
+    if len(params) < 2:
+        return []
+    rows = param_rows(params)
+    gap = calendar_gaps(rows[:-1], rows[1:], grid)
+    return [
+        CalendarCheck(int(n), float(g))
+        for n, g in zip(np.sum(~(gap >= 0.0), axis=1), np.min(gap, axis=1), strict=True)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ underlying with no fittable expiry is a `DataError` naming the file and the curr
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,11 +14,11 @@ from datetime import datetime
 
 from oracle_node.errors import DataError
 from oracle_node.options import arbitrage
-from oracle_node.options.calendar import fit_expiries
+from oracle_node.options.calendar import fit_surfaces, k_range
 from oracle_node.options.chain import OptionChain, OptionQuote
-from oracle_node.options.fit import FitConfig
-from oracle_node.options.forward import estimate_forward
-from oracle_node.options.market import MarketSmile, build_smile
+from oracle_node.options.fit import FitConfig, SliceFit
+from oracle_node.options.forward import ForwardEstimate, estimate_forward
+from oracle_node.options.market import MarketSmile, build_smiles
 from oracle_node.options.metrics import SliceQuality, quality
 from oracle_node.options.surface import Surface, SurfaceSlice
 
@@ -39,7 +40,7 @@ class UnderlyingFit:
     surface: Surface
     expiries: tuple[ExpiryResult, ...]
     k_range: tuple[float, float]  # the no-arbitrage check grid's range (step arbitrage.STEP)
-    fit_ms: float  # wall time from parsed quotes to checked surface
+    fit_ms: float  # its share (by expiries) of the chain's wall time from parsed quotes to checked surfaces
     skipped: tuple[str, ...] = ()
 
     @property
@@ -59,56 +60,75 @@ class ChainFit:
     fit_ms: float = field(default=0.0)
 
 
-def _smiles(quotes: list[OptionQuote]) -> tuple[list[MarketSmile], list[str]]:
+def _groups(quotes: list[OptionQuote]) -> list[tuple[list[OptionQuote], ForwardEstimate]]:
     by_expiry: dict[datetime, list[OptionQuote]] = defaultdict(list)
     for q in quotes:
         by_expiry[q.expiry].append(q)
-    smiles, skipped = [], []
-    for expiry in sorted(by_expiry):
-        group = by_expiry[expiry]
-        smile = build_smile(group, estimate_forward(group))
+    return [(by_expiry[e], estimate_forward(by_expiry[e])) for e in sorted(by_expiry)]
+
+
+def _usable(smiles: list[MarketSmile]) -> tuple[list[MarketSmile], list[str]]:
+    kept, skipped = [], []
+    for smile in smiles:
         if smile.size >= MIN_QUOTES:
-            smiles.append(smile)
+            kept.append(smile)
         else:
-            skipped.append(f"{expiry.isoformat()}: {smile.size} usable quotes (< {MIN_QUOTES})")
-    return smiles, skipped
+            skipped.append(f"{smile.expiry.isoformat()}: {smile.size} usable quotes (< {MIN_QUOTES})")
+    return kept, skipped
 
 
-def fit_underlying(chain: OptionChain, currency: str, cfg: FitConfig) -> UnderlyingFit:
-    started = time.perf_counter()
-    quotes = chain.for_underlying(currency)
-    smiles, skipped = _smiles(quotes)
-    if not smiles:
-        raise DataError(
-            chain.path, None, "currency", currency, "no usable quotes: no expiry has 5 two-sided OTM quotes"
-        )
-    fits = fit_expiries(smiles, cfg)
-    k_range = (min(-1.5, *(float(s.k.min()) for s in smiles)), max(1.5, *(float(s.k.max()) for s in smiles)))
-    grid = arbitrage.check_grid(*k_range)
+def _smiles_by_underlying(
+    chain: OptionChain, currencies: list[str]
+) -> list[tuple[list[MarketSmile], list[str]]]:
+    """Every underlying's usable smiles (one implied-vol inversion for the whole chain) and skipped expiries."""
+    groups = [_groups(chain.for_underlying(ccy)) for ccy in currencies]
+    flat = build_smiles([x for g in groups for x in g])
+    out, at = [], 0
+    for ccy, g in zip(currencies, groups, strict=True):
+        smiles, skipped = _usable(flat[at : at + len(g)])
+        at += len(g)
+        if not smiles:
+            raise DataError(
+                chain.path, None, "currency", ccy, "no usable quotes: no expiry has 5 two-sided OTM quotes"
+            )
+        out.append((smiles, skipped))
+    return out
+
+
+def _results(
+    smiles: list[MarketSmile], fits: list[SliceFit]
+) -> tuple[tuple[ExpiryResult, ...], tuple[float, float]]:
+    kr = k_range(smiles)
+    k_checked = (min(-1.5, kr[0]), max(1.5, kr[1]))
+    grid = arbitrage.check_grid(*k_checked)
     slices = [
         SurfaceSlice(s.expiry, s.t, s.forward.forward, f.params) for s, f in zip(smiles, fits, strict=True)
     ]
-    spot = sorted(q.index_price for q in quotes)[len(quotes) // 2]
+    params = [sl.params for sl in slices]
+    checks = arbitrage.check_slices(params, [s.t for s in smiles], grid)
+    calendars: list[arbitrage.CalendarCheck | None] = [*arbitrage.check_calendars(params, grid), None]
     results = tuple(
-        ExpiryResult(
-            smile=s,
-            slice=sl,
-            quality=quality(s, sl.params),
-            check=arbitrage.check_slice(sl.params, s.t, grid),
-            calendar_next=arbitrage.check_calendar(sl.params, slices[i + 1].params, grid)
-            if i + 1 < len(slices)
-            else None,
-            fit_ms=f.fit_ms,
-        )
-        for i, (s, sl, f) in enumerate(zip(smiles, slices, fits, strict=True))
+        ExpiryResult(s, sl, quality(s, sl.params), c, cal, f.fit_ms)
+        for s, sl, c, cal, f in zip(smiles, slices, checks, calendars, fits, strict=True)
     )
-    surface = Surface(currency, spot, tuple(slices))
-    return UnderlyingFit(surface, results, k_range, (time.perf_counter() - started) * 1e3, tuple(skipped))
+    return results, k_checked
 
 
 def fit_chain(chain: OptionChain, cfg: FitConfig | None = None) -> ChainFit:
-    """Fit every underlying of a parsed chain."""
+    """Fit every underlying of a parsed chain (all underlyings' expiries in one joint fit)."""
     cfg = cfg or FitConfig()
     started = time.perf_counter()
-    fits = tuple(fit_underlying(chain, ccy, cfg) for ccy in chain.underlyings())
-    return ChainFit(chain.path, chain.observed_at, fits, (time.perf_counter() - started) * 1e3)
+    currencies = chain.underlyings()
+    per = _smiles_by_underlying(chain, currencies)
+    fits = fit_surfaces([smiles for smiles, _ in per], cfg)
+    out = []
+    for ccy, (smiles, skipped), u_fits in zip(currencies, per, fits, strict=True):
+        results, k_checked = _results(smiles, u_fits)
+        quotes = chain.for_underlying(ccy)
+        spot = sorted(q.index_price for q in quotes)[len(quotes) // 2]
+        surface = Surface(ccy, spot, tuple(e.slice for e in results))
+        out.append(UnderlyingFit(surface, results, k_checked, 0.0, tuple(skipped)))
+    total = (time.perf_counter() - started) * 1e3
+    slices = sum(len(u.expiries) for u in out)
+    shared = tuple(dataclasses.replace(u, fit_ms=total * len(u.expiries) / slices) for u in out)
+    return ChainFit(chain.path, chain.observed_at, shared, total)

@@ -1,107 +1,224 @@
-"""Fit every expiry of one underlying without static arbitrage: independent fits, then repairs.
+"""Fit every expiry of every underlying without static arbitrage: one joint fit, then batched repairs.
 
-1. All slices are fitted at once, each with the butterfly penalty only (fit.fit_slices).
-2. Calendar repair, longest to shortest: when w_{i+1}(k) < w_i(k) somewhere on the dense check grid,
-   two refits are tried in one batch: slice i capped by w_{i+1} (its pair with i-1 is checked next,
-   so a cap can cascade to shorter expiries), or slice i+1 bounded by [w_i, w_{i+2}] (keeps the
-   already checked pair i+1, i+2 valid). The refit that passes the dense checks with the smaller rise
-   in vega-weighted RMSE wins: usually the slice whose violating wing is extrapolated, not quoted.
-   If neither passes, both are retried on a 10x denser penalty grid.
-3. Butterfly verification: a slice with g < 0 anywhere on the dense grid is refitted within its
-   calendar bounds on the denser penalty grid.
-What remains after that is reported by the checks, never hidden.
+1. All slices of all underlyings are fitted in one batch (fit.fit_slices), butterfly penalty only.
+2. Repair passes. On the dense check grid, every consecutive pair (i, i+1) of an underlying with
+   w_{i+1}(k) < w_i(k) somewhere proposes refits of both slices, and every slice with g < 0 (or a
+   broken parameter rule) a refit of itself. Each refit carries its neighbours' w(k) as calendar
+   bounds inside its QP (rows at both ends of the grid; interior crossings in the penalty) and is
+   warm-started from its current fit: the shorter slice capped by w_{i+1} (with and without the
+   floor w_{i-1}), the longer one bounded by [w_i, w_{i+2}]. All proposals of all underlyings are
+   solved in one batch. Then, longest pair first, a violating pair takes the refit that passes the
+   dense checks with the smallest rise in vega-weighted RMSE. A refit must fix its pair, keep its
+   butterfly clean and keep its longer neighbour's pair clean; it may break the pair below it
+   (a cap can cascade to shorter expiries), which the next pass repairs, though a refit that breaks
+   nothing is preferred. The first passes search a light grid; then the full grid; then a 10x
+   denser penalty grid. Butterfly repairs always use the denser penalty grid: a dip of g below 0
+   that the dense check finds was missed by the coarse penalty grid of the first fit.
+What remains after the last pass is reported by the checks, never hidden.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from oracle_node.options import arbitrage
+import numpy as np
+from numpy.typing import NDArray
+
+from oracle_node.options import arbitrage, svi
 from oracle_node.options.fit import FitConfig, SliceFit, SliceProblem, fit_slices
 from oracle_node.options.market import MarketSmile
-from oracle_node.options.metrics import quality
+from oracle_node.options.metrics import rmse_vol_pts
 from oracle_node.options.svi import SviParams
 
-DENSE_FACTOR = 10
+DENSE_POINTS = 610  # 10x the default penalty grid
+LIGHT_PASSES = 4
 
 
-def _params(fits: Sequence[SliceFit], i: int) -> SviParams | None:
-    return fits[i].params if 0 <= i < len(fits) else None
+@dataclass(frozen=True, slots=True)
+class _Proposal:
+    group: int
+    slice: int
+    floor: bool  # bounded below by the shorter neighbour
+    cap: bool  # bounded above by the longer neighbour
+    dense: bool = False  # butterfly repair: the coarse penalty grid missed it, so search on a denser one
 
 
-def _problem(smiles: Sequence[MarketSmile], fits: Sequence[SliceFit], i: int, below: bool) -> SliceProblem:
-    lower = _params(fits, i - 1) if below else None
-    k_range = _k_range(smiles)
-    return SliceProblem(
-        smiles[i], lower=lower, upper=_params(fits, i + 1), start=fits[i].params, k_range=k_range
-    )
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A fit with its total variance on the check grid and whether it passes the slice checks."""
+
+    fit: SliceFit
+    w: NDArray[np.float64]  # (n,) on the underlying's check grid
+    ok: bool  # butterfly g >= 0 on the dense points and every parameter rule
 
 
-def _k_range(smiles: Sequence[MarketSmile]) -> tuple[float, float]:
+class _Surfaces:
+    """Current fits of every underlying, with their total variance on the check grids (cached)."""
+
+    def __init__(self, groups: Sequence[Sequence[MarketSmile]], fits: list[list[SliceFit]]) -> None:
+        self.groups = groups
+        self.k_ranges = [k_range(g) for g in groups]
+        self.grids = [arbitrage.check_grid(*kr) for kr in self.k_ranges]
+        self.current = [self.candidates(g, list(range(len(f))), f) for g, f in enumerate(fits)]
+
+    def candidates(self, g: int, slices: Sequence[int], fits: Sequence[SliceFit]) -> list[_Candidate]:
+        """Grid total variance and slice checks of fits for group g's slices, in one vectorised pass."""
+        if not fits:
+            return []
+        rows = arbitrage.param_rows([f.params for f in fits])
+        bad, _ = arbitrage.butterfly_counts(rows, self.grids[g])
+        w = svi.total_variance(*(rows[:, j, None] for j in range(5)), self.grids[g][None, :])
+        return [
+            _Candidate(
+                f, w[j], bad[j] == 0 and not arbitrage.parameter_problems(f.params, self.groups[g][i].t)
+            )
+            for j, (i, f) in enumerate(zip(slices, fits, strict=True))
+        ]
+
+    def params(self, g: int, i: int) -> SviParams | None:
+        return self.current[g][i].fit.params if 0 <= i < len(self.current[g]) else None
+
+    def w(self, g: int, i: int) -> NDArray[np.float64] | None:
+        return self.current[g][i].w if 0 <= i < len(self.current[g]) else None
+
+    def bad_pairs(self, g: int) -> list[int]:
+        return [
+            i for i in range(len(self.current[g]) - 1) if not self.pair_ok(self.w(g, i), self.w(g, i + 1))
+        ]
+
+    def bad_slices(self, g: int) -> list[int]:
+        return [i for i, c in enumerate(self.current[g]) if not c.ok]
+
+    @staticmethod
+    def pair_ok(short: NDArray[np.float64] | None, long: NDArray[np.float64] | None) -> bool:
+        """w_long(k) >= w_short(k) at every grid point (as arbitrage.check_calendar)."""
+        return short is None or long is None or bool(np.all(long - short >= 0.0))
+
+    def problem(self, p: _Proposal) -> SliceProblem:
+        g, i = p.group, p.slice
+        return SliceProblem(
+            self.groups[g][i],
+            lower=self.params(g, i - 1) if p.floor else None,
+            upper=self.params(g, i + 1) if p.cap else None,
+            start=self.current[g][i].fit.params,
+            k_range=self.k_ranges[g],
+        )
+
+
+def k_range(smiles: Sequence[MarketSmile]) -> tuple[float, float]:
+    """The quoted range of all expiries of one underlying (the checks cover at least [-1.5, 1.5])."""
     return min(float(s.k.min()) for s in smiles), max(float(s.k.max()) for s in smiles)
 
 
-def _clean(
-    fits: list[SliceFit], smiles: Sequence[MarketSmile], i: int, below: bool, grid: arbitrage.Array
-) -> bool:
-    """Slice i passes the dense butterfly/parameter checks and its calendar checks (with i-1 if `below`)."""
-    p = fits[i].params
-    if not arbitrage.check_slice(p, smiles[i].t, grid).ok:
-        return False
-    left = i == 0 or not below or arbitrage.check_calendar(fits[i - 1].params, p, grid).ok
-    return left and (i == len(fits) - 1 or arbitrage.check_calendar(p, fits[i + 1].params, grid).ok)
+def _proposals(state: _Surfaces) -> tuple[list[_Proposal], dict[int, list[int]], dict[int, list[int]]]:
+    props: set[_Proposal] = set()
+    pairs, slices = {}, {}
+    for g in range(len(state.current)):
+        pairs[g], slices[g] = state.bad_pairs(g), state.bad_slices(g)
+        bad = set(pairs[g])
+        for i in pairs[g]:
+            props.add(_Proposal(g, i + 1, floor=True, cap=True))
+            props.add(_Proposal(g, i, floor=False, cap=True))
+            if i > 0 and i - 1 not in bad:
+                props.add(_Proposal(g, i, floor=True, cap=True))
+        props.update(_Proposal(g, i, floor=True, cap=True, dense=True) for i in slices[g])
+    return sorted(props, key=lambda p: (p.group, p.slice, p.floor, p.cap, p.dense)), pairs, slices
 
 
-Option = tuple[int, bool]  # (slice to refit, keep its lower calendar bound)
+def _verdict(state: _Surfaces, prop: _Proposal, cand: _Candidate, pair: int | None) -> int | None:
+    """0 = clean and breaks nothing, 1 = clean but breaks the pair below, None = rejected."""
+    g, i = prop.group, prop.slice
+    if not cand.ok:
+        return None
+    w_lo, w_now, w_hi = state.w(g, i - 1), state.w(g, i), state.w(g, i + 1)
+    below_was, above_was = state.pair_ok(w_lo, w_now), state.pair_ok(w_now, w_hi)
+    below, above = state.pair_ok(w_lo, cand.w), state.pair_ok(cand.w, w_hi)
+    if (pair == i and not above) or (pair == i - 1 and not below) or (above_was and not above):
+        return None
+    if pair is None and below_was and not below:
+        return None
+    return 0 if below or not below_was else 1
 
 
-def _try(
-    smiles: Sequence[MarketSmile],
-    fits: list[SliceFit],
-    options: Sequence[Option],
-    cfg: FitConfig,
-    grid: arbitrage.Array,
-) -> list[SliceFit] | None:
-    """Refit each option's slice within its bounds; keep the clean one with the smallest RMSE rise."""
-    refits = fit_slices([_problem(smiles, fits, i, below) for i, below in options], cfg)
-    best: tuple[float, list[SliceFit]] | None = None
-    for (i, below), raw in zip(options, refits, strict=True):
-        refit = dataclasses.replace(raw, fit_ms=raw.fit_ms + fits[i].fit_ms)
-        trial = [*fits[:i], refit, *fits[i + 1 :]]
-        if not _clean(trial, smiles, i, below, grid):
+def _accept(
+    state: _Surfaces, refits: dict[_Proposal, _Candidate], g: int, pair: int | None, slice_i: int
+) -> None:
+    """Replace one slice of group g by its best acceptable refit (pair: the violating pair, or None)."""
+    targets = (pair, pair + 1) if pair is not None else (slice_i,)
+    best: tuple[int, float, _Proposal, _Candidate] | None = None
+    for prop, cand in refits.items():
+        if prop.group != g or prop.slice not in targets:
             continue
-        rise = quality(smiles[i], refit.params).rmse_vol_pts - quality(smiles[i], fits[i].params).rmse_vol_pts
-        if best is None or rise < best[0]:
-            best = (rise, trial)
-    return None if best is None else best[1]
+        verdict = _verdict(state, prop, cand, pair)
+        if verdict is None:
+            continue
+        smile = state.groups[g][prop.slice]
+        now = state.current[g][prop.slice].fit.params
+        rise = rmse_vol_pts(smile, cand.fit.params) - rmse_vol_pts(smile, now)
+        if best is None or (verdict, rise) < best[:2]:
+            best = (verdict, rise, prop, cand)
+    if best is not None:
+        state.current[g][best[2].slice] = best[3]
 
 
-def _repair(
-    smiles: Sequence[MarketSmile],
-    fits: list[SliceFit],
-    options: Sequence[Option],
-    cfg: FitConfig,
-    grid: arbitrage.Array,
-) -> list[SliceFit]:
+def _refit(state: _Surfaces, props: list[_Proposal], cfg: FitConfig) -> dict[_Proposal, _Candidate]:
+    fits: dict[_Proposal, SliceFit] = {}
+    dense = dataclasses.replace(cfg, penalty_points=max(cfg.penalty_points, DENSE_POINTS))
+    for flag, config in ((False, cfg), (True, dense)):
+        batch = [p for p in props if p.dense == flag]
+        if batch:
+            fits.update(zip(batch, fit_slices([state.problem(p) for p in batch], config), strict=True))
+    out: dict[_Proposal, _Candidate] = {}
+    for g in range(len(state.current)):
+        mine = [p for p in fits if p.group == g]
+        out.update(
+            zip(mine, state.candidates(g, [p.slice for p in mine], [fits[p] for p in mine]), strict=True)
+        )
+    return out
+
+
+def _pass(state: _Surfaces, cfg: FitConfig) -> bool:
+    """One repair pass; False when nothing is left to repair."""
+    props, pairs, slices = _proposals(state)
+    if not props:
+        return False
+    refits = _refit(state, props, cfg)
+    for g in range(len(state.current)):
+        for i in reversed(pairs[g]):
+            if not state.pair_ok(state.w(g, i), state.w(g, i + 1)):
+                _accept(state, refits, g, i, i)
+        for i in slices[g]:
+            if not state.current[g][i].ok:
+                _accept(state, refits, g, None, i)
+    return True
+
+
+def _schedule(cfg: FitConfig) -> list[FitConfig]:
     light = dataclasses.replace(cfg, m_points=5, s_points=5, zoom_points=3, zoom_rounds=5)
-    dense = dataclasses.replace(cfg, penalty_points=cfg.penalty_points * DENSE_FACTOR)
-    for config in (light, cfg, dense):
-        repaired = _try(smiles, fits, options, config, grid)
-        if repaired is not None:
-            return repaired
-    return fits
+    dense = dataclasses.replace(cfg, penalty_points=max(cfg.penalty_points, DENSE_POINTS))
+    return [light] * LIGHT_PASSES + [cfg, dense]
+
+
+def fit_surfaces(groups: Sequence[Sequence[MarketSmile]], cfg: FitConfig) -> list[list[SliceFit]]:
+    """Fit every group's slices (each group one underlying, sorted by expiry); one SliceFit per smile."""
+    started = time.perf_counter()
+    problems = [SliceProblem(s, k_range=k_range(g)) for g in groups for s in g]
+    flat = fit_slices(problems, cfg)
+    fits, at = [], 0
+    for g in groups:
+        fits.append(flat[at : at + len(g)])
+        at += len(g)
+    state = _Surfaces(groups, fits)
+    for config in _schedule(cfg):
+        if not _pass(state, config):
+            break
+    share = (time.perf_counter() - started) * 1e3 / max(len(problems), 1)
+    return [[dataclasses.replace(c.fit, fit_ms=share) for c in g] for g in state.current]
 
 
 def fit_expiries(smiles: Sequence[MarketSmile], cfg: FitConfig) -> list[SliceFit]:
-    """Fit slices sorted by expiry; returns one SliceFit per smile, in the same order."""
-    k_range = _k_range(smiles)
-    fits = fit_slices([SliceProblem(s, k_range=k_range) for s in smiles], cfg)
-    grid = arbitrage.check_grid(*k_range)
-    for i in reversed(range(len(fits) - 1)):
-        if not arbitrage.check_calendar(fits[i].params, fits[i + 1].params, grid).ok:
-            fits = _repair(smiles, fits, ((i, False), (i + 1, True)), cfg, grid)
-    for i in range(len(fits)):
-        if not arbitrage.check_slice(fits[i].params, smiles[i].t, grid).ok:
-            fits = _repair(smiles, fits, ((i, True),), cfg, grid)
-    return fits
+    """Fit the slices of one underlying sorted by expiry; one SliceFit per smile, in the same order."""
+    return fit_surfaces([smiles], cfg)[0]

@@ -36,7 +36,7 @@ W_EPS = 1e-10
 G_MARGIN = 1e-4  # butterfly: require g >= this on the penalty grid
 CAL_MARGIN = 1e-6  # calendar: require lower (1 + this) <= w <= (1 - this) upper on the penalty grid
 K_WIDE = 1.5  # no-arbitrage is enforced at least on k in [-1.5, 1.5]
-_Y_LOCAL = np.linspace(-6.0, 6.0, 25)  # extra penalty points around m, in units of sigma
+_Y_LOCAL = np.linspace(-6.0, 6.0, 49)  # extra penalty points around m, in units of sigma
 _C = np.array(
     [
         [0.0, -1.0, 1.0 - RHO_EPS],

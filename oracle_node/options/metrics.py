@@ -24,6 +24,11 @@ class SliceQuality:
     inside: int
 
 
+def rmse_vol_pts(smile: MarketSmile, params: SviParams) -> float:
+    iv = params.implied_vol(smile.k, smile.t)
+    return float(np.sqrt(np.sum(smile.vega * (iv - smile.iv_mid) ** 2) / np.sum(smile.vega))) * 100.0
+
+
 def quality(smile: MarketSmile, params: SviParams) -> SliceQuality:
     iv = params.implied_vol(smile.k, smile.t)
     rmse = float(np.sqrt(np.sum(smile.vega * (iv - smile.iv_mid) ** 2) / np.sum(smile.vega))) * 100.0

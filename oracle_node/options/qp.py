@@ -83,16 +83,24 @@ def _best_of_size(c: Array, m: Array, r0: Array, size: int) -> tuple[Array, Arra
 
 
 def _constrained(c: Array, pc: Array, m: Array, r0: Array) -> tuple[Array, Array]:
-    """Best KKT point over active sets of one to three rows: objective rise (G,) and step (G,3)."""
+    """The KKT point over active sets of one to three rows: objective rise (G,) and step (G,3).
+
+    A strictly convex QP has exactly one KKT point, so a problem whose KKT point is found among the
+    sets of one size is not searched among larger sets (most problems stop at one or two rows).
+    """
     g = m.shape[0]
     best_rise, best_step = np.full(g, np.inf), np.zeros((g, pc.shape[1]))
+    todo = np.arange(g)
     for size in range(1, min(3, c.shape[-2]) + 1):
-        rise, j, lam = _best_of_size(c, m, r0, size)
-        sets = _active_sets(c, size)[j]  # (G, r)
-        step = np.einsum("gir,gr->gi", np.take_along_axis(pc, sets[:, None, :], axis=2), lam)
-        better = rise < best_rise
-        best_rise = np.where(better, rise, best_rise)
-        best_step = np.where(better[:, None], step, best_step)
+        rows_c = c if c.ndim == 2 else c[todo]
+        rise, j, lam = _best_of_size(rows_c, m[todo], r0[todo], size)
+        sets = _active_sets(rows_c, size)[j]  # (G', r)
+        step = np.einsum("gir,gr->gi", np.take_along_axis(pc[todo], sets[:, None, :], axis=2), lam)
+        found = np.isfinite(rise)
+        best_rise[todo[found]], best_step[todo[found]] = rise[found], step[found]
+        todo = todo[~found]
+        if todo.size == 0:
+            break
     return best_rise, best_step
 
 
@@ -111,7 +119,7 @@ def solve_batch(a: Array, b: Array, c: Array, h: Array) -> tuple[Array, Array]:
         return p0, f
     pc = np.einsum("gij,gqj->giq", a_inv[todo], rows[todo])  # A^-1 C'
     m = np.einsum("gqi,gir->gqr", rows[todo], pc)  # C A^-1 C'
-    rise, step = _constrained(c, pc, m, r0[todo])
+    rise, step = _constrained(c if c.ndim == 2 else rows[todo], pc, m, r0[todo])
     p = p0.copy()
     p[todo] += step
     f[todo] += rise
