@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {Black76} from "./Black76.sol";
+
+/// @title ScenarioGrid
+/// @notice The portfolio-margin scenario grid of one underlying and the revaluation of a book on it.
+/// @dev 9 price moves p = 0..8: x_p = {-3, -2, -1, -1/2, 0, 1/2, 1, 2, 3} * priceMove (down moves
+///      stop at MAX_DOWN_MOVE). 19 scenarios s:
+///        s = 0..8   move p = s at unchanged vol (s = 4 is the base, V_0);
+///        s = 9..13  move p = s - 7 (the core -1..+1) at vol up;
+///        s = 14..18 move p = s - 12 at vol down.
+///      Loss weights: 1/3 for s = 0, 8 (3 * priceMove), 1/2 for s = 1, 7 (2 * priceMove), 1 otherwise.
+///      Accumulators hold sum(size * value) in 1e36 (WAD size times WAD USD).
+///      Vol multipliers, per expiry, Deribit's term scaling with T = max(expiry - now, 1 day):
+///        up = 1 + volUp (30d / T)^0.3,   down = max(1 - volDown (30d / T)^0.13, 0.1).
+///      oracle_node/options/portfolio_margin.py is the float64 reference of all of this.
+library ScenarioGrid {
+    int256 internal constant WAD = 1e18;
+    uint256 internal constant SCENARIOS = 19;
+    uint256 internal constant MOVES = 9;
+    uint256 internal constant BASE = 4;
+    /// @notice Largest down move of the grid (-95 %): 1 + x stays positive for any priceMove.
+    int256 internal constant MAX_DOWN_MOVE = 0.95e18;
+    /// @notice Smallest vol multiplier of the down shock.
+    int256 internal constant MIN_DOWN_MULT = 0.1e18;
+    /// @notice Shortest time to expiry the term scaling uses.
+    uint256 internal constant MIN_TERM = 1 days;
+    uint256 internal constant REFERENCE_TERM = 30 days;
+    int256 internal constant UP_POWER = 0.3e18;
+    int256 internal constant DOWN_POWER = 0.13e18;
+
+    /// @notice Per-underlying constants: the price moves, 1 + x and ln(1 + x), all WAD.
+    struct Moves {
+        int256[9] move;
+        int256[9] lnMult;
+        int256[9] mult;
+    }
+
+    /// @notice Per-expiry constants: the smile, the forward under each move, the variance rescale
+    ///         and the term-scaled vol multipliers.
+    struct Expiry {
+        int256 a;
+        int256 b;
+        int256 rho;
+        int256 m;
+        int256 sigma;
+        int256 forward;
+        int256[9] forwards;
+        int256 varRatio;
+        int256 upMult;
+        int256 downMult;
+    }
+
+    /// @notice The moves for a published priceMove (WAD, < 1e18, checked by the caller).
+    function moves(uint256 priceMove) internal pure returns (Moves memory mv) {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 pm = int256(priceMove);
+        int256[9] memory x = [-3 * pm, -2 * pm, -pm, -pm / 2, int256(0), pm / 2, pm, 2 * pm, 3 * pm];
+        for (uint256 p; p < MOVES; ++p) {
+            int256 move = x[p] < -MAX_DOWN_MOVE ? -MAX_DOWN_MOVE : x[p];
+            mv.move[p] = move;
+            mv.mult[p] = WAD + move;
+            mv.lnMult[p] = move == 0 ? int256(0) : FixedPointMathLib.lnWad(WAD + move);
+        }
+    }
+
+    /// @notice Term-scaled vol multipliers and the variance rescale of one live expiry.
+    /// @param timeLeft expiry - now (> 0); @param fitTerm expiry - observedAt of the smile (>= timeLeft).
+    function term(Expiry memory e, Moves memory mv, uint256 timeLeft, uint256 fitTerm, uint256 volUp, uint256 volDown)
+        internal
+        pure
+    {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        e.varRatio = int256(timeLeft * 1e18 / fitTerm);
+        uint256 t = timeLeft < MIN_TERM ? MIN_TERM : timeLeft;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 lnR = FixedPointMathLib.lnWad(int256(REFERENCE_TERM * 1e18 / t));
+        // Oracle shocks are DAO-bounded fractions (far below 1e30): products stay in range.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        e.upMult = WAD + int256(volUp) * FixedPointMathLib.expWad(lnR * UP_POWER / WAD) / WAD;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 down = WAD - int256(volDown) * FixedPointMathLib.expWad(lnR * DOWN_POWER / WAD) / WAD;
+        e.downMult = down < MIN_DOWN_MULT ? MIN_DOWN_MULT : down;
+        for (uint256 p; p < MOVES; ++p) {
+            e.forwards[p] = e.forward * mv.mult[p] / WAD;
+        }
+    }
+
+    /// @notice Add size * value of one live option under every scenario to `acc`.
+    function addOption(
+        int256[19] memory acc,
+        Moves memory mv,
+        Expiry memory e,
+        int256 strike,
+        bool isCall,
+        int256 size
+    ) internal pure {
+        // k = ln(K / F); strike and forward are positive and below 2^96 * 1e18 by the engine's checks.
+        int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
+        int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
+        unchecked {
+            // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
+            for (uint256 p; p < MOVES; ++p) {
+                acc[p] += size * Black76.value(mv.lnMult[p] - k, s, e.forwards[p], strike, isCall);
+            }
+            int256 sv = s * e.upMult / WAD;
+            if (sv < Black76.MIN_TOTAL_STD) sv = Black76.MIN_TOTAL_STD;
+            for (uint256 p = 2; p < 7; ++p) {
+                acc[p + 7] += size * Black76.value(mv.lnMult[p] - k, sv, e.forwards[p], strike, isCall);
+            }
+            sv = s * e.downMult / WAD;
+            if (sv < Black76.MIN_TOTAL_STD) sv = Black76.MIN_TOTAL_STD;
+            for (uint256 p = 2; p < 7; ++p) {
+                acc[p + 12] += size * Black76.value(mv.lnMult[p] - k, sv, e.forwards[p], strike, isCall);
+            }
+        }
+    }
+
+    /// @notice Add a constant value (WAD USD, e.g. an expired option's settled intrinsic value times
+    ///         its size, scaled 1e36) to every scenario.
+    function addConstant(int256[19] memory acc, int256 scaledValue) internal pure {
+        for (uint256 s; s < SCENARIOS; ++s) {
+            acc[s] += scaledValue;
+        }
+    }
+
+    /// @notice Add a linear position's P&L size * spot * x under every scenario.
+    function addLinear(int256[19] memory acc, Moves memory mv, int256 size, int256 spot) internal pure {
+        for (uint256 s; s < SCENARIOS; ++s) {
+            acc[s] += size * (spot * mv.move[moveOf(s)] / WAD);
+        }
+    }
+
+    /// @notice The price-move index of scenario s.
+    function moveOf(uint256 s) internal pure returns (uint256) {
+        if (s < 9) return s;
+        return s < 14 ? s - 7 : s - 12;
+    }
+
+    /// @notice requirement = max(0, max_s(w_s (V_0 - V_s)) - V_0) in WAD USD, rounded up.
+    function requirement(int256[19] memory acc) internal pure returns (uint256) {
+        int256 v0 = acc[BASE];
+        int256 worst = 0;
+        for (uint256 s; s < SCENARIOS; ++s) {
+            int256 loss = v0 - acc[s];
+            if (s == 0 || s == 8) loss /= 3;
+            else if (s == 1 || s == 7) loss /= 2;
+            if (loss > worst) worst = loss;
+        }
+        int256 r = worst - v0;
+        if (r <= 0) return 0;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (uint256(r) - 1) / 1e18 + 1;
+    }
+}
