@@ -97,6 +97,12 @@ class _Surfaces:
         """w_long(k) >= w_short(k) at every grid point (as arbitrage.check_calendar)."""
         return short is None or long is None or bool(np.all(long - short >= 0.0))
 
+    def bounds_consistent(self, p: _Proposal) -> bool:
+        """A floor above the cap anywhere on the grid leaves no clean refit: not worth a QP."""
+        if not (p.floor and p.cap):
+            return True
+        return self.pair_ok(self.w(p.group, p.slice - 1), self.w(p.group, p.slice + 1))
+
     def problem(self, p: _Proposal) -> SliceProblem:
         g, i = p.group, p.slice
         return SliceProblem(
@@ -125,7 +131,8 @@ def _proposals(state: _Surfaces) -> tuple[list[_Proposal], dict[int, list[int]],
             if i > 0 and i - 1 not in bad:
                 props.add(_Proposal(g, i, floor=True, cap=True))
         props.update(_Proposal(g, i, floor=True, cap=True, dense=True) for i in slices[g])
-    return sorted(props, key=lambda p: (p.group, p.slice, p.floor, p.cap, p.dense)), pairs, slices
+    feasible = [p for p in props if state.bounds_consistent(p)]
+    return sorted(feasible, key=lambda p: (p.group, p.slice, p.floor, p.cap, p.dense)), pairs, slices
 
 
 def _verdict(state: _Surfaces, prop: _Proposal, cand: _Candidate, pair: int | None) -> int | None:

@@ -65,18 +65,22 @@ def _best_of_size(c: Array, m: Array, r0: Array, size: int) -> tuple[Array, Arra
 
     Returns the objective increase over the unconstrained optimum (inf if none), the chosen set's
     index and its multipliers. With p = p0 + A^-1 C_S' lam and M = C A^-1 C': lam = M_SS^-1 r0_S,
-    slack = M[S, :]' lam - r0 and the objective rises by lam . r0_S / 2.
+    slack = M[S, :]' lam - r0 and the objective rises by lam . r0_S / 2. Slacks are computed only for
+    the (candidate, set) pairs whose multipliers are all non-negative (few of them).
     """
     g = m.shape[0]
     sets = _active_sets(c, size)
     r0s = r0[:, sets]  # (G, S, r)
     inv = _inv_small(m[:, sets[:, :, None], sets[:, None, :]])
-    lam = sum(inv[..., j] * r0s[..., j, None] for j in range(size))  # (G, S, r)
-    rows_s = m[:, sets, :]  # (G, S, r, q): M is symmetric
-    slack = sum(lam[..., j, None] * rows_s[..., j, :] for j in range(size)) - r0[:, None, :]
+    lam = np.einsum("gsij,gsj->gsi", inv, r0s)  # (G, S, r)
     with np.errstate(invalid="ignore"):
-        ok = np.all(slack >= -_TOL, axis=-1) & np.all(lam >= -_TOL, axis=-1)
-        rise = np.where(ok, 0.5 * np.sum(lam * r0s, axis=-1), np.inf)
+        gi, si = np.nonzero(np.all(lam >= -_TOL, axis=-1))  # NaN (singular) compares False
+    lam_c = lam[gi, si]  # (P, r)
+    rows_c = m[gi[:, None], sets[si]]  # (P, r, q): M is symmetric
+    slack = np.einsum("pr,prq->pq", lam_c, rows_c) - r0[gi]
+    ok = np.all(slack >= -_TOL, axis=-1)
+    rise = np.full(lam.shape[:2], np.inf)
+    rise[gi[ok], si[ok]] = 0.5 * np.sum(lam_c[ok] * r0s[gi[ok], si[ok]], axis=-1)
     j = np.argmin(rise, axis=1)
     rows = np.arange(g)
     return rise[rows, j], j, lam[rows, j]
