@@ -5,7 +5,9 @@ index at the END of day D (its change D-1 -> D correlates with |BTC return of D|
 D -> D+1 at -0.04), a daily close labelled D is the price at the end of D, and the daily funding of D
 is the mean of D's 8 h rates. Everything labelled D is therefore known at t = end of D, and row D of
 the feature table uses data labelled <= D only. The target of row D over a horizon of h days is
-y = ln(DVOL[D+h] / DVOL[D]); it is NaN when DVOL[D+h] is missing (one gap: 2025-11-11).
+y = ln(DVOL[D+h] / DVOL[D]); it is NaN when DVOL[D+h] is missing (one gap: 2025-11-11). For the
+features only, a value missing for up to MAX_FILL_DAYS days carries the last one (a change over the
+gap then shows on the day after it).
 
 Columns (DVOL, RV as annualised fractions; one calendar day = one step):
 
@@ -37,6 +39,7 @@ RV_DAYS = 30
 VOV_LAMBDA = 0.9
 VOV_WARMUP = 20  # DVOL changes before log_vov counts as known
 FUNDING_CHG_DAYS = 7
+MAX_FILL_DAYS = 2  # a feature input missing for up to 2 days carries its last value (DVOL misses 2025-11-11)
 BP = 1e4
 WEEKDAYS = tuple(f"wd_{k}" for k in range(1, 7))
 FEATURES: tuple[str, ...] = (
@@ -144,6 +147,19 @@ def _on_grid(first: int, n: int, day: np.ndarray, values: np.ndarray) -> np.ndar
     return out
 
 
+def _ffill(a: np.ndarray, limit: int) -> np.ndarray:
+    """Carry the last known value over at most `limit` missing days (features only, never targets)."""
+    out = a.copy()
+    last, age = np.nan, 0
+    for i, v in enumerate(a):
+        if np.isfinite(v):
+            last, age = v, 0
+        else:
+            age += 1
+            out[i] = last if age <= limit else np.nan
+    return out
+
+
 def _lag(a: np.ndarray, k: int) -> np.ndarray:
     return np.r_[np.full(k, np.nan), a[:-k]]
 
@@ -179,9 +195,10 @@ def build_features(inputs: ShockInputs, horizon: int = 1) -> ShockFrame:
         raise DataError("shock features", None, "horizon", horizon, "must be a whole number of days in 1..30")
     first = int(min(inputs.dvol_day[0], inputs.price_day[0], inputs.funding_day[0]))
     n = int(inputs.dvol_day[-1]) - first + 1
-    dv = _on_grid(first, n, inputs.dvol_day, inputs.dvol)
-    px = _on_grid(first, n, inputs.price_day, inputs.close)
-    fu = _on_grid(first, n, inputs.funding_day, inputs.funding)
+    raw = np.log(_on_grid(first, n, inputs.dvol_day, inputs.dvol))
+    dv = _ffill(np.exp(raw), MAX_FILL_DAYS)
+    px = _ffill(_on_grid(first, n, inputs.price_day, inputs.close), MAX_FILL_DAYS)
+    fu = _ffill(_on_grid(first, n, inputs.funding_day, inputs.funding), MAX_FILL_DAYS)
     ldv = np.log(dv)
     chg1 = ldv - _lag(ldv, 1)
     r = np.log(px) - _lag(np.log(px), 1)
@@ -205,7 +222,7 @@ def build_features(inputs: ShockInputs, horizon: int = 1) -> ShockFrame:
     for k in range(1, 7):
         cols[f"wd_{k}"] = (weekday == k).astype(np.float64)
     grid = np.column_stack([cols[name] for name in FEATURES])
-    y = np.r_[ldv[horizon:], np.full(horizon, np.nan)] - ldv
+    y = np.r_[raw[horizon:], np.full(horizon, np.nan)] - raw
     rows = inputs.dvol_day - first
     x = grid[rows]
     x[~np.isfinite(x)] = np.nan

@@ -91,6 +91,7 @@ def shock_train(args: Any) -> int:
     model = ShockModel.load(out)
     shock = model.predict(data.load(), ShockBounds())
     print(f"model {params.meta['candidate']} trained {params.meta['training']}")
-    print(f"latest day {shock.day}: vol_up {shock.vol_up:.1%}  vol_down {shock.vol_down:.1%}")
+    why = f"  (fallback: {shock.fallback})" if shock.fallback else ""
+    print(f"latest day {shock.day}: vol_up {shock.vol_up:.1%}  vol_down {shock.vol_down:.1%}{why}")
     print(f"wrote {out / MODEL_FILE} sha256 {digest} and manifest.json")
     return 0

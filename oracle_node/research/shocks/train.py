@@ -16,7 +16,7 @@ from oracle_node.errors import ModelError
 from oracle_node.models.manifest import sha256_file
 from oracle_node.options.shock_features import build_features
 from oracle_node.options.shock_params import MANIFEST_FILE, MODEL_FILE, SCHEMA_VERSION, ShockParams
-from oracle_node.research.shocks.models import fit
+from oracle_node.research.shocks.models import SERVABLE, candidates, fit
 from oracle_node.research.shocks.run import DataFiles
 from oracle_node.research.shocks.select import ShockOptions, select
 from oracle_node.research.shocks.walkforward import split, train_rows
@@ -35,7 +35,8 @@ def write_artifact(directory: Path, params: ShockParams, model_name: str) -> str
 def run_train(data: DataFiles, opts: ShockOptions, out: Path) -> tuple[str, ShockParams]:
     frame = build_features(data.load(), opts.horizon)
     sp = split(frame, opts.val_days, opts.test_days)
-    sel = select(frame, sp.val, opts)
+    servable = [c for c in candidates() if c.family in SERVABLE]  # the served choice is the same either way
+    sel = select(frame, sp.val, opts, servable)
     last = int(frame.day[-1])
     rows = train_rows(frame, last)
     params = fit(sel.served, frame.x[rows], frame.y[rows], opts.level, opts.horizon)
