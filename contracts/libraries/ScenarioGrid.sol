@@ -3,6 +3,7 @@ pragma solidity ^0.8.20;
 
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Black76} from "./Black76.sol";
+import {Black76NormalCdf} from "./Black76NormalCdf.sol";
 
 /// @title ScenarioGrid
 /// @notice The portfolio-margin scenario grid of one underlying and the revaluation of a book on it.
@@ -100,22 +101,17 @@ library ScenarioGrid {
         // k = ln(K / F); strike and forward are positive and below 2^96 * 1e18 by the engine's checks.
         int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
         int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
-        unchecked {
-            // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
-            for (uint256 p; p < MOVES; ++p) {
-                acc[p] += size * Black76.value(mv.lnMult[p] - k, s, e.forwards[p], strike, isCall);
-            }
-            int256 sv = s * e.upMult / WAD;
-            if (sv < Black76.MIN_TOTAL_STD) sv = Black76.MIN_TOTAL_STD;
-            for (uint256 p = 2; p < 7; ++p) {
-                acc[p + 7] += size * Black76.value(mv.lnMult[p] - k, sv, e.forwards[p], strike, isCall);
-            }
-            sv = s * e.downMult / WAD;
-            if (sv < Black76.MIN_TOTAL_STD) sv = Black76.MIN_TOTAL_STD;
-            for (uint256 p = 2; p < 7; ++p) {
-                acc[p + 12] += size * Black76.value(mv.lnMult[p] - k, sv, e.forwards[p], strike, isCall);
-            }
-        }
+        // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
+        int256[5] memory q = [k, s, strike, isCall ? int256(1) : int256(0), size];
+        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 0, MOVES, 0);
+        q[1] = _floorStd(s * e.upMult / WAD);
+        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 2, 7, 7);
+        q[1] = _floorStd(s * e.downMult / WAD);
+        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 2, 7, 12);
+    }
+
+    function _floorStd(int256 s) private pure returns (int256) {
+        return s < Black76.MIN_TOTAL_STD ? Black76.MIN_TOTAL_STD : s;
     }
 
     /// @notice Add a constant value (WAD USD, e.g. an expired option's settled intrinsic value times
