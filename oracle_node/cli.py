@@ -103,8 +103,8 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--no-walk-forward",
         action="store_true",
-        help="skip the day-by-day out-of-sample run of the ensemble (seconds instead of minutes; "
-        "same ONNX file, the manifest has no metrics.<market>.walk_forward)",
+        help="skip the day-by-day out-of-sample run of the ensemble (faster: BTC 2015-26 + ETH 8 s "
+        "instead of 36 s; same ONNX file, the manifest has no metrics.<market>.walk_forward)",
     )
 
 
