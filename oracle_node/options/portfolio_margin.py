@@ -39,6 +39,8 @@ SCENARIOS = 19
 WEIGHTS = np.array([1 / 3, 1 / 2] + [1.0] * 5 + [1 / 2, 1 / 3] + [1.0] * 10)
 # On-chain N(x) error bound (Black76NormalCdf.MAX_ABS_ERROR_WAD / 1e18), see scripts/gen_normal_cdf.py.
 CDF_MAX_ABS_ERROR = 920_242_146 / 1e18
+# Relative error allowance for fixed-point ln/sqrt/division and float64 (see rounding_bound).
+REL_ERROR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -168,22 +170,31 @@ def maintenance_margin(initial: float, factor: float) -> float:
     return initial * factor
 
 
-def rounding_bound(options: Sequence[OptionPosition], market: Mapping[str, Underlying], now: int) -> float:
+def rounding_bound(
+    options: Sequence[OptionPosition],
+    linear: Sequence[LinearPosition],
+    market: Mapping[str, Underlying],
+    now: int,
+) -> float:
     """Largest |on-chain IM - reference IM| the arithmetic allows, in USD.
 
-    Each option value is F' N(d1) - K N(d2): the on-chain N differs from the exact one by at most
+    Each live option value is F' N(d1) - K N(d2): the on-chain N differs from the exact one by at most
     CDF_MAX_ABS_ERROR, so one value moves by at most (F' + K) * CDF_MAX_ABS_ERROR, F' the largest
-    scenario forward. The fixed-point ln/sqrt/division steps and float64 add a relative 1e-12 of the
-    same magnitude (they perturb d1 by ~1e-17 and values by ~1e-18 USD per step; 1e-12 is a wide
-    margin). The requirement is a max of V_0 and V_s combinations with weights <= 1, so its error is
-    at most the largest per-scenario error of the book, bounded by the sum over options; plus 1e-15
-    USD for the final rounding up of the 1e36 accumulators.
+    scenario forward; the bound takes twice that. The fixed-point ln/sqrt/division steps and float64
+    (here and in the comparison) add a relative REL_ERROR of the magnitudes involved, for live and
+    expired options and for linear positions (they perturb d1 by ~1e-17 and each value by ~1e-18 USD
+    per step; 1e-12 is a wide margin). The requirement is a max of combinations of V_0 and V_s with
+    weights <= 1, so its error is at most the largest per-scenario error of the book, bounded by the
+    sum over positions; plus 1e-15 USD for the final rounding up of the 1e36 accumulators.
     """
     bound = 1e-15
     for o in options:
         u = market[o.underlying]
         if o.expiry <= now:
-            continue  # settled at a published price: exact up to WAD rounding
+            bound += abs(o.size) * (u.settlements[o.expiry] + o.strike) * REL_ERROR
+            continue
         top = u.smiles[o.expiry].forward * (1.0 + 3.0 * u.shocks.price_move)
-        bound += abs(o.size) * (top + o.strike) * (2.0 * CDF_MAX_ABS_ERROR + 1e-12)
+        bound += abs(o.size) * (top + o.strike) * (2.0 * CDF_MAX_ABS_ERROR + REL_ERROR)
+    for p in linear:
+        bound += abs(p.size) * market[p.underlying].spot * REL_ERROR
     return bound
