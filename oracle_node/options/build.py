@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import numpy as np
 
 from oracle_node.errors import DataError
 from oracle_node.options import arbitrage
 from oracle_node.options.calendar import fit_surfaces, k_range
-from oracle_node.options.chain import OptionChain, OptionQuote
+from oracle_node.options.chain import OptionChain, QuoteColumns
 from oracle_node.options.fit import FitConfig, SliceFit
-from oracle_node.options.forward import ForwardEstimate, estimate_forward
+from oracle_node.options.forward import ForwardEstimate, forward_from_columns
 from oracle_node.options.market import MarketSmile, build_smiles
 from oracle_node.options.metrics import SliceQuality, quality
 from oracle_node.options.surface import Surface, SurfaceSlice
@@ -60,11 +61,10 @@ class ChainFit:
     fit_ms: float = field(default=0.0)
 
 
-def _groups(quotes: list[OptionQuote]) -> list[tuple[list[OptionQuote], ForwardEstimate]]:
-    by_expiry: dict[datetime, list[OptionQuote]] = defaultdict(list)
-    for q in quotes:
-        by_expiry[q.expiry].append(q)
-    return [(by_expiry[e], estimate_forward(by_expiry[e])) for e in sorted(by_expiry)]
+def _groups(cols: QuoteColumns) -> list[tuple[QuoteColumns, ForwardEstimate]]:
+    """One underlying's quotes split by expiry (sorted), each with its forward."""
+    groups = [cols.take(cols.expiry == e) for e in np.unique(cols.expiry)]
+    return [(g, forward_from_columns(g)) for g in groups]
 
 
 def _usable(smiles: list[MarketSmile]) -> tuple[list[MarketSmile], list[str]]:
@@ -78,10 +78,10 @@ def _usable(smiles: list[MarketSmile]) -> tuple[list[MarketSmile], list[str]]:
 
 
 def _smiles_by_underlying(
-    chain: OptionChain, currencies: list[str]
+    chain: OptionChain, table: QuoteColumns, currencies: list[str]
 ) -> list[tuple[list[MarketSmile], list[str]]]:
     """Every underlying's usable smiles (one implied-vol inversion for the whole chain) and skipped expiries."""
-    groups = [_groups(chain.for_underlying(ccy)) for ccy in currencies]
+    groups = [_groups(table.take(table.currency == ccy)) for ccy in currencies]
     flat = build_smiles([x for g in groups for x in g])
     out, at = [], 0
     for ccy, g in zip(currencies, groups, strict=True):
@@ -118,14 +118,15 @@ def fit_chain(chain: OptionChain, cfg: FitConfig | None = None) -> ChainFit:
     """Fit every underlying of a parsed chain (all underlyings' expiries in one joint fit)."""
     cfg = cfg or FitConfig()
     started = time.perf_counter()
-    currencies = chain.underlyings()
-    per = _smiles_by_underlying(chain, currencies)
+    table = chain.table()
+    currencies = [str(c) for c in np.unique(table.currency)]
+    per = _smiles_by_underlying(chain, table, currencies)
     fits = fit_surfaces([smiles for smiles, _ in per], cfg)
     out = []
     for ccy, (smiles, skipped), u_fits in zip(currencies, per, fits, strict=True):
         results, k_checked = _results(smiles, u_fits)
-        quotes = chain.for_underlying(ccy)
-        spot = sorted(q.index_price for q in quotes)[len(quotes) // 2]
+        index = np.sort(table.index[table.currency == ccy])
+        spot = float(index[index.size // 2])
         surface = Surface(ccy, spot, tuple(e.slice for e in results))
         out.append(UnderlyingFit(surface, results, k_checked, 0.0, tuple(skipped)))
     total = (time.perf_counter() - started) * 1e3

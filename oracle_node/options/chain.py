@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from oracle_node.errors import DataError
+
+Array = NDArray[np.float64]
 
 REQUIRED = (
     "timestamp",
@@ -73,12 +78,100 @@ class OptionQuote:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteColumns:
+    """Quotes as NumPy columns (row i = quote i); a missing bid, ask or futures price is NaN.
+
+    `expiry` indexes `expiries` (the distinct expiries, sorted), so rows group by expiry without
+    touching Python objects.
+    """
+
+    instrument: tuple[str, ...]
+    currency: NDArray[np.str_]
+    is_call: NDArray[np.bool_]
+    strike: Array
+    expiry: NDArray[np.intp]
+    expiries: tuple[datetime, ...]
+    t: Array
+    bid: Array
+    ask: Array
+    futures: Array
+    underlying: Array
+    index: Array
+    open_interest: Array
+
+    @property
+    def size(self) -> int:
+        return int(self.strike.size)
+
+    @property
+    def two_sided(self) -> NDArray[np.bool_]:
+        """Bid and ask present and 0 < bid <= ask (as OptionQuote.two_sided)."""
+        with np.errstate(invalid="ignore"):
+            return (self.bid > 0.0) & (self.bid <= self.ask)
+
+    def take(self, rows: NDArray[np.intp] | NDArray[np.bool_]) -> QuoteColumns:
+        """The sub-table of the given rows (indices or a mask), in that order."""
+        idx = np.flatnonzero(rows) if rows.dtype == bool else rows
+        arrays = {f: getattr(self, f)[idx] for f in _ARRAY_FIELDS}
+        names = tuple(self.instrument[i] for i in idx)
+        return QuoteColumns(instrument=names, expiries=self.expiries, **arrays)
+
+
+_ARRAY_FIELDS = (
+    "currency",
+    "is_call",
+    "strike",
+    "expiry",
+    "t",
+    "bid",
+    "ask",
+    "futures",
+    "underlying",
+    "index",
+    "open_interest",
+)
+
+
+def quote_columns(quotes: Sequence[OptionQuote]) -> QuoteColumns:
+    """Column view of quotes (one pass over the objects)."""
+    nan = math.nan
+    expiries = tuple(sorted({q.expiry for q in quotes}))
+    code = {e: i for i, e in enumerate(expiries)}
+
+    def col(values: Iterator[float | None]) -> Array:
+        return np.array([nan if v is None else v for v in values], dtype=float)
+
+    return QuoteColumns(
+        instrument=tuple(q.instrument for q in quotes),
+        currency=np.array([q.currency for q in quotes], dtype=str),
+        is_call=np.array([q.option_type == "call" for q in quotes], dtype=bool),
+        strike=col(q.strike for q in quotes),
+        expiry=np.array([code[q.expiry] for q in quotes], dtype=np.intp),
+        expiries=expiries,
+        t=col(q.t for q in quotes),
+        bid=col(q.bid for q in quotes),
+        ask=col(q.ask for q in quotes),
+        futures=col(q.futures_price for q in quotes),
+        underlying=col(q.underlying_price for q in quotes),
+        index=col(q.index_price for q in quotes),
+        open_interest=col(q.open_interest for q in quotes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class OptionChain:
-    """A whole snapshot: every quote of every underlying, and when it was taken."""
+    """A whole snapshot: every quote of every underlying, and when it was taken.
+
+    `columns` is the same quotes as NumPy columns (built by read_chain; `table()` builds it if absent).
+    """
 
     path: str
     observed_at: datetime
     quotes: tuple[OptionQuote, ...]
+    columns: QuoteColumns | None = field(default=None, compare=False, repr=False)
+
+    def table(self) -> QuoteColumns:
+        return self.columns if self.columns is not None else quote_columns(self.quotes)
 
     def underlyings(self) -> list[str]:
         return sorted({q.currency for q in self.quotes})
@@ -192,4 +285,6 @@ def read_chain(path: Path | str) -> OptionChain:
         raise DataError(str(path), None, None, str(exc), "not a CSV file") from None
     if latest is None:
         raise DataError(str(path), None, None, "", "no option rows")
-    return OptionChain(path=str(path), observed_at=latest, quotes=tuple(quotes))
+    return OptionChain(
+        path=str(path), observed_at=latest, quotes=tuple(quotes), columns=quote_columns(quotes)
+    )

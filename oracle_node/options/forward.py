@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from oracle_node.options.chain import OptionQuote
+import numpy as np
+
+from oracle_node.options.chain import OptionQuote, QuoteColumns
 
 PARITY_PAIRS = 4
 ForwardSource = Literal["futures", "parity", "index"]
@@ -55,11 +57,42 @@ def parity_forward(quotes: Sequence[OptionQuote], guess: float) -> tuple[float |
 
 
 def estimate_forward(quotes: Sequence[OptionQuote]) -> ForwardEstimate:
-    """Forward of one expiry's quotes (all of the same underlying and expiry)."""
+    """Forward of one expiry's quotes (all of the same underlying and expiry); the plain reference
+    for `forward_from_columns`."""
     futures = [q.futures_price for q in quotes if q.futures_price is not None]
     fut = statistics.median(futures) if futures else None
     guess = fut if fut is not None else statistics.median(q.underlying_price for q in quotes)
     parity, pairs = parity_forward(quotes, guess)
+    if fut is not None:
+        return ForwardEstimate(fut, "futures", fut, parity, pairs)
+    if parity is not None:
+        return ForwardEstimate(parity, "parity", None, parity, pairs)
+    return ForwardEstimate(guess, "index", None, None, 0)
+
+
+def _parity_columns(cols: QuoteColumns, guess: float) -> tuple[float | None, int]:
+    """`parity_forward` on columns: median over the two-sided pairs nearest `guess`."""
+    two = cols.two_sided
+    mid = 0.5 * (cols.bid + cols.ask)
+    calls, puts = two & cols.is_call, two & ~cols.is_call
+    # a strike quoted twice keeps its last row, as the dict in parity_forward does
+    c_strike, c_at = np.unique(cols.strike[calls][::-1], return_index=True)
+    p_strike, p_at = np.unique(cols.strike[puts][::-1], return_index=True)
+    both, ci, pi = np.intersect1d(c_strike, p_strike, assume_unique=True, return_indices=True)
+    near = np.argsort(np.abs(both - guess), kind="stable")[:PARITY_PAIRS]
+    c_mid = mid[calls][::-1][c_at[ci[near]]]
+    p_mid = mid[puts][::-1][p_at[pi[near]]]
+    implied = both[near] / (1.0 - (c_mid - p_mid))
+    implied = implied[implied > 0.0]
+    return (float(np.median(implied)), int(implied.size)) if implied.size else (None, 0)
+
+
+def forward_from_columns(cols: QuoteColumns) -> ForwardEstimate:
+    """Forward of one expiry's quotes as columns (same result as `estimate_forward`)."""
+    futures = cols.futures[np.isfinite(cols.futures)]
+    fut = float(np.median(futures)) if futures.size else None
+    guess = fut if fut is not None else float(np.median(cols.underlying))
+    parity, pairs = _parity_columns(cols, guess)
     if fut is not None:
         return ForwardEstimate(fut, "futures", fut, parity, pairs)
     if parity is not None:

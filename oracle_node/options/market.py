@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oracle_node.options import black76
-from oracle_node.options.chain import OptionQuote
+from oracle_node.options.chain import OptionQuote, QuoteColumns, quote_columns
 from oracle_node.options.forward import ForwardEstimate
 
 Array = NDArray[np.float64]
@@ -77,91 +77,73 @@ class MarketSmile:
         return raw / raw.sum()
 
 
-def _otm(q: OptionQuote, forward: float) -> bool:
-    return q.is_call == (q.strike >= forward)
-
-
 @dataclass(frozen=True, slots=True)
 class _Selected:
     """One expiry's usable OTM quotes before the implied-vol inversion."""
 
-    quotes: tuple[OptionQuote, ...]
+    cols: QuoteColumns  # the usable quotes, sorted by strike
     forward: ForwardEstimate
     otm: int  # OTM quotes before dropping one-sided ones
-    strike: Array
     k: Array
-    is_call: NDArray[np.bool_]
-    bid: Array
-    ask: Array
+    t: float
+    expiry: datetime
 
 
-def _select(quotes: Sequence[OptionQuote], forward: ForwardEstimate) -> _Selected:
+def _select(cols: QuoteColumns, forward: ForwardEstimate) -> _Selected:
     f = forward.forward
-    otm = sorted((q for q in quotes if _otm(q, f)), key=lambda q: q.strike)
-    used = tuple(q for q in otm if q.two_sided)
-    strike = np.array([q.strike for q in used], dtype=float)
-    return _Selected(
-        quotes=used,
-        forward=forward,
-        otm=len(otm),
-        strike=strike,
-        k=np.log(strike / f),
-        is_call=np.array([q.is_call for q in used], dtype=bool),
-        bid=np.array([q.bid for q in used], dtype=float),
-        ask=np.array([q.ask for q in used], dtype=float),
-    )
+    otm = np.flatnonzero(cols.is_call == (cols.strike >= f))
+    otm = otm[np.argsort(cols.strike[otm], kind="stable")]
+    used = cols.take(otm[cols.two_sided[otm]])
+    expiry = cols.expiries[int(cols.expiry[0])]
+    return _Selected(used, forward, int(otm.size), np.log(used.strike / f), float(cols.t[0]), expiry)
 
 
-def _smile(
-    sel: _Selected, expiry: datetime, t: float, s_bid: Array, s_mid: Array, s_ask: Array
-) -> MarketSmile:
+def _smile(sel: _Selected, s_bid: Array, s_mid: Array, s_ask: Array) -> MarketSmile:
+    c, t = sel.cols, sel.t
     root_t = np.sqrt(t)
     s_bid, s_mid, s_ask = s_bid / root_t, s_mid / root_t, s_ask / root_t
     ok = np.isfinite(s_bid) & np.isfinite(s_mid) & np.isfinite(s_ask)
     d1, _ = black76.d1_d2(sel.k, s_mid * root_t)
     return MarketSmile(
-        expiry=expiry,
+        expiry=sel.expiry,
         t=t,
         forward=sel.forward,
-        strike=sel.strike[ok],
+        strike=c.strike[ok],
         k=sel.k[ok],
-        is_call=sel.is_call[ok],
-        bid=sel.bid[ok],
-        ask=sel.ask[ok],
+        is_call=c.is_call[ok],
+        bid=c.bid[ok],
+        ask=c.ask[ok],
         iv_bid=s_bid[ok],
         iv_mid=s_mid[ok],
         iv_ask=s_ask[ok],
         vega=(black76.pdf(d1) * root_t)[ok],
-        open_interest=np.array([q.open_interest for q in sel.quotes], dtype=float)[ok],
-        instruments=tuple(q.instrument for q, good in zip(sel.quotes, ok, strict=True) if good),
+        open_interest=c.open_interest[ok],
+        instruments=tuple(name for name, good in zip(c.instrument, ok, strict=True) if good),
         ignored=sel.otm - int(ok.sum()),
     )
 
 
-def build_smiles(
-    expiries: Sequence[tuple[Sequence[OptionQuote], ForwardEstimate]],
-) -> list[MarketSmile]:
-    """The OTM smiles of many expiries (each: its quotes, all of one underlying and expiry, and forward).
+def build_smiles(expiries: Sequence[tuple[QuoteColumns, ForwardEstimate]]) -> list[MarketSmile]:
+    """The OTM smiles of many expiries (each: its quotes as columns, all of one underlying and expiry,
+    and its forward).
 
     One vectorised implied-vol inversion covers the bid, mid and ask of every expiry's quotes.
     """
-    selected = [_select(quotes, fwd) for quotes, fwd in expiries]
-    k = np.concatenate([s.k for s in selected] or [np.zeros(0)])
-    call = np.concatenate([s.is_call for s in selected] or [np.zeros(0, dtype=bool)])
-    bid = np.concatenate([s.bid for s in selected] or [np.zeros(0)])
-    ask = np.concatenate([s.ask for s in selected] or [np.zeros(0)])
-    total = black76.implied_total_std(
-        np.concatenate([bid, 0.5 * (bid + ask), ask]), np.tile(k, 3), np.tile(call, 3)
-    )
-    s_bid, s_mid, s_ask = np.split(total, 3)
+    selected = [_select(cols, fwd) for cols, fwd in expiries]
+    k = np.concatenate([np.zeros(0), *(s.k for s in selected)])
+    call = np.concatenate([np.zeros(0, dtype=bool), *(s.cols.is_call for s in selected)])
+    bid = np.concatenate([np.zeros(0), *(s.cols.bid for s in selected)])
+    ask = np.concatenate([np.zeros(0), *(s.cols.ask for s in selected)])
+    prices = np.concatenate([bid, 0.5 * (bid + ask), ask])
+    s_bid, s_mid, s_ask = np.split(black76.implied_total_std(prices, np.tile(k, 3), np.tile(call, 3)), 3)
     smiles, at = [], 0
-    for sel, (quotes, _) in zip(selected, expiries, strict=True):
+    for sel in selected:
         part = slice(at, at + sel.k.size)
-        smiles.append(_smile(sel, quotes[0].expiry, quotes[0].t, s_bid[part], s_mid[part], s_ask[part]))
+        smiles.append(_smile(sel, s_bid[part], s_mid[part], s_ask[part]))
         at += sel.k.size
     return smiles
 
 
 def build_smile(quotes: Sequence[OptionQuote], forward: ForwardEstimate) -> MarketSmile:
     """The OTM smile of one expiry's quotes (all of one underlying and expiry)."""
-    return build_smiles([(quotes, forward)])[0]
+    return build_smiles([(quote_columns(quotes), forward)])[0]
