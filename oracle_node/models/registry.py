@@ -13,7 +13,7 @@ from oracle_node.errors import ModelError
 from oracle_node.models.ewma import EwmaModel
 from oracle_node.models.forecast import Forecast
 from oracle_node.models.gjr import GjrGarchT
-from oracle_node.models.manifest import Manifest
+from oracle_node.models.manifest import MANIFEST_FILE, Manifest
 from oracle_node.models.quantile_onnx import OnnxQuantileModel
 
 
@@ -58,6 +58,7 @@ def create_ml_model(manifest: Manifest) -> OnnxQuantileModel:
         factory = ML_KINDS[kind]
     except KeyError:
         raise ModelError(
-            f"{manifest.directory}: unknown model kind {kind!r}; known: {sorted(ML_KINDS)}"
+            f"model manifest {manifest.directory / MANIFEST_FILE}: field kind = {kind!r}: "
+            f"this node serves {sorted(ML_KINDS)}"
         ) from None
     return factory(manifest)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from oracle_node.errors import ModelError
+from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.manifest import (
     ARTIFACTS_DIR,
     MANIFEST_FILE,
@@ -22,6 +23,7 @@ from oracle_node.models.manifest import (
     write_manifest,
 )
 from oracle_node.models.manifest_schema import FIELDS, SCHEMA_VERSION
+from scripts import allow_model
 
 BUNDLED_HASH = "0xc72369f97393178d3e02c3fbb73467b2c951c12b4c73f836b49d6a5ab9bcba8e"
 
@@ -165,3 +167,25 @@ def test_write_manifest__invalid__refused_and_previous_file_kept(model_dir: Path
     with pytest.raises(ModelError, match="NaN or infinity"):
         write_manifest(model_dir, doc)
     assert (model_dir / MANIFEST_FILE).read_bytes() == before
+
+
+def test_risk_model__unknown_kind__model_error_names_field(model_dir: Path) -> None:
+    doc = _doc(model_dir)
+    doc["kind"] = "lstm_quantile"
+    _rewrite(model_dir, doc)
+    with pytest.raises(ModelError) as err:
+        RiskModel.load(model_dir)
+    assert str(err.value) == (
+        f"model manifest {model_dir / MANIFEST_FILE}: field kind = 'lstm_quantile': this node serves ['onnx_quantile']"
+    )
+
+
+def test_allow_model__tampered_artifact__refused_before_any_rpc(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert allow_model.manifest_hash(model_dir) == load_manifest(ARTIFACTS_DIR).hash
+    onnx = next(model_dir.glob("*.onnx"))
+    onnx.write_bytes(onnx.read_bytes() + b"\x00")
+    assert allow_model.main(["status", "--manifest", str(model_dir), "--rpc", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert f"model artifact {onnx}: sha256 mismatch" in err and "Traceback" not in err
