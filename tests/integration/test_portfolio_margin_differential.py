@@ -22,8 +22,10 @@ from web3 import HTTPProvider, Web3
 
 from bench.gas_margin import BTC, ETH, MAX_AGE, deploy
 from oracle_node.chain.anvil import Anvil
+from oracle_node.chain.contracts import ContractWrapper
 from oracle_node.options import portfolio_margin as pm
 from oracle_node.options.svi import SviParams
+from scripts import gen_normal_cdf as gen
 
 WAD = 10**18
 DAY = 86_400
@@ -183,3 +185,19 @@ def test_margin_for__stale_smile__reverts(market: dict[str, Any]) -> None:
         assert str(answer["error"].get("data", "")).startswith("0x"), answer
     finally:
         w3.provider.make_request("evm_revert", [snapshot])
+
+
+class _Harness(ContractWrapper):
+    ARTIFACT = "Black76Harness"
+
+
+def test_normal_cdf__onchain__equals_generator_emulation_exactly(anvil: Anvil) -> None:
+    """The Solidity N(x) is bit-for-bit the integer arithmetic the generator measured the error of."""
+    w3 = Web3(HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
+    harness = _Harness.deploy(w3, w3.eth.accounts[0], out_dir=_out_dir())
+    rng = random.Random(3)
+    xs = [round(rng.uniform(-9.0, 9.0) * WAD) for _ in range(3_000)] + [0, 1, -1, 6_500_000_000_000_000_000]
+    xs += [i * 500_000_000_000_000_000 + d for i in range(-14, 15) for d in (-1, 0, 1)]  # interval edges
+    onchain = harness.contract.functions.cdfMany(xs).call()
+    table = gen.fit_table()
+    assert onchain == [gen.cdf_fixed(x, table) for x in xs]
