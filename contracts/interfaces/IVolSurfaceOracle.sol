@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
+import {IRiskOracle} from "./IRiskOracle.sol";
+
 /// @title IVolSurfaceOracle (read side)
 /// @notice Implied-volatility surfaces per underlying: one raw-SVI smile per listed expiry, the
 ///         forward per expiry, the underlying's spot and the scenario shock sizes, published by the
@@ -83,4 +85,238 @@ interface IVolSurfaceOracle {
     /// @notice When the underlying's current pause (its own or the global one) began, 0 if none, and
     ///         when the last pause ended (for consumers' liquidation grace periods).
     function pauseWindow(bytes32 underlying) external view returns (uint64 pausedSince, uint64 resumedAt);
+
+    // ==========================================================================================
+    // Added with the implementation (VolSurfaceOracle): report flow, bounds, governance, raw words.
+    // Nothing above this line changed.
+    // ==========================================================================================
+
+    /// @notice The signed body of a surface report (EIP-712 primary type `SurfaceReport`, domain
+    ///         {"MLRA Vol Surface Oracle", "1", chainId, the VolSurfaceOracle}).
+    /// @param epoch The RiskOracle's signer-set epoch the report was signed under.
+    /// @param round Must exceed the stored round of every underlying it updates (by at most 2^32).
+    /// @param observedAt Unix time of the option chain the surfaces were fitted from.
+    /// @param deadline Unix time after which the report must not be accepted.
+    /// @param modelHash Model manifest hash; must be on the RiskOracle's allow-list.
+    /// @param inputsHash Hash binding the inputs (the option chain) the nodes observed.
+    /// @param underlyings Underlyings updated (ASCII symbol, left-aligned, zero padded, e.g. "BTC").
+    /// @param underlyingWords Per underlying, same order ("report underlying word"):
+    ///          bits   0..63  spot, uint64, 1e-8 quote units (WAD / 1e10)
+    ///          bits  64..79  priceMove, uint16 bp (1600 = 16%)
+    ///          bits  80..95  volUp, uint16 bp
+    ///          bits  96..111 volDown, uint16 bp
+    ///          bits 112..116 n, the number of this underlying's smiles in `smiles` (1..MAX_EXPIRIES)
+    ///          bits 117..255 zero
+    /// @param smiles The smile words of every underlying, concatenated in `underlyings` order, each
+    ///        underlying's expiries strictly ascending. Layout ("smile word", also the stored slot):
+    ///          bits   0..35  a,       int36,  1e-9 units (|a| < 34.36)
+    ///          bits  36..68  b,       uint33, 1e-9 units (b < 8.59)
+    ///          bits  69..99  rho,     int31,  1e-9 units (|rho| < 1 is checked)
+    ///          bits 100..132 m,       int33,  1e-9 units (|m| < 4.29)
+    ///          bits 133..165 sigma,   uint33, 1e-9 units (0 < sigma < 8.59)
+    ///          bits 166..226 forward, uint61, 1e-8 quote units (WAD / 1e10; F < 2.3e10)
+    ///          bits 227..253 tau,     uint27, expiry - observedAt in seconds (1 s .. 4.25 years), so
+    ///                        expiry = observedAt + tau and t = tau / 365 days
+    ///          bit  254      underlying paused (stored mirror; zero in a report)
+    ///          bit  255      oracle paused (stored mirror of the global pauses; zero in a report)
+    struct SurfaceReport {
+        uint32 epoch;
+        uint64 round;
+        uint64 observedAt;
+        uint64 deadline;
+        bytes32 modelHash;
+        bytes32 inputsHash;
+        bytes32[] underlyings;
+        uint256[] underlyingWords;
+        uint256[] smiles;
+    }
+
+    /// @notice DAO bounds of one underlying (all vols and shocks in bp, 1 bp = 0.01%).
+    /// @param atmVolFloor Lowest accepted ATM implied vol sqrt(w(0) / t) of any published expiry.
+    /// @param atmVolCeiling Highest accepted ATM implied vol.
+    /// @param atmVolMaxChange Largest change of an expiry's ATM vol from its stored value in one
+    ///        update, bp of the stored value (5000: within x0.5 .. x1.5); >= 10000 disables the lower side.
+    /// @param priceMoveFloor .. volDownCeiling Floor and ceiling of each published shock.
+    /// @param minInterval Smallest gap in seconds between two accepted updates of the underlying, both
+    ///        in observedAt and in block time of acceptance (>= 1).
+    struct SurfaceBounds {
+        uint16 atmVolFloor;
+        uint16 atmVolCeiling;
+        uint16 atmVolMaxChange;
+        uint16 priceMoveFloor;
+        uint16 priceMoveCeiling;
+        uint16 volUpFloor;
+        uint16 volUpCeiling;
+        uint16 volDownFloor;
+        uint16 volDownCeiling;
+        uint32 minInterval;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Errors (report path)
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The report was signed under another signer-set epoch (the RiskOracle's).
+    error VolSurfaceWrongEpoch(uint32 reportEpoch, uint32 currentEpoch);
+    /// @notice The report's deadline has passed.
+    error VolSurfaceDeadlinePassed(uint64 deadline, uint64 blockTime);
+    /// @notice observedAt lies in the future.
+    error VolSurfaceFutureReport(uint64 observedAt, uint64 blockTime);
+    /// @notice observedAt is older than the oracle's maximum report age.
+    error VolSurfaceStaleReport(uint64 observedAt, uint32 maxAge);
+    /// @notice The arrays do not fit together (reason: 1 no underlying, 2 underlyings and words differ
+    ///         in length, 3 the smile counts do not add up to `smiles.length`, 4 dirty bits in an
+    ///         underlying word, 5 a smile count of 0 or above MAX_EXPIRIES).
+    error VolSurfaceMalformedReport(uint8 reason);
+    /// @notice The model hash is not on the RiskOracle's allow-list.
+    error VolSurfaceModelNotAllowed(bytes32 modelHash);
+    /// @notice Fewer signatures than the RiskOracle's threshold.
+    error VolSurfaceTooFewSignatures(uint256 signatures, uint256 threshold);
+    /// @notice A signature's index is outside the signer set, or it recovers to another address.
+    error VolSurfaceUnknownSigner(uint8 signer, address recovered);
+    /// @notice Two signatures name the same signer.
+    error VolSurfaceDuplicateSigner(uint8 signer);
+    /// @notice The report's round does not exceed the underlying's stored round (replay or reorder).
+    error VolSurfaceNonIncreasingRound(bytes32 underlying, uint64 round, uint64 storedRound);
+    /// @notice The round exceeds the stored round by more than MAX_ROUND_STEP.
+    error VolSurfaceRoundStepTooLarge(bytes32 underlying, uint64 round, uint64 storedRound);
+    /// @notice observedAt is sooner after the stored one than the underlying's minInterval allows.
+    error VolSurfaceUpdateTooSoon(bytes32 underlying, uint64 observedAt, uint64 earliest);
+    /// @notice The previous update was accepted less than minInterval ago (block time).
+    error VolSurfaceUpdateTooFrequent(bytes32 underlying, uint64 blockTime, uint64 earliest);
+    /// @notice The spot is zero.
+    error VolSurfaceInvalidSpot(bytes32 underlying);
+    /// @notice A shock lies outside its floor/ceiling (field 0 priceMove, 1 volUp, 2 volDown).
+    error VolSurfaceShockOutOfBounds(bytes32 underlying, uint8 field, uint16 value, uint16 floor, uint16 ceiling);
+    /// @notice A smile fails a sanity check (reason: 1 |rho| >= 1, 2 sigma = 0, 3 minimum total
+    ///         variance a + b sigma sqrt(1 - rho^2) < 0, 4 Lee's wing bound b (1 + |rho|) > 4 / t,
+    ///         5 forward = 0, 6 tau = 0, 7 pause bits set, 8 expiry not after the previous one,
+    ///         9 expiry beyond 2^32 - 1).
+    error VolSurfaceInvalidSmile(bytes32 underlying, uint64 expiry, uint8 reason);
+    /// @notice The ATM vol (WAD) of an expiry lies outside the underlying's floor/ceiling (WAD).
+    error VolSurfaceAtmVolOutOfBounds(bytes32 underlying, uint64 expiry, uint256 atmVol, uint256 floor, uint256 ceiling);
+    /// @notice The ATM vol (WAD) moved further from the stored one (WAD) than atmVolMaxChange allows.
+    error VolSurfaceAtmVolChangeTooLarge(bytes32 underlying, uint64 expiry, uint256 stored, uint256 atmVol);
+    /// @notice The underlying would list more than MAX_EXPIRIES unexpired expiries.
+    error VolSurfaceTooManyExpiries(bytes32 underlying, uint256 count);
+    /// @notice impliedVol: the strike is zero or so small that K / F rounds to zero.
+    error VolSurfaceInvalidStrike(uint256 strike);
+
+    // ------------------------------------------------------------------------------------------
+    // Errors (governance)
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The caller lacks the RiskOracle role the call needs (DEFAULT_ADMIN_ROLE or GUARDIAN_ROLE).
+    error VolSurfaceUnauthorized(address account, bytes32 role);
+    /// @notice Bounds are inconsistent: a floor above its ceiling, or minInterval 0.
+    error VolSurfaceInvalidBounds(bytes32 underlying);
+    /// @notice A guardian change is not protective (field: 0..8 in SurfaceBounds order, 9 minInterval).
+    error VolSurfaceNotTighter(bytes32 underlying, uint8 field);
+    /// @notice Already MAX_UNDERLYINGS underlyings listed (bounds the gas of pause()).
+    error VolSurfaceTooManyUnderlyings(uint256 maxUnderlyings);
+    /// @notice maxReportAge must be 1 .. 2^21 - 1 seconds.
+    error VolSurfaceInvalidMaxAge(uint32 maxReportAge);
+    /// @notice Constructor arguments are inconsistent (1 no RiskOracle code, 2 underlyings and bounds
+    ///         differ in length).
+    error VolSurfaceInvalidDeployment(uint8 reason);
+
+    // ------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice A report was accepted; `signerBitmap` bit i = RiskOracle signer index i co-signed.
+    event SurfaceReportAccepted(
+        uint64 indexed round, uint32 epoch, uint256 signerBitmap, bytes32 modelHash, bytes32 inputsHash
+    );
+    /// @notice An underlying's surface changed: its new state word (layout in SurfaceState). The smile
+    ///         words stored are the report's (calldata of the accepted transaction; getSmileWord reads
+    ///         them back): not repeated in the log, which would cost ~280 gas per expiry.
+    event SurfaceUpdated(bytes32 indexed underlying, uint256 stateWord);
+    /// @notice An expiry was settled at `price` (WAD) from the report observed at `observedAt`.
+    event ExpirySettled(bytes32 indexed underlying, uint64 indexed expiry, uint256 price, uint64 observedAt);
+    /// @notice The DAO removed an unexpired expiry (it will not be settled).
+    event ExpiryDelisted(bytes32 indexed underlying, uint64 indexed expiry);
+    /// @notice An underlying was listed or its bounds changed (by the DAO, or tightened by the guardian).
+    event SurfaceBoundsUpdated(bytes32 indexed underlying, SurfaceBounds bounds, bool tightenedByGuardian);
+    /// @notice The oracle's own global pause changed, or the RiskOracle's pause was mirrored (`synced`).
+    event SurfacePauseUpdated(bool paused, bool synced);
+    /// @notice An underlying's pause flag changed.
+    event UnderlyingPauseUpdated(bytes32 indexed underlying, bool paused);
+    /// @notice The maximum report age changed.
+    event SurfaceMaxReportAgeUpdated(uint32 maxReportAge);
+
+    // ------------------------------------------------------------------------------------------
+    // Report submission and raw reads
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Verify a co-signed report (k-of-n of the RiskOracle's signers) and store every
+    ///         underlying's spot, shocks and smiles, or revert. Listed expiries reached by observedAt
+    ///         are settled at this report's spot first. Anyone may submit.
+    function submitSurfaceReport(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures)
+        external;
+
+    /// @notice The EIP-712 digest signers sign for `report`.
+    function surfaceReportDigest(SurfaceReport calldata report) external view returns (bytes32);
+
+    /// @notice The raw stored smile word (layout above; 0 if the expiry is not listed). Never reverts:
+    ///         the caller must treat bits 254 and 255 as "do not use".
+    function getSmileWord(bytes32 underlying, uint64 expiry) external view returns (uint256);
+
+    /// @notice The raw state word of an underlying (layout in VolSurfaceOracle). Never reverts.
+    function getStateWord(bytes32 underlying) external view returns (uint256);
+
+    /// @notice sigma(K, T) like impliedVol, reverting with VolSurfaceStale if the smile is older than maxAge.
+    function impliedVolNoOlderThan(bytes32 underlying, uint64 expiry, uint256 strike, uint256 maxAge)
+        external
+        view
+        returns (uint256);
+
+    /// @notice Every listed underlying, in listing order.
+    function underlyings() external view returns (bytes32[] memory);
+
+    /// @notice The bounds of a listed underlying.
+    function getSurfaceBounds(bytes32 underlying) external view returns (SurfaceBounds memory);
+
+    /// @notice The RiskOracle whose signers, threshold, epoch, model allow-list, roles and pause are used.
+    function riskOracle() external view returns (address);
+
+    /// @notice Maximum age of a report's observedAt at submission, seconds.
+    function maxReportAge() external view returns (uint32);
+
+    /// @notice Whether the oracle's own global pause, or the mirrored RiskOracle pause, is in force.
+    function paused() external view returns (bool ownPause, bool riskOraclePause);
+
+    // ------------------------------------------------------------------------------------------
+    // Governance (roles are the RiskOracle's: DEFAULT_ADMIN_ROLE = the DAO's timelock, GUARDIAN_ROLE)
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice DAO: list an underlying with its bounds, or replace the bounds of a listed one.
+    function setSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external;
+
+    /// @notice DAO: set the maximum report age (1 .. 2^21 - 1 seconds).
+    function setMaxReportAge(uint32 maxAge) external;
+
+    /// @notice DAO: remove an unexpired listed expiry (a bogus listing); it is never settled.
+    function delistExpiry(bytes32 underlying, uint64 expiry) external;
+
+    /// @notice DAO: lift the oracle's own global pause (a mirrored RiskOracle pause stays until synced).
+    function unpause() external;
+
+    /// @notice DAO: lift an underlying's pause.
+    function unpauseUnderlying(bytes32 underlying) external;
+
+    /// @notice Guardian or DAO: pause every underlying (reports and typed reads revert).
+    function pause() external;
+
+    /// @notice Guardian or DAO: pause one underlying.
+    function pauseUnderlying(bytes32 underlying) external;
+
+    /// @notice Guardian or DAO: replace bounds with more protective ones: ATM-vol and shock floors and
+    ///         ceilings may only rise (as the RiskOracle's protective fields), atmVolMaxChange may
+    ///         only fall, minInterval may only grow.
+    function tightenSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external;
+
+    /// @notice Anyone: mirror the RiskOracle's global pause into this oracle's words, so typed reads
+    ///         revert while it is paused. Reports check the RiskOracle's pause live and need no sync.
+    function syncPause() external;
 }

@@ -1,4 +1,5 @@
-"""Deploy the MLRA Risk Oracle stack (timelock, oracle, adapters, collateral token, margin engine).
+"""Deploy the MLRA Risk Oracle stack (timelock, oracle, adapters, collateral token, margin engine, and
+the VolSurfaceOracle when the config has a `surface` section).
 
 Importable (`deploy_stack(w3, deployer, config)`, used by the integration tests and the benchmark) and
 run through ape by scripts/deploy.py: `ape run deploy --network ethereum:local:node` deploys
@@ -25,6 +26,7 @@ from oracle_node.chain.contracts import (
     TestUSD,
     TimelockController,
 )
+from oracle_node.chain.surface_oracle import SurfaceBounds, VolSurfaceOracle
 from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import load_manifest
 from oracle_node.types import RISK_FIELDS, FieldBounds, OnchainBounds, market_id_bytes32
@@ -122,6 +124,49 @@ class EngineConfig(BaseModel):
     grace_period: int = Field(default=1800, ge=0, le=86400)
 
 
+class SurfaceBoundsConfig(BaseModel):
+    """One underlying's VolSurfaceOracle bounds: vols and shocks in bp, min_interval in seconds."""
+
+    model_config = _STRICT
+    atm_vol_floor: int = Field(ge=0, le=0xFFFF)
+    atm_vol_ceiling: int = Field(ge=0, le=0xFFFF)
+    atm_vol_max_change: int = Field(ge=0, le=0xFFFF)
+    price_move_floor: int = Field(ge=0, le=0xFFFF)
+    price_move_ceiling: int = Field(ge=0, le=0xFFFF)
+    vol_up_floor: int = Field(ge=0, le=0xFFFF)
+    vol_up_ceiling: int = Field(ge=0, le=0xFFFF)
+    vol_down_floor: int = Field(ge=0, le=0xFFFF)
+    vol_down_ceiling: int = Field(ge=0, le=0xFFFF)
+    min_interval: int = Field(ge=1, lt=2**32)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        for name in ("atm_vol", "price_move", "vol_up", "vol_down"):
+            lo, hi = getattr(self, f"{name}_floor"), getattr(self, f"{name}_ceiling")
+            if lo > hi:
+                raise ValueError(f"{name}: floor {lo} is above ceiling {hi}")
+        return self
+
+    def bounds(self) -> SurfaceBounds:
+        return SurfaceBounds(**self.model_dump())
+
+
+class SurfaceOracleConfig(BaseModel):
+    """The VolSurfaceOracle: its own max report age and the underlyings it lists with their bounds."""
+
+    model_config = _STRICT
+    max_report_age: int = Field(gt=0, lt=2**21)
+    underlyings: dict[str, SurfaceBoundsConfig] = Field(min_length=1, max_length=16)
+
+    @field_validator("underlyings")
+    @classmethod
+    def _ascii(cls, value: dict[str, SurfaceBoundsConfig]) -> dict[str, SurfaceBoundsConfig]:
+        for symbol in value:
+            if not symbol.isascii() or not 0 < len(symbol) <= 32:
+                raise ValueError(f"underlying {symbol!r} must be 1-32 ASCII characters")
+        return value
+
+
 class DeployConfig(BaseModel):
     """deploy/local.yaml: who governs, who signs, which models and bounds, which markets."""
 
@@ -138,6 +183,7 @@ class DeployConfig(BaseModel):
     markets: tuple[MarketConfig, ...] = Field(min_length=1)
     adapters: tuple[str, ...] = tuple(RISK_FIELDS)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    surface: SurfaceOracleConfig | None = None
 
     @field_validator("deployer", "guardian", "signers")
     @classmethod
@@ -209,6 +255,7 @@ class Deployment:
     signers: list[str]
     threshold: int
     adapters: dict[str, dict[str, str]] = field(default_factory=dict)  # market -> field -> address
+    surface_oracle: str | None = None  # VolSurfaceOracle, when the config has a `surface` section
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -280,6 +327,17 @@ def _deploy_engine(d: _Deployer, oracle: RiskOracle, config: DeployConfig) -> Op
     return engine
 
 
+def deploy_surface_oracle(
+    w3: Web3, deployer: Sender, oracle: str, config: SurfaceOracleConfig, out_dir: Path | None = None
+) -> VolSurfaceOracle:
+    """A VolSurfaceOracle sharing `oracle`'s signers, threshold, epoch, models, roles and pause, listing
+    the configured underlyings (bytes32: ASCII symbol, left-aligned, zero padded)."""
+    symbols = list(config.underlyings)
+    ids = [s.encode("ascii").ljust(32, b"\x00") for s in symbols]
+    bounds = [config.underlyings[s].bounds().to_abi() for s in symbols]
+    return VolSurfaceOracle.deploy(w3, deployer, oracle, config.max_report_age, ids, bounds, out_dir=out_dir)
+
+
 def deploy_stack(w3: Web3, deployer: Sender, config: DeployConfig, out_dir: Path | None = None) -> Deployment:
     """Deploy and wire the whole stack; the deployer keeps no oracle role. Raises ConfigError when the
     chain id differs from the config, SubmissionError (decoded) when a deployment reverts. `out_dir`:
@@ -290,6 +348,9 @@ def deploy_stack(w3: Web3, deployer: Sender, config: DeployConfig, out_dir: Path
     timelock, oracle = _deploy_governance(d, config)
     adapters = _deploy_adapters(d, oracle, config)
     engine = _deploy_engine(d, oracle, config)
+    surface = None
+    if config.surface is not None:
+        surface = deploy_surface_oracle(w3, deployer, oracle.address, config.surface, out_dir).address
     return Deployment(
         chain_id=chain_id,
         block_number=w3.eth.block_number,
@@ -302,6 +363,7 @@ def deploy_stack(w3: Web3, deployer: Sender, config: DeployConfig, out_dir: Path
         signers=[resolve_account(s) for s in config.signers],
         threshold=config.threshold,
         adapters=adapters,
+        surface_oracle=surface,
     )
 
 

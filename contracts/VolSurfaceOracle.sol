@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+
+import {IRiskOracle} from "./interfaces/IRiskOracle.sol";
+import {IVolSurfaceOracle} from "./interfaces/IVolSurfaceOracle.sol";
+import {ConfigSnapshot} from "./libraries/ConfigSnapshot.sol";
+import {SurfaceSmile} from "./libraries/SurfaceSmile.sol";
+import {SurfaceState} from "./libraries/SurfaceState.sol";
+
+/// @notice The RiskOracle getter that is not part of IRiskOracle (RiskOracle.configSnapshot()).
+interface IConfigSnapshotSource {
+    function configSnapshot() external view returns (address);
+}
+
+/// @title VolSurfaceOracle
+/// @notice Implied-volatility surfaces (one raw-SVI smile per expiry, forwards, spot, scenario shocks)
+///         published by k-of-n co-signed EIP-712 reports of the RiskOracle's signers, within DAO bounds
+///         per underlying.
+/// @dev What is shared with the RiskOracle, read from it on every report: the signer set and the
+///      model allow-list (its config snapshot, one EXTCODECOPY through the ConfigSnapshot library),
+///      the threshold and epoch (getSigners), its global pause (paused(): no report lands while the
+///      RiskOracle is paused). Governance roles are the RiskOracle's too (hasRole): DEFAULT_ADMIN_ROLE
+///      (the DAO's timelock) sets bounds, max age, delists and unpauses; GUARDIAN_ROLE pauses and
+///      tightens. Own state: bounds per underlying, maxReportAge, an own global pause.
+///      Storage:
+///      - `_config`: bits 0..31 maxReportAge, bit 32 own global pause, bit 33 mirrored RiskOracle pause.
+///      - `_states[u]`: the state word (layout in SurfaceState), `_bounds[u]` the bounds word.
+///      - `_smiles[u][expiry]`: the smile word (layout in IVolSurfaceOracle.SurfaceReport), one slot
+///        per expiry, self-contained: impliedVol and getSmile read only this slot. Both pauses are
+///        mirrored into bits 254/255 of every listed smile word (and into the state words), so reads
+///        honour them from the slot they load anyway; pause() walks at most 16 x 17 slots.
+///      - `_expiryLists[u]`: the listed expiries, ascending, 8 x uint32 per slot (count in the state word).
+///      Expiries are listed automatically: a report's smiles are stored under expiry = observedAt + tau,
+///      and the listed set is the union of the stored unexpired expiries and the report's (at most
+///      MAX_EXPIRIES). A listed expiry stays listed until a report observed at or after it settles it
+///      (settlement price = that report's spot, frozen) or the DAO delists it, so an expiry that the
+///      fitter drops shortly before expiry (too few quotes) still settles; its smile ages meanwhile
+///      (consumers check observedAt / use the NoOlderThan reads).
+///      Underlyings are listed by the DAO (setSurfaceBounds), at most MAX_UNDERLYINGS.
+contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
+    /// @notice EIP-712 type hash of SurfaceReport.
+    bytes32 public constant SURFACE_REPORT_TYPEHASH = keccak256(
+        "SurfaceReport(uint32 epoch,uint64 round,uint64 observedAt,uint64 deadline,bytes32 modelHash,bytes32 inputsHash,bytes32[] underlyings,uint256[] underlyingWords,uint256[] smiles)"
+    );
+    /// @notice The RiskOracle's guardian role (pause, tighten).
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @notice Most expiries listed per underlying (bounds reads of the list and the pause walk).
+    uint256 public constant MAX_EXPIRIES = 16;
+    /// @notice Most underlyings listed (bounds the gas of pause(): <= 16 x 17 slot writes).
+    uint256 public constant MAX_UNDERLYINGS = 16;
+    /// @notice Largest round increase one report may make for an underlying (as the RiskOracle's).
+    uint64 public constant MAX_ROUND_STEP = uint64(1) << 32;
+
+    bytes32 private constant ADMIN_ROLE = 0x00;
+    uint256 private constant OWN_PAUSE = 1 << 32;
+    uint256 private constant SYNCED_PAUSE = 1 << 33;
+    uint256 private constant ANY_GLOBAL_PAUSE = OWN_PAUSE | SYNCED_PAUSE;
+    uint256 private constant RESUMED_SHIFT = 64;
+    uint256 private constant WAD_PER_BP = 1e14;
+
+    IRiskOracle private immutable _riskOracle;
+
+    uint256 private _config;
+    mapping(bytes32 underlying => uint256 word) private _states;
+    mapping(bytes32 underlying => uint256 word) private _bounds;
+    mapping(bytes32 underlying => uint256[2] words) private _expiryLists;
+    mapping(bytes32 underlying => mapping(uint64 expiry => uint256 word)) private _smiles;
+    /// @dev price (uint64, 1e-8 units) | observedAt << 64; 0 = not settled.
+    mapping(bytes32 underlying => mapping(uint64 expiry => uint256 word)) private _settlements;
+    bytes32[] private _underlyingList;
+    /// @dev Global pause times: pausedAt (bits 0..63, 0 = not paused) | resumedAt (bits 64..127).
+    uint256 private _pauseTimes;
+    mapping(bytes32 underlying => uint256 times) private _underlyingPauseTimes;
+
+    /// @param riskOracle_ The RiskOracle whose signers, threshold, epoch, models, roles and pause apply.
+    /// @param maxAge Maximum report age in seconds (1 .. 2^21 - 1).
+    /// @param underlyings_ Underlyings listed at deployment, with their `bounds` (same order).
+    constructor(
+        IRiskOracle riskOracle_,
+        uint32 maxAge,
+        bytes32[] memory underlyings_,
+        SurfaceBounds[] memory bounds
+    ) EIP712("MLRA Vol Surface Oracle", "1") {
+        if (address(riskOracle_).code.length == 0) revert VolSurfaceInvalidDeployment(1);
+        if (underlyings_.length != bounds.length) revert VolSurfaceInvalidDeployment(2);
+        _riskOracle = riskOracle_;
+        _setMaxReportAge(maxAge);
+        for (uint256 i; i < underlyings_.length; ++i) {
+            _setBounds(underlyings_[i], bounds[i]);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Report submission
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IVolSurfaceOracle
+    function submitSurfaceReport(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures)
+        external
+    {
+        uint256 lag = _checkHeader(report);
+        (uint256 bitmap, uint32 epoch) = _authorise(report, signatures);
+        uint256 offset;
+        uint256 n = report.underlyings.length;
+        for (uint256 i; i < n; ++i) {
+            offset = _applyUnderlying(report, i, offset, lag);
+        }
+        if (offset != report.smiles.length) revert VolSurfaceMalformedReport(3);
+        emit SurfaceReportAccepted(report.round, epoch, bitmap, report.modelHash, report.inputsHash);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function surfaceReportDigest(SurfaceReport calldata report) external view returns (bytes32) {
+        return _hashTypedDataV4(_structHash(report));
+    }
+
+    /// @dev Own pause, timing, array shapes. Returns the acceptance lag (block time - observedAt).
+    function _checkHeader(SurfaceReport calldata report) private view returns (uint256 lag) {
+        uint256 cfg = _config;
+        if (cfg & ANY_GLOBAL_PAUSE != 0) revert VolSurfacePaused();
+        uint64 observedAt = report.observedAt;
+        if (report.deadline < block.timestamp) {
+            revert VolSurfaceDeadlinePassed(report.deadline, uint64(block.timestamp));
+        }
+        if (observedAt > block.timestamp) revert VolSurfaceFutureReport(observedAt, uint64(block.timestamp));
+        lag = block.timestamp - observedAt;
+        uint32 maxAge = uint32(cfg);
+        if (lag > maxAge) revert VolSurfaceStaleReport(observedAt, maxAge);
+        uint256 n = report.underlyings.length;
+        if (n == 0) revert VolSurfaceMalformedReport(1);
+        if (n != report.underlyingWords.length) revert VolSurfaceMalformedReport(2);
+    }
+
+    /// @dev The RiskOracle's pause, epoch, model allow-list and signer set; returns the signer bitmap.
+    function _authorise(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures)
+        private
+        view
+        returns (uint256 bitmap, uint32 epoch)
+    {
+        IRiskOracle ro = _riskOracle;
+        if (ro.paused()) revert VolSurfacePaused();
+        uint8 threshold;
+        (, threshold, epoch) = ro.getSigners();
+        if (report.epoch != epoch) revert VolSurfaceWrongEpoch(report.epoch, epoch);
+        address pointer = IConfigSnapshotSource(address(ro)).configSnapshot();
+        bytes memory snap = ConfigSnapshot.load(pointer, pointer.code.length);
+        bytes32 modelHash = report.modelHash;
+        if (!ConfigSnapshot.hasModel(snap, modelHash)) revert VolSurfaceModelNotAllowed(modelHash);
+        bytes32 digest = _hashTypedDataV4(_structHash(report));
+        bitmap = _verifySignatures(digest, signatures, snap, threshold);
+    }
+
+    /// @dev Every signature must recover to the signer its index names, indices distinct, at least k.
+    function _verifySignatures(
+        bytes32 digest,
+        IRiskOracle.Signature[] calldata sigs,
+        bytes memory snap,
+        uint256 threshold
+    ) private pure returns (uint256 bitmap) {
+        if (sigs.length < threshold) revert VolSurfaceTooFewSignatures(sigs.length, threshold);
+        uint256 count = ConfigSnapshot.signerCount(snap);
+        uint256 table = ConfigSnapshot.signerTable(snap);
+        for (uint256 i; i < sigs.length; ++i) {
+            IRiskOracle.Signature calldata sig = sigs[i];
+            uint256 index = sig.signer;
+            // errArg only details `err`, which is checked.
+            // slither-disable-next-line unused-return
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, sig.r, sig.vs);
+            if (index >= count) revert VolSurfaceUnknownSigner(uint8(index), recovered);
+            uint256 bit = 1 << index;
+            if (bitmap & bit != 0) revert VolSurfaceDuplicateSigner(uint8(index));
+            if (recovered != ConfigSnapshot.signerIn(table, index) || err != ECDSA.RecoverError.NoError) {
+                revert VolSurfaceUnknownSigner(uint8(index), recovered);
+            }
+            bitmap |= bit;
+        }
+    }
+
+    /// @dev hashStruct(SurfaceReport): arrays hashed as keccak256 of their concatenated words.
+    function _structHash(SurfaceReport calldata r) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                SURFACE_REPORT_TYPEHASH,
+                r.epoch,
+                r.round,
+                r.observedAt,
+                r.deadline,
+                r.modelHash,
+                r.inputsHash,
+                keccak256(abi.encodePacked(r.underlyings)),
+                keccak256(abi.encodePacked(r.underlyingWords)),
+                keccak256(abi.encodePacked(r.smiles))
+            )
+        );
+    }
+
+    /// @dev Checks and stores underlying `i` and its smiles (from `offset`); returns the next offset.
+    function _applyUnderlying(SurfaceReport calldata report, uint256 i, uint256 offset, uint256 lag)
+        private
+        returns (uint256 end)
+    {
+        uint256 uw = report.underlyingWords[i];
+        end = offset + ((uw >> SurfaceState.REPORT_COUNT_SHIFT) & 31);
+        if (end > report.smiles.length) revert VolSurfaceMalformedReport(3);
+        _publish(report.underlyings[i], uw, report.smiles[offset:end], report.observedAt, report.round, lag);
+    }
+
+    function _publish(bytes32 u, uint256 uw, uint256[] calldata smiles, uint256 observed, uint64 rnd, uint256 lag)
+        private
+    {
+        uint256 s = _states[u];
+        uint256 bw = _checkUnderlying(u, s, uw, rnd, observed);
+        uint256 count = _storeSurface(u, SurfaceState.count(s), uw & SurfaceState.SPOT_MASK, smiles, observed, bw);
+        s = SurfaceState.published(s, uw & SurfaceState.PAYLOAD_MASK, observed, rnd, lag, count);
+        _states[u] = s;
+        emit SurfaceUpdated(u, s);
+    }
+
+    /// @dev Listed, not paused, round, intervals, report word shape, spot, shocks. Returns the bounds word.
+    function _checkUnderlying(bytes32 u, uint256 s, uint256 uw, uint64 rnd, uint256 observed)
+        private
+        view
+        returns (uint256 bw)
+    {
+        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        // The global pause was checked on _config (and on the RiskOracle); the mirror bit follows it.
+        if (s & SurfaceState.UNDERLYING_PAUSED != 0) revert VolSurfaceUnderlyingPaused(u);
+        uint64 stored = SurfaceState.round(s);
+        if (rnd <= stored) revert VolSurfaceNonIncreasingRound(u, rnd, stored);
+        unchecked {
+            if (rnd - stored > MAX_ROUND_STEP) revert VolSurfaceRoundStepTooLarge(u, rnd, stored);
+        }
+        bw = _bounds[u];
+        if (stored != 0) _checkIntervals(u, s, observed, SurfaceState.minInterval(bw));
+        if (uw >> 117 != 0) revert VolSurfaceMalformedReport(4);
+        uint256 n = (uw >> SurfaceState.REPORT_COUNT_SHIFT) & 31;
+        if (n == 0 || n > MAX_EXPIRIES) revert VolSurfaceMalformedReport(5);
+        if (uw & SurfaceState.SPOT_MASK == 0) revert VolSurfaceInvalidSpot(u);
+        for (uint256 f; f < 3; ++f) {
+            uint16 value = SurfaceState.shock(uw, f);
+            uint16 lo = SurfaceState.field(bw, 3 + 2 * f);
+            uint16 hi = SurfaceState.field(bw, 4 + 2 * f);
+            if (value < lo || value > hi) revert VolSurfaceShockOutOfBounds(u, uint8(f), value, lo, hi);
+        }
+    }
+
+    /// @dev minInterval separates two updates both in observedAt and in block time of acceptance (as in
+    ///      the RiskOracle: observedAt alone may be backdated by up to maxReportAge).
+    function _checkIntervals(bytes32 u, uint256 s, uint256 observed, uint256 interval) private view {
+        uint256 earliest = uint256(SurfaceState.observedAt(s)) + interval;
+        if (observed < earliest) revert VolSurfaceUpdateTooSoon(u, uint64(observed), uint64(earliest));
+        uint256 earliestBlock = SurfaceState.acceptedAt(s) + interval;
+        if (block.timestamp < earliestBlock) {
+            revert VolSurfaceUpdateTooFrequent(u, uint64(block.timestamp), uint64(earliestBlock));
+        }
+    }
+
+    /// @dev Check and store each smile; returns the report's expiries packed as the list words and
+    ///      whether every one of them already held a smile (was listed).
+    function _storeSmiles(bytes32 u, uint256[] calldata smiles, uint256 observed, uint256 bw)
+        private
+        returns (uint256 listA, uint256 listB, bool allListed)
+    {
+        allListed = true;
+        uint256 previous = observed;
+        uint256 n = smiles.length;
+        for (uint256 j; j < n; ++j) {
+            (uint256 expiry, bool listed) = _storeSmile(u, smiles[j], observed, previous, bw);
+            allListed = allListed && listed;
+            previous = expiry;
+            if (j < 8) listA |= expiry << (32 * j);
+            else listB |= expiry << (32 * (j - 8));
+        }
+    }
+
+    /// @dev Check one smile (sanity, order after `previous`, ATM bounds) and store it under its expiry.
+    function _storeSmile(bytes32 u, uint256 w, uint256 observed, uint256 previous, uint256 bw)
+        private
+        returns (uint256 expiry, bool listed)
+    {
+        // observed < 2^64 (ABI) and tau < 2^27: no overflow.
+        expiry = observed + SurfaceSmile.tau(w);
+        uint8 bad = SurfaceSmile.check(w);
+        if (bad == 0 && expiry <= previous) bad = 8;
+        if (bad == 0 && expiry > type(uint32).max) bad = 9;
+        if (bad != 0) revert VolSurfaceInvalidSmile(u, uint64(expiry), bad);
+        mapping(uint64 expiry => uint256 word) storage slots = _smiles[u];
+        uint256 old = slots[uint64(expiry)];
+        _checkAtm(u, expiry, w, old, bw);
+        slots[uint64(expiry)] = w;
+        listed = old != 0;
+    }
+
+    /// @dev ATM vol sqrt(w(0)/t) within [floor, ceiling] and, if the expiry held a smile, within
+    ///      atmVolMaxChange of the stored ATM vol; compared as variances (no square root):
+    ///      v >= floor^2, v <= ceiling^2, v 1e8 <= v_old (1e4 + c)^2, v 1e8 >= v_old (1e4 - c)^2.
+    function _checkAtm(bytes32 u, uint256 expiry, uint256 w, uint256 old, uint256 bw) private pure {
+        uint256 v = SurfaceSmile.atmVariance(w);
+        uint256 lo = SurfaceState.field(bw, 0);
+        uint256 hi = SurfaceState.field(bw, 1);
+        // bp^2 * 1e10 = (bp * 1e14)^2 / 1e18, the vol bound as a WAD variance.
+        if (v < lo * lo * 1e10 || v > hi * hi * 1e10) {
+            revert VolSurfaceAtmVolOutOfBounds(u, uint64(expiry), _volOf(v), lo * WAD_PER_BP, hi * WAD_PER_BP);
+        }
+        if (old == 0) return;
+        uint256 vOld = SurfaceSmile.atmVariance(old);
+        uint256 c = SurfaceState.field(bw, 2);
+        bool tooFar;
+        unchecked {
+            // Variances < 2^106 (w < 2^95 WAD times 365 days), factors < 2^31: no overflow.
+            tooFar = v * 1e8 > vOld * (1e4 + c) * (1e4 + c);
+            if (!tooFar && c < 1e4) tooFar = v * 1e8 < vOld * (1e4 - c) * (1e4 - c);
+        }
+        if (tooFar) revert VolSurfaceAtmVolChangeTooLarge(u, uint64(expiry), _volOf(vOld), _volOf(v));
+    }
+
+    function _volOf(uint256 variance) private pure returns (uint256) {
+        return SurfaceSmile.sqrtWad(variance);
+    }
+
+    /// @dev Store the smiles, settle the listed expiries reached by `observed`, then list the union of
+    ///      the rest and the report's expiries. Returns the new count. Steady state (the stored
+    ///      expiries, none reached) costs one list-slot read per 8 expiries and no list write.
+    function _storeSurface(
+        bytes32 u,
+        uint256 stored,
+        uint256 spot,
+        uint256[] calldata smiles,
+        uint256 observed,
+        uint256 bw
+    ) private returns (uint256) {
+        (uint256 listA, uint256 listB, bool allListed) = _storeSmiles(u, smiles, observed, bw);
+        // A smile slot is nonzero exactly while its expiry is listed. If every report expiry was listed
+        // and the counts match, the listed set is the report's, all after observedAt: nothing to settle,
+        // nothing to write, and the list need not even be read.
+        if (allListed && stored == smiles.length) return stored;
+        return _syncList(u, stored, listA, listB, smiles.length, observed, spot);
+    }
+
+    function _syncList(
+        bytes32 u,
+        uint256 stored,
+        uint256 listA,
+        uint256 listB,
+        uint256 n,
+        uint256 observed,
+        uint256 spot
+    ) private returns (uint256) {
+        uint256[2] storage list = _expiryLists[u];
+        uint64[] memory old = _unpack(stored == 0 ? 0 : list[0], stored > 8 ? list[1] : 0, stored);
+        return _mergeList(u, old, _unpack(listA, listB, n), observed, spot);
+    }
+
+    function _mergeList(bytes32 u, uint64[] memory old, uint64[] memory add, uint256 observed, uint256 spot)
+        private
+        returns (uint256 count)
+    {
+        uint64[] memory merged = new uint64[](old.length + add.length);
+        uint256 j;
+        for (uint256 i; i < old.length; ++i) {
+            uint64 e = old[i];
+            if (e <= observed) {
+                _settle(u, e, spot, observed);
+                continue;
+            }
+            while (j < add.length && add[j] < e) {
+                merged[count++] = add[j++];
+            }
+            if (j < add.length && add[j] == e) ++j;
+            merged[count++] = e;
+        }
+        while (j < add.length) {
+            merged[count++] = add[j++];
+        }
+        if (count > MAX_EXPIRIES) revert VolSurfaceTooManyExpiries(u, count);
+        _writeList(_expiryLists[u], merged, count);
+    }
+
+    function _unpack(uint256 a, uint256 b, uint256 n) private pure returns (uint64[] memory out) {
+        out = new uint64[](n);
+        for (uint256 i; i < n; ++i) {
+            out[i] = _entry(a, b, i);
+        }
+    }
+
+    function _settle(bytes32 u, uint64 expiry, uint256 spot, uint256 observed) private {
+        _settlements[u][expiry] = spot | (observed << 64);
+        delete _smiles[u][expiry];
+        emit ExpirySettled(u, expiry, spot * SurfaceSmile.FORWARD_UNIT, uint64(observed));
+    }
+
+    function _entry(uint256 listA, uint256 listB, uint256 i) private pure returns (uint64) {
+        return i < 8 ? uint64(uint32(listA >> (32 * i))) : uint64(uint32(listB >> (32 * (i - 8))));
+    }
+
+    function _writeList(uint256[2] storage list, uint64[] memory entries, uint256 count) private {
+        uint256 a;
+        uint256 b;
+        for (uint256 i; i < count; ++i) {
+            if (i < 8) a |= uint256(entries[i]) << (32 * i);
+            else b |= uint256(entries[i]) << (32 * (i - 8));
+        }
+        list[0] = a;
+        list[1] = b;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Reads
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getSmile(bytes32 underlying, uint64 expiry) external view returns (Smile memory) {
+        return _toSmile(_usableSmile(underlying, expiry), expiry);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getSmileNoOlderThan(bytes32 underlying, uint64 expiry, uint256 maxAge)
+        external
+        view
+        returns (Smile memory)
+    {
+        uint256 w = _fresh(underlying, expiry, maxAge);
+        return _toSmile(w, expiry);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function impliedVol(bytes32 underlying, uint64 expiry, uint256 strike) external view returns (uint256) {
+        return SurfaceSmile.impliedVol(_usableSmile(underlying, expiry), strike);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function impliedVolNoOlderThan(bytes32 underlying, uint64 expiry, uint256 strike, uint256 maxAge)
+        external
+        view
+        returns (uint256)
+    {
+        return SurfaceSmile.impliedVol(_fresh(underlying, expiry, maxAge), strike);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getShocks(bytes32 underlying) external view returns (Shocks memory) {
+        uint256 s = _usableState(underlying);
+        return Shocks(
+            uint256(SurfaceState.shock(s, 0)) * WAD_PER_BP,
+            uint256(SurfaceState.shock(s, 1)) * WAD_PER_BP,
+            uint256(SurfaceState.shock(s, 2)) * WAD_PER_BP,
+            SurfaceState.observedAt(s)
+        );
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getSpot(bytes32 underlying) external view returns (uint256 spot, uint64 observedAt) {
+        uint256 s = _usableState(underlying);
+        return (SurfaceState.spot(s) * SurfaceSmile.FORWARD_UNIT, SurfaceState.observedAt(s));
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function expiriesOf(bytes32 underlying) external view returns (uint64[] memory out) {
+        uint256 s = _states[underlying];
+        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        uint256 n = SurfaceState.count(s);
+        out = _unpack(n == 0 ? 0 : _expiryLists[underlying][0], n > 8 ? _expiryLists[underlying][1] : 0, n);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function settlementPrice(bytes32 underlying, uint64 expiry)
+        external
+        view
+        returns (uint256 price, uint64 observedAt)
+    {
+        uint256 s = _states[underlying];
+        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        _revertIfPaused(underlying, s);
+        uint256 st = _settlements[underlying][expiry];
+        // 0 means never settled (a flag value, not a time comparison).
+        // slither-disable-next-line incorrect-equality
+        if (st == 0) revert VolSurfaceNotSettled(underlying, expiry);
+        return (uint64(st) * SurfaceSmile.FORWARD_UNIT, uint64(st >> 64));
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function pauseWindow(bytes32 underlying) external view returns (uint64 pausedSince, uint64 resumedAt) {
+        (uint64 gp, uint64 gr) = _times(_pauseTimes);
+        (uint64 up, uint64 ur) = _times(_underlyingPauseTimes[underlying]);
+        // 0 means "no pause in force" (a flag value, not a time comparison).
+        // slither-disable-next-line incorrect-equality
+        pausedSince = gp == 0 || (up != 0 && up < gp) ? up : gp;
+        resumedAt = gr > ur ? gr : ur;
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getSmileWord(bytes32 underlying, uint64 expiry) external view returns (uint256) {
+        return _smiles[underlying][expiry];
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getStateWord(bytes32 underlying) external view returns (uint256) {
+        return _states[underlying];
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function underlyings() external view returns (bytes32[] memory) {
+        return _underlyingList;
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function getSurfaceBounds(bytes32 underlying) external view returns (SurfaceBounds memory) {
+        if (_states[underlying] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        return SurfaceState.decodeBounds(_bounds[underlying]);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function riskOracle() external view returns (address) {
+        return address(_riskOracle);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function maxReportAge() external view returns (uint32) {
+        return uint32(_config);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function paused() external view returns (bool ownPause, bool riskOraclePause) {
+        uint256 cfg = _config;
+        return (cfg & OWN_PAUSE != 0, cfg & SYNCED_PAUSE != 0);
+    }
+
+    /// @dev The smile word if usable: listed and neither paused (both pauses are mirrored into it).
+    function _usableSmile(bytes32 u, uint64 expiry) private view returns (uint256 w) {
+        w = _smiles[u][expiry];
+        // 0 means not listed (a flag value).
+        // slither-disable-next-line incorrect-equality
+        if (w & SurfaceSmile.ANY_PAUSE != 0 || w == 0) _revertUnusableSmile(u, expiry, w);
+    }
+
+    function _revertUnusableSmile(bytes32 u, uint64 expiry, uint256 w) private view {
+        if (w & SurfaceSmile.ORACLE_PAUSED != 0) revert VolSurfacePaused();
+        if (w & SurfaceSmile.UNDERLYING_PAUSED != 0) revert VolSurfaceUnderlyingPaused(u);
+        if (_states[u] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        revert VolSurfaceUnknownExpiry(u, expiry);
+    }
+
+    function _fresh(bytes32 u, uint64 expiry, uint256 maxAge) private view returns (uint256 w) {
+        w = _usableSmile(u, expiry);
+        uint256 observedAt = uint256(expiry) - SurfaceSmile.tau(w);
+        if (block.timestamp > observedAt && block.timestamp - observedAt > maxAge) {
+            revert VolSurfaceStale(u, uint64(observedAt), maxAge);
+        }
+    }
+
+    function _toSmile(uint256 w, uint64 expiry) private pure returns (Smile memory) {
+        int256 nano = int256(SurfaceSmile.NANO);
+        return Smile({
+            a: SurfaceSmile.a(w) * nano,
+            b: SurfaceSmile.b(w) * SurfaceSmile.NANO,
+            rho: SurfaceSmile.rho(w) * nano,
+            m: SurfaceSmile.m(w) * nano,
+            sigma: SurfaceSmile.sigma(w) * SurfaceSmile.NANO,
+            forward: SurfaceSmile.forward(w) * SurfaceSmile.FORWARD_UNIT,
+            expiry: expiry,
+            observedAt: uint64(expiry - SurfaceSmile.tau(w))
+        });
+    }
+
+    /// @dev The state word if spot and shocks may be used: listed, published, not paused.
+    function _usableState(bytes32 u) private view returns (uint256 s) {
+        s = _states[u];
+        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        _revertIfPaused(u, s);
+        // Round 0 means never published (a flag value).
+        // slither-disable-next-line incorrect-equality
+        if (SurfaceState.round(s) == 0) revert VolSurfaceNoData(u, 0);
+    }
+
+    function _revertIfPaused(bytes32 u, uint256 s) private pure {
+        if (s & SurfaceState.ORACLE_PAUSED != 0) revert VolSurfacePaused();
+        if (s & SurfaceState.UNDERLYING_PAUSED != 0) revert VolSurfaceUnderlyingPaused(u);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Governance (roles held in the RiskOracle)
+    // ------------------------------------------------------------------------------------------
+
+    modifier onlyAdmin() {
+        if (!_hasRole(ADMIN_ROLE, msg.sender)) revert VolSurfaceUnauthorized(msg.sender, ADMIN_ROLE);
+        _;
+    }
+
+    /// @dev The guardian's powers are a subset of the admin's.
+    modifier onlyGuardian() {
+        if (!_hasRole(GUARDIAN_ROLE, msg.sender) && !_hasRole(ADMIN_ROLE, msg.sender)) {
+            revert VolSurfaceUnauthorized(msg.sender, GUARDIAN_ROLE);
+        }
+        _;
+    }
+
+    function _hasRole(bytes32 role, address account) private view returns (bool) {
+        return IAccessControl(address(_riskOracle)).hasRole(role, account);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function setSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external onlyAdmin {
+        _setBounds(underlying, bounds);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function tightenSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external onlyGuardian {
+        if (_states[underlying] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        if (!SurfaceState.validBounds(bounds)) revert VolSurfaceInvalidBounds(underlying);
+        uint256 next = SurfaceState.encodeBounds(bounds);
+        uint8 looser = SurfaceState.firstLooser(_bounds[underlying], next);
+        if (looser != type(uint8).max) revert VolSurfaceNotTighter(underlying, looser);
+        _bounds[underlying] = next;
+        emit SurfaceBoundsUpdated(underlying, bounds, true);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function setMaxReportAge(uint32 maxAge) external onlyAdmin {
+        _setMaxReportAge(maxAge);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function delistExpiry(bytes32 underlying, uint64 expiry) external onlyAdmin {
+        uint256 s = _states[underlying];
+        uint256 n = SurfaceState.count(s);
+        uint256[2] storage list = _expiryLists[underlying];
+        uint256 a = list[0];
+        uint256 b = list[1];
+        uint64[] memory kept = new uint64[](n);
+        uint256 count;
+        for (uint256 i; i < n; ++i) {
+            uint64 e = _entry(a, b, i);
+            if (e != expiry) kept[count++] = e;
+        }
+        if (count == n) revert VolSurfaceUnknownExpiry(underlying, expiry);
+        _writeList(list, kept, count);
+        _states[underlying] = SurfaceState.withCount(s, count);
+        delete _smiles[underlying][expiry];
+        emit ExpiryDelisted(underlying, expiry);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function unpause() external onlyAdmin {
+        uint256 cfg = _config;
+        if (cfg & OWN_PAUSE == 0) return;
+        _setGlobal(cfg & ~OWN_PAUSE);
+        emit SurfacePauseUpdated(false, false);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function unpauseUnderlying(bytes32 underlying) external onlyAdmin {
+        _setUnderlyingPaused(underlying, false);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function pause() external onlyGuardian {
+        uint256 cfg = _config;
+        if (cfg & OWN_PAUSE != 0) return;
+        _setGlobal(cfg | OWN_PAUSE);
+        emit SurfacePauseUpdated(true, false);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function pauseUnderlying(bytes32 underlying) external onlyGuardian {
+        _setUnderlyingPaused(underlying, true);
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
+    function syncPause() external {
+        uint256 cfg = _config;
+        bool roPaused = _riskOracle.paused();
+        if (roPaused == (cfg & SYNCED_PAUSE != 0)) return;
+        _setGlobal(roPaused ? cfg | SYNCED_PAUSE : cfg & ~SYNCED_PAUSE);
+        emit SurfacePauseUpdated(roPaused, true);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------
+
+    function _setMaxReportAge(uint32 maxAge) private {
+        if (maxAge == 0 || maxAge > SurfaceState.MAX_LAG) revert VolSurfaceInvalidMaxAge(maxAge);
+        _config = (_config & ~uint256(type(uint32).max)) | maxAge;
+        emit SurfaceMaxReportAgeUpdated(maxAge);
+    }
+
+    function _setBounds(bytes32 u, SurfaceBounds memory bounds) private {
+        if (!SurfaceState.validBounds(bounds)) revert VolSurfaceInvalidBounds(u);
+        uint256 s = _states[u];
+        if (s & SurfaceState.LISTED == 0) {
+            if (_underlyingList.length >= MAX_UNDERLYINGS) revert VolSurfaceTooManyUnderlyings(MAX_UNDERLYINGS);
+            _underlyingList.push(u);
+            s |= SurfaceState.LISTED;
+            if (_config & ANY_GLOBAL_PAUSE != 0) s |= SurfaceState.ORACLE_PAUSED;
+            _states[u] = s;
+        }
+        _bounds[u] = SurfaceState.encodeBounds(bounds);
+        emit SurfaceBoundsUpdated(u, bounds, false);
+    }
+
+    /// @dev Store the new global flags; when the effective global pause flips, mirror it into every
+    ///      listed underlying's state word and smile words (<= 16 x 17 slots) and record the times.
+    function _setGlobal(uint256 cfg) private {
+        bool was = _config & ANY_GLOBAL_PAUSE != 0;
+        bool now_ = cfg & ANY_GLOBAL_PAUSE != 0;
+        _config = cfg;
+        if (was == now_) return;
+        uint256 n = _underlyingList.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 u = _underlyingList[i];
+            uint256 s = _states[u];
+            _states[u] = now_ ? s | SurfaceState.ORACLE_PAUSED : s & ~SurfaceState.ORACLE_PAUSED;
+            _mirrorSmiles(u, s, SurfaceSmile.ORACLE_PAUSED, now_);
+        }
+        _pauseTimes = now_ ? _paused(_pauseTimes) : _resumed(_pauseTimes);
+    }
+
+    function _setUnderlyingPaused(bytes32 u, bool isPaused) private {
+        uint256 s = _states[u];
+        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        _states[u] = isPaused ? s | SurfaceState.UNDERLYING_PAUSED : s & ~SurfaceState.UNDERLYING_PAUSED;
+        _mirrorSmiles(u, s, SurfaceSmile.UNDERLYING_PAUSED, isPaused);
+        uint256 t = _underlyingPauseTimes[u];
+        _underlyingPauseTimes[u] = isPaused ? _paused(t) : _resumed(t);
+        emit UnderlyingPauseUpdated(u, isPaused);
+    }
+
+    function _mirrorSmiles(bytes32 u, uint256 s, uint256 bit, bool set) private {
+        uint256 n = SurfaceState.count(s);
+        if (n == 0) return;
+        uint256 a = _expiryLists[u][0];
+        uint256 b = n > 8 ? _expiryLists[u][1] : 0;
+        mapping(uint64 expiry => uint256 word) storage slots = _smiles[u];
+        for (uint256 i; i < n; ++i) {
+            uint64 e = _entry(a, b, i);
+            uint256 w = slots[e];
+            slots[e] = set ? w | bit : w & ~bit;
+        }
+    }
+
+    function _times(uint256 t) private pure returns (uint64 pausedAt, uint64 resumedAt) {
+        return (uint64(t), uint64(t >> RESUMED_SHIFT));
+    }
+
+    /// @dev Times word with pausedAt = now (kept if already paused).
+    function _paused(uint256 t) private view returns (uint256) {
+        return uint64(t) != 0 ? t : (t & ~uint256(type(uint64).max)) | block.timestamp;
+    }
+
+    /// @dev Times word with pausedAt cleared and resumedAt = now.
+    function _resumed(uint256 t) private view returns (uint256) {
+        // pausedAt 0 means "not paused" (a flag value, not a time comparison).
+        // slither-disable-next-line incorrect-equality
+        return uint64(t) == 0 ? t : block.timestamp << RESUMED_SHIFT;
+    }
+}
