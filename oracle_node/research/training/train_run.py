@@ -7,6 +7,7 @@ and the published ensemble, walking forward day by day with data up to t only.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,8 @@ from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.ewma import ewma_variance_path
-from oracle_node.models.manifest import Manifest, load_manifest, sha256_file, write_manifest
+from oracle_node.models.manifest import MANIFEST_FILE, Manifest, load_manifest, manifest_hash, write_manifest
+from oracle_node.models.manifest_schema import check_manifest
 from oracle_node.models.quantile_onnx import deterministic_session
 from oracle_node.models.tails import normal_quantile
 from oracle_node.research.training.onnx_export import export_quantile_pair
@@ -119,8 +121,6 @@ def train_served_model(
     lo, hi = fit_quantile_pair(train_x, train_z)
     onnx_bytes = export_quantile_pair(lo, hi, train_x.shape[1], MODEL_NAME)
     max_rel = onnx_matches_sklearn(onnx_bytes, lo, hi, np.vstack([d.x for d in sets.values()]))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(out_dir / ONNX_FILE, onnx_bytes)
     metrics: dict[str, Any] = {"onnx_vs_sklearn_max_rel_diff": max_rel}
     for m, d in sets.items():
         metrics[m] = in_and_out_metrics(d, (lo, hi), cut, histories[m])
@@ -131,7 +131,11 @@ def train_served_model(
         "rows_train": int(train_x.shape[0]),
         "rows_by_market": {m: int(d.split(cut)[0].sum()) for m, d in sets.items()},
     }
-    data = build_manifest(sha256_file(out_dir / ONNX_FILE), train_x, fit_tails(train_z), training, metrics)
+    onnx_sha = hashlib.sha256(onnx_bytes).hexdigest()
+    data = build_manifest(onnx_sha, train_x, fit_tails(train_z), training, metrics)
+    manifest_hash(data)  # NaN / infinity
+    check_manifest(out_dir / MANIFEST_FILE, data)  # refused before any file in out_dir is replaced
+    atomic.write_bytes(out_dir / ONNX_FILE, onnx_bytes)
     write_manifest(out_dir, data)
     model = RiskModel(load_manifest(out_dir))  # exactly what the node loads
     for h in histories.values():
