@@ -7,10 +7,12 @@ calibration, the rows before them fit the models. Rows of pooled markets (e.g. B
 fit set only when their target day ends before the first calibration day. Nothing at or after `cut`
 is read while training.
 
-The manifest (manifest.json, sorted keys; its sha256 over canonical JSON is the model hash a report
-carries) lists each ONNX file's sha256, the training data files' sha256, the split dates, row counts,
-hyper-parameters and metrics (ONNX vs scikit-learn agreement, calibration multipliers, and out-of-sample
-coverage when test rows exist).
+These are the backtest's research models (`oracle-node backtest` writes them to OUT/models/ for
+provenance). Their manifest.json (schema "mlra-ml-models-1", sorted keys, hashed like a served
+manifest) lists each ONNX file's sha256, the training data files' sha256, the split dates, row counts,
+hyper-parameters and metrics (ONNX vs scikit-learn agreement, calibration multipliers, and
+out-of-sample coverage when test rows exist). The node does not serve it (its loader says so): the
+served model and its schema are train.py / train_run.py and models/manifest_schema.py.
 """
 
 from __future__ import annotations
