@@ -32,7 +32,14 @@ from oracle_node.types import (
 )
 
 Sender = str | LocalAccount  # an unlocked node account (anvil) or a local key
-STACK = ("RiskOracle", "RiskParamAggregator", "OptionsMarginEngine", "RiskOracleTimelock", "TestUSD")
+STACK = (
+    "RiskOracle",
+    "RiskParamAggregator",
+    "OptionsMarginEngine",
+    "RiskOracleTimelock",
+    "TestUSD",
+    "VolSurfaceOracle",
+)
 GAS_BUFFER = 1.25
 GAS_CAP = 30_000_000
 
