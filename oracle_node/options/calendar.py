@@ -13,8 +13,9 @@
    (a cap can cascade to shorter expiries), which the next pass repairs. The choice minimises the
    RMSE rise plus CASCADE_COST (0.1 vol points) for a refit that breaks the pair below: a clean
    refit is preferred unless it costs much more (a strict preference let a quoted slice be flattened
-   by +3.5 vol points to spare a cheap cascade). The first passes search a light grid; then the
-   full grid; then a 10x denser penalty grid. Butterfly repairs always use the denser penalty grid: a dip of g below 0
+   by +3.5 vol points to spare a cheap cascade). Passes search a light grid while they make
+   progress; a pass that takes no refit moves to the full grid, then to a 10x denser penalty grid
+   (at most MAX_PASSES passes). Butterfly repairs always use the denser penalty grid: a dip of g below 0
    that the dense check finds was missed by the coarse penalty grid of the first fit.
 What remains after the last pass is reported by the checks, never hidden.
 """
@@ -36,7 +37,7 @@ from oracle_node.options.metrics import rmse_vol_pts
 from oracle_node.options.svi import SviParams
 
 DENSE_POINTS = 610  # 10x the default penalty grid
-LIGHT_PASSES = 4
+MAX_PASSES = 10
 CASCADE_COST = 0.1  # vol points of RMSE rise that a refit breaking the pair below must save to win
 
 
@@ -155,7 +156,7 @@ def _verdict(state: _Surfaces, prop: _Proposal, cand: _Candidate, pair: int | No
 
 def _accept(
     state: _Surfaces, refits: dict[_Proposal, _Candidate], g: int, pair: int | None, slice_i: int
-) -> None:
+) -> bool:
     """Replace one slice of group g by its best acceptable refit (pair: the violating pair, or None)."""
     targets = (pair, pair + 1) if pair is not None else (slice_i,)
     best: tuple[float, int, _Proposal, _Candidate] | None = None
@@ -171,8 +172,10 @@ def _accept(
         cost = rise + CASCADE_COST * verdict
         if best is None or (cost, verdict) < best[:2]:
             best = (cost, verdict, prop, cand)
-    if best is not None:
-        state.current[g][best[2].slice] = best[3]
+    if best is None:
+        return False
+    state.current[g][best[2].slice] = best[3]
+    return True
 
 
 def _refit(state: _Surfaces, props: list[_Proposal], cfg: FitConfig) -> dict[_Proposal, _Candidate]:
@@ -191,26 +194,41 @@ def _refit(state: _Surfaces, props: list[_Proposal], cfg: FitConfig) -> dict[_Pr
     return out
 
 
-def _pass(state: _Surfaces, cfg: FitConfig) -> bool:
-    """One repair pass; False when nothing is left to repair."""
+def _pass(state: _Surfaces, cfg: FitConfig) -> str:
+    """One repair pass: "clean" (nothing to repair), "progress" (a refit was taken) or "stuck"."""
     props, pairs, slices = _proposals(state)
-    if not props:
-        return False
-    refits = _refit(state, props, cfg)
+    if not any(pairs.values()) and not any(slices.values()):
+        return "clean"
+    refits = _refit(state, props, cfg) if props else {}
+    taken = False
     for g in range(len(state.current)):
         for i in reversed(pairs[g]):
             if not state.pair_ok(state.w(g, i), state.w(g, i + 1)):
-                _accept(state, refits, g, i, i)
+                taken = _accept(state, refits, g, i, i) or taken
         for i in slices[g]:
             if not state.current[g][i].ok:
-                _accept(state, refits, g, None, i)
-    return True
+                taken = _accept(state, refits, g, None, i) or taken
+    return "progress" if taken else "stuck"
 
 
-def _schedule(cfg: FitConfig) -> list[FitConfig]:
+def _levels(cfg: FitConfig) -> list[FitConfig]:
+    """Repair searches, cheapest first: a light grid, the full grid, the full grid on a 10x denser
+    penalty grid."""
     light = dataclasses.replace(cfg, m_points=5, s_points=5, zoom_points=3, zoom_rounds=5)
     dense = dataclasses.replace(cfg, penalty_points=max(cfg.penalty_points, DENSE_POINTS))
-    return [light] * LIGHT_PASSES + [cfg, dense]
+    return [light, cfg, dense]
+
+
+def _repair(state: _Surfaces, cfg: FitConfig) -> None:
+    """Repair passes until clean: a pass that takes no refit moves to the next, costlier search;
+    at most MAX_PASSES passes."""
+    levels, level = _levels(cfg), 0
+    for _ in range(MAX_PASSES):
+        outcome = _pass(state, levels[level])
+        if outcome == "clean" or (outcome == "stuck" and level == len(levels) - 1):
+            return
+        if outcome == "stuck":
+            level += 1
 
 
 def fit_surfaces(groups: Sequence[Sequence[MarketSmile]], cfg: FitConfig) -> list[list[SliceFit]]:
@@ -223,9 +241,7 @@ def fit_surfaces(groups: Sequence[Sequence[MarketSmile]], cfg: FitConfig) -> lis
         fits.append(flat[at : at + len(g)])
         at += len(g)
     state = _Surfaces(groups, fits)
-    for config in _schedule(cfg):
-        if not _pass(state, config):
-            break
+    _repair(state, cfg)
     share = (time.perf_counter() - started) * 1e3 / max(len(problems), 1)
     return [[dataclasses.replace(c.fit, fit_ms=share) for c in g] for g in state.current]
 
