@@ -5,7 +5,6 @@ manifest pinning its sha256 (oracle_node/models/artifacts/shocks/ by default).""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +55,7 @@ def run_train(data: DataFiles, opts: ShockOptions, out: Path) -> tuple[str, Shoc
         },
         "data": data.describe(),
         "options": {"horizon_days": opts.horizon, "level": opts.level, "refit_every": opts.refit_every},
-        "created_by": "oracle-node shock-train",
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_by": "oracle-node shock-train (same data and options -> the same bytes)",
     }
     params = ShockParams(**{**params.__dict__, "meta": meta})
     return write_artifact(out, params, f"shock-{sel.served.name}-h{opts.horizon}"), params
