@@ -5,7 +5,8 @@
    w_{i+1}(k) < w_i(k) somewhere proposes refits of both slices, and every slice with g < 0 (or a
    broken parameter rule) a refit of itself. Each refit carries its neighbours' w(k) as calendar
    bounds inside its QP (rows at both ends of the grid; interior crossings in the penalty) and is
-   warm-started from its current fit: the shorter slice capped by w_{i+1} (with and without the
+   warm-started from its current fit (the k where that fit, or an earlier rejected refit, crosses a
+   bound most are more QP rows, so a crossing near the money is enforced too): the shorter slice capped by w_{i+1} (with and without the
    floor w_{i-1}), the longer one bounded by [w_i, w_{i+2}]. All proposals of all underlyings are
    solved in one batch. Then, longest pair first, a violating pair takes the refit that passes the
    dense checks with the smallest rise in vega-weighted RMSE. A refit must fix its pair, keep its
@@ -38,6 +39,7 @@ from oracle_node.options.svi import SviParams
 
 DENSE_POINTS = 610  # 10x the default penalty grid
 MAX_PASSES = 10
+MAX_BOUND_POINTS = 3  # crossing points per slice that enter its repair QP as calendar rows
 CASCADE_COST = 0.1  # vol points of RMSE rise that a refit breaking the pair below must save to win
 
 
@@ -67,6 +69,7 @@ class _Surfaces:
         self.k_ranges = [k_range(g) for g in groups]
         self.grids = [arbitrage.check_grid(*kr) for kr in self.k_ranges]
         self.current = [self.candidates(g, list(range(len(f))), f) for g, f in enumerate(fits)]
+        self.crossings: dict[tuple[int, int], list[float]] = {}
 
     def candidates(self, g: int, slices: Sequence[int], fits: Sequence[SliceFit]) -> list[_Candidate]:
         """Grid total variance and slice checks of fits for group g's slices, in one vectorised pass."""
@@ -107,6 +110,25 @@ class _Surfaces:
             return True
         return self.pair_ok(self.w(p.group, p.slice - 1), self.w(p.group, p.slice + 1))
 
+    def worst_crossing(self, p: _Proposal, w: NDArray[np.float64]) -> float | None:
+        """The grid k where total variance w crosses the proposal's bounds most (None if nowhere)."""
+        g, i = p.group, p.slice
+        gap = np.full(w.shape, np.inf)
+        if p.cap and (up := self.w(g, i + 1)) is not None:
+            gap = np.minimum(gap, up - w)
+        if p.floor and (lo := self.w(g, i - 1)) is not None:
+            gap = np.minimum(gap, w - lo)
+        j = int(np.argmin(gap))
+        return float(self.grids[g][j]) if gap[j] < 0.0 else None
+
+    def remember(self, p: _Proposal, cand: _Candidate) -> None:
+        """Keep where a rejected refit crossed its bounds: the next pass's QP gets a row there."""
+        k = self.worst_crossing(p, cand.w)
+        seen = self.crossings.setdefault((p.group, p.slice), [])
+        if k is not None and k not in seen:
+            seen.append(k)
+            del seen[:-MAX_BOUND_POINTS]
+
     def problem(self, p: _Proposal) -> SliceProblem:
         g, i = p.group, p.slice
         return SliceProblem(
@@ -115,7 +137,16 @@ class _Surfaces:
             upper=self.params(g, i + 1) if p.cap else None,
             start=self.current[g][i].fit.params,
             k_range=self.k_ranges[g],
+            k_bounds=self.bound_points(p),
         )
+
+    def bound_points(self, p: _Proposal) -> tuple[float, ...]:
+        w = self.w(p.group, p.slice)
+        assert w is not None
+        now = self.worst_crossing(p, w)
+        seen = self.crossings.get((p.group, p.slice), [])
+        points = [*seen, *([] if now is None or now in seen else [now])]
+        return tuple(points[-MAX_BOUND_POINTS:])
 
 
 def k_range(smiles: Sequence[MarketSmile]) -> tuple[float, float]:
@@ -165,6 +196,7 @@ def _accept(
             continue
         verdict = _verdict(state, prop, cand, pair)
         if verdict is None:
+            state.remember(prop, cand)
             continue
         smile = state.groups[g][prop.slice]
         now = state.current[g][prop.slice].fit.params

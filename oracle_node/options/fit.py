@@ -72,6 +72,7 @@ class SliceProblem:
     upper: SviParams | None = None
     start: SviParams | None = None
     k_range: tuple[float, float] = (-1.5, 1.5)  # no-arbitrage range (widened to the quotes)
+    k_bounds: tuple[float, ...] = ()  # more k where calendar bounds enter the QP (known crossings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class _Batch:
     k_grid: Array
     lower: Array  # (S, 5) SVI parameters, NaN = none
     upper: Array
+    bound_k: Array  # (S, 2 + E) where calendar bounds are QP rows: both grid ends and k_bounds (NaN pads)
 
     @classmethod
     def build(cls, problems: Sequence[SliceProblem], cfg: FitConfig) -> _Batch:
@@ -114,10 +116,22 @@ class _Batch:
             wt=wt,
             t=np.array([p.smile.t for p in problems]),
             scale=np.array([np.sqrt(np.median(p.smile.w_mid)) for p in problems]),
-            k_grid=np.stack([penalty_grid(p.smile, cfg.penalty_points, p.k_range) for p in problems]),
+            k_grid=(
+                grid := np.stack([penalty_grid(p.smile, cfg.penalty_points, p.k_range) for p in problems])
+            ),
             lower=_param_rows([p.lower for p in problems]),
             upper=_param_rows([p.upper for p in problems]),
+            bound_k=_bound_points(grid, problems),
         )
+
+
+def _bound_points(grid: Array, problems: Sequence[SliceProblem]) -> Array:
+    extra = max(len(p.k_bounds) for p in problems)
+    pts = np.full((len(problems), 2 + extra), np.nan)
+    pts[:, 0], pts[:, 1] = grid[:, 0], grid[:, -1]
+    for i, p in enumerate(problems):
+        pts[i, 2 : 2 + len(p.k_bounds)] = p.k_bounds
+    return pts
 
 
 def _param_rows(params: Sequence[SviParams | None]) -> Array:
@@ -147,22 +161,28 @@ def _normal_equations(b: _Batch, m: Array, s: Array, ridge: float) -> tuple[Arra
 
 
 def _calendar_rows(b: _Batch, m: Array, s: Array) -> tuple[Array, Array]:
-    """Calendar bounds at both ends of each slice's grid as QP rows (S, G, 4, 3) and h (S, G, 4).
+    """Calendar bounds at each slice's bound points as QP rows (S, G, q, 3) and h (S, G, q).
 
     Upper: -w(k_e) >= -(1 - margin) w_up(k_e); lower: w(k_e) >= (1 + margin) w_lo(k_e). A slice without
-    a bound gets zero rows with h = -1 (always slack). The wings are linear, so a crossing between two
-    slices is widest at the ends; interior crossings are left to the penalty.
+    a bound (or a point) gets zero rows with h = -1 (always slack). The wings are linear, so a crossing
+    between two slices is widest at the grid ends; the other points are where a repair's start or an
+    earlier refit crossed its bound most (near the money, where the ends say nothing); other interior
+    crossings are left to the penalty.
     """
-    ends = b.k_grid[:, [0, -1]]  # (S, 2)
-    y, r = svi.quasi_basis(ends[:, None, :], m[..., None], s[..., None])  # (S, G, 2)
-    basis = np.stack([np.ones_like(y), y, r], axis=-1)  # (S, G, 2, 3)
-    up, lo = _bound_w(b.upper, ends[:, None, :])[:, 0], _bound_w(b.lower, ends[:, None, :])[:, 0]  # (S, 2)
-    has_up, has_lo = np.isfinite(up)[:, None, :, None], np.isfinite(lo)[:, None, :, None]
-    rows = np.concatenate([np.where(has_up, -basis, 0.0), np.where(has_lo, basis, 0.0)], axis=2)
-    h_up = np.where(np.isfinite(up), -(1.0 - CAL_MARGIN) * up, -1.0)
-    h_lo = np.where(np.isfinite(lo), (1.0 + CAL_MARGIN) * lo, -1.0)
-    h = np.broadcast_to(np.concatenate([h_up, h_lo], axis=1)[:, None, :], (*m.shape, 4))
-    used = np.concatenate([np.isfinite(up).any(axis=0), np.isfinite(lo).any(axis=0)])  # drop all-slack rows
+    pts = b.bound_k  # (S, P)
+    y, r = svi.quasi_basis(pts[:, None, :], m[..., None], s[..., None])  # (S, G, P)
+    basis = np.stack([np.ones_like(y), y, r], axis=-1)  # (S, G, P, 3)
+    with np.errstate(invalid="ignore"):
+        up, lo = _bound_w(b.upper, pts[:, None, :])[:, 0], _bound_w(b.lower, pts[:, None, :])[:, 0]  # (S, P)
+    has_up, has_lo = np.isfinite(up), np.isfinite(lo)
+    rows = np.concatenate(
+        [np.where(has_up[:, None, :, None], -basis, 0.0), np.where(has_lo[:, None, :, None], basis, 0.0)],
+        axis=2,
+    )
+    h_up = np.where(has_up, -(1.0 - CAL_MARGIN) * up, -1.0)
+    h_lo = np.where(has_lo, (1.0 + CAL_MARGIN) * lo, -1.0)
+    h = np.broadcast_to(np.concatenate([h_up, h_lo], axis=1)[:, None, :], (*m.shape, h_up.shape[1] * 2))
+    used = np.concatenate([has_up.any(axis=0), has_lo.any(axis=0)])  # drop all-slack rows
     return rows[:, :, used], h[..., used]
 
 
@@ -214,14 +234,18 @@ def _score(sse: Array, pen: Array) -> Array:
 
 
 def _initial(problems: Sequence[SliceProblem], b: _Batch, cfg: FitConfig) -> tuple[Array, Array]:
+    """The (m, sigma) grid of each slice plus its warm start and its calendar bounds' own (m, sigma)
+    (with the bound's m and sigma, a scaled copy of the bound always satisfies it)."""
     unit_m = np.linspace(-cfg.m_range, cfg.m_range, cfg.m_points)
     unit_s = np.geomspace(*cfg.s_range, cfg.s_points)
     um, us = (x.ravel() for x in np.meshgrid(unit_m, unit_s))
     m, s = b.scale[:, None] * um, b.scale[:, None] * us
-    starts = [p.start for p in problems]
-    m_warm = np.array([m[i, 0] if st is None else st.m for i, st in enumerate(starts)])
-    s_warm = np.array([s[i, 0] if st is None else st.sigma for i, st in enumerate(starts)])
-    return np.concatenate([m, m_warm[:, None]], 1), np.concatenate([s, s_warm[:, None]], 1)
+    extra_m, extra_s = [], []
+    for pick in (lambda p: p.start, lambda p: p.upper, lambda p: p.lower):
+        chosen = [pick(p) for p in problems]
+        extra_m.append([m[i, 0] if c is None else c.m for i, c in enumerate(chosen)])
+        extra_s.append([s[i, 0] if c is None else c.sigma for i, c in enumerate(chosen)])
+    return np.concatenate([m, np.array(extra_m).T], 1), np.concatenate([s, np.array(extra_s).T], 1)
 
 
 def _screened(
