@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from oracle_node.errors import ConfigError
+from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.logs import get_logger
 from oracle_node.network.auth import PeerAuthenticator
 from oracle_node.network.client import PeerClient
@@ -277,6 +277,7 @@ async def serve_network(run: NetworkRun) -> int:
     stopper = asyncio.create_task(stop.wait(), name="stop")
     try:
         await asyncio.to_thread(resume_pending, run.store, run.watcher.chain)
+        await asyncio.to_thread(_warn_if_model_not_allowed, run.observer)
         port = await _start(run.node, join_current=run.single)
         rounds = asyncio.create_task(run.node.run(run.last_round), name="rounds")
         watcher = asyncio.create_task(run.watcher.run(), name="reorg-watcher")
@@ -298,6 +299,26 @@ async def serve_network(run: NetworkRun) -> int:
             loop.remove_signal_handler(sig)
     log.info("node_stopped")
     return 0
+
+
+def _warn_if_model_not_allowed(observer: PipelineObserver) -> None:
+    """Say at start-up, once and plainly, when the chain will refuse every report of this model.
+
+    Not fatal: an operator may start the new model before the DAO's timelocked allow-listing executes
+    (the node then keeps observing, and its reports land from the first round after it does).
+    """
+    try:
+        snapshot = observer.bounds.view.refresh_if_older(0.0)
+    except OracleNodeError:
+        return  # the chain is unreachable now: every round reports that itself
+    if observer.model_hash not in snapshot.allowed_models:
+        log.error(
+            "model_not_allowed",
+            model_hash="0x" + observer.model_hash.hex(),
+            hint="the oracle refuses its reports until the DAO allow-lists this hash through the timelock "
+            "(python -m scripts.allow_model schedule --manifest DIR, then execute), or point model.manifest "
+            "at an allow-listed model",
+        )
 
 
 async def _cancel(task: asyncio.Task[Any] | None) -> None:

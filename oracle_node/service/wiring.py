@@ -39,10 +39,11 @@ from oracle_node.store import NodeStore
 
 
 def load_model(cfg: NodeConfig) -> RiskModel:
-    """The manifest-pinned model; ModelError if any artifact's sha256 differs from the manifest."""
+    """The manifest-pinned model (`model.manifest`: a model directory or its manifest.json); ModelError
+    if the manifest is invalid or any artifact's sha256 differs from it."""
     if cfg.model.manifest == "bundled":
         return RiskModel.load(ARTIFACTS_DIR)
-    return RiskModel.load(Path(cfg.model.manifest).parent)
+    return RiskModel.load(cfg.model.manifest)
 
 
 def build_pipeline(
