@@ -210,13 +210,19 @@ def _accept(
     return True
 
 
-def _refit(state: _Surfaces, props: list[_Proposal], cfg: FitConfig) -> dict[_Proposal, _Candidate]:
+def _refit(
+    state: _Surfaces, props: list[_Proposal], configs: Sequence[FitConfig]
+) -> dict[_Proposal, _Candidate]:
+    """Refit every proposal with its group's search (butterfly repairs on the denser penalty grid)."""
+    batches: dict[FitConfig, list[_Proposal]] = {}
+    for p in props:
+        cfg = configs[p.group]
+        if p.dense:
+            cfg = dataclasses.replace(cfg, penalty_points=max(cfg.penalty_points, DENSE_POINTS))
+        batches.setdefault(cfg, []).append(p)
     fits: dict[_Proposal, SliceFit] = {}
-    dense = dataclasses.replace(cfg, penalty_points=max(cfg.penalty_points, DENSE_POINTS))
-    for flag, config in ((False, cfg), (True, dense)):
-        batch = [p for p in props if p.dense == flag]
-        if batch:
-            fits.update(zip(batch, fit_slices([state.problem(p) for p in batch], config), strict=True))
+    for cfg, batch in batches.items():
+        fits.update(zip(batch, fit_slices([state.problem(p) for p in batch], cfg), strict=True))
     out: dict[_Proposal, _Candidate] = {}
     for g in range(len(state.current)):
         mine = [p for p in fits if p.group == g]
@@ -226,21 +232,25 @@ def _refit(state: _Surfaces, props: list[_Proposal], cfg: FitConfig) -> dict[_Pr
     return out
 
 
-def _pass(state: _Surfaces, cfg: FitConfig) -> str:
-    """One repair pass: "clean" (nothing to repair), "progress" (a refit was taken) or "stuck"."""
+def _pass(state: _Surfaces, configs: Sequence[FitConfig], active: Sequence[bool]) -> list[str]:
+    """One repair pass over the active groups; per group "clean" (nothing to repair), "progress"
+    (a refit was taken) or "stuck"."""
     props, pairs, slices = _proposals(state)
-    if not any(pairs.values()) and not any(slices.values()):
-        return "clean"
-    refits = _refit(state, props, cfg) if props else {}
-    taken = False
+    refits = _refit(state, [p for p in props if active[p.group]], configs)
+    outcomes = []
     for g in range(len(state.current)):
+        if not pairs[g] and not slices[g]:
+            outcomes.append("clean")
+            continue
+        taken = False
         for i in reversed(pairs[g]):
-            if not state.pair_ok(state.w(g, i), state.w(g, i + 1)):
+            if active[g] and not state.pair_ok(state.w(g, i), state.w(g, i + 1)):
                 taken = _accept(state, refits, g, i, i) or taken
         for i in slices[g]:
-            if not state.current[g][i].ok:
+            if active[g] and not state.current[g][i].ok:
                 taken = _accept(state, refits, g, None, i) or taken
-    return "progress" if taken else "stuck"
+        outcomes.append("progress" if taken else "stuck")
+    return outcomes
 
 
 def _levels(cfg: FitConfig) -> list[FitConfig]:
@@ -252,15 +262,20 @@ def _levels(cfg: FitConfig) -> list[FitConfig]:
 
 
 def _repair(state: _Surfaces, cfg: FitConfig) -> None:
-    """Repair passes until clean: a pass that takes no refit moves to the next, costlier search;
-    at most MAX_PASSES passes."""
-    levels, level = _levels(cfg), 0
+    """Repair passes until clean, each underlying on its own: a pass that takes no refit moves it to
+    the next, costlier search; at most MAX_PASSES passes (one batch per pass for all underlyings)."""
+    levels = _levels(cfg)
+    level = [0] * len(state.current)
+    active = [True] * len(state.current)
     for _ in range(MAX_PASSES):
-        outcome = _pass(state, levels[level])
-        if outcome == "clean" or (outcome == "stuck" and level == len(levels) - 1):
+        outcomes = _pass(state, [levels[x] for x in level], active)
+        for g, outcome in enumerate(outcomes):
+            if outcome == "clean" or (outcome == "stuck" and level[g] == len(levels) - 1):
+                active[g] = False
+            elif outcome == "stuck":
+                level[g] += 1
+        if not any(active):
             return
-        if outcome == "stuck":
-            level += 1
 
 
 def fit_surfaces(groups: Sequence[Sequence[MarketSmile]], cfg: FitConfig) -> list[list[SliceFit]]:

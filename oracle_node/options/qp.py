@@ -78,7 +78,9 @@ def _best_of_size(c: Array, m: Array, r0: Array, size: int) -> tuple[Array, Arra
     lam_c = lam[gi, si]  # (P, r)
     rows_c = m[gi[:, None], sets[si]]  # (P, r, q): M is symmetric
     slack = np.einsum("pr,prq->pq", lam_c, rows_c) - r0[gi]
-    ok = np.all(slack >= -_TOL, axis=-1)
+    # relative to the terms summed (large multipliers of a nearly dependent set lose digits)
+    scale = 1.0 + np.abs(r0[gi]) + np.einsum("pr,prq->pq", np.abs(lam_c), np.abs(rows_c))
+    ok = np.all(slack >= -_TOL * scale, axis=-1)
     rise = np.full(lam.shape[:2], np.inf)
     rise[gi[ok], si[ok]] = 0.5 * np.sum(lam_c[ok] * r0s[gi[ok], si[ok]], axis=-1)
     j = np.argmin(rise, axis=1)
