@@ -53,14 +53,43 @@ def markdown(result: BacktestResult, command: str) -> str:
         f"{sel['empirical_window']} days ({sel['criterion']}).",
         "",
     ]
-    for period in ("test", "validation"):
-        note = " (out of sample)" if period == "test" else " (the chosen configurations: optimistic)"
+    notes = {
+        "test": " (out of sample: the result)",
+        "validation": " (where the configurations were chosen: optimistic)",
+        "validation+test": " (both years, 2x the exceedances; the validation half was used for the choice)",
+    }
+    for period, note in notes.items():
         lines += [f"## {period}{note}", "", *_table(m["scores"][period], sel["empirical_window"]), ""]
     lines += ["## Targets on the test period", ""]
     lines += [
         f"- {k}: {v if not isinstance(v, float) else f'{v:.1%}'}" for k, v in m["targets_on_test"].items()
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _robustness(m, sel)) + "\n"
+
+
+def _robustness(m: dict[str, Any], sel: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Robustness: every candidate on the test period (used for no choice)",
+        "",
+        "| candidate | validation pooled pinball (x1e3) | test pooled pinball (x1e3) | test exceed. up / down |",
+        "|---|---|---|---|",
+    ]
+    val = sel["validation_pooled_pinball"]
+    for name, r in sorted(
+        m["robustness_test_all_candidates"].items(), key=lambda kv: kv[1]["pooled_pinball"]
+    ):
+        lines.append(
+            f"| {name} | {val[name] * 1e3:.3f} | {r['pooled_pinball'] * 1e3:.3f} | "
+            f"{r['exceedances_up']} / {r['exceedances_down']} |"
+        )
+    emp = m["scores"]["test"]["empirical"]
+    test_emp = 0.5 * (emp["up"]["pinball"] + emp["down"]["pinball"])
+    lines.append(
+        f"| empirical_w{sel['empirical_window']} (baseline) | {val['empirical_w' + str(sel['empirical_window'])] * 1e3:.3f} "
+        f"| {test_emp * 1e3:.3f} | {emp['up']['exceedances']} / {emp['down']['exceedances']} |"
+    )
+    return lines
 
 
 def write_forecasts(path: Path, result: BacktestResult) -> None:

@@ -19,7 +19,8 @@ from oracle_node.models.manifest import sha256_file
 from oracle_node.options.shock_features import FEATURES, ShockFrame, ShockInputs, build_features
 from oracle_node.options.shocks import FIXED_UP, bundled_inputs
 from oracle_node.research.shocks import baselines
-from oracle_node.research.shocks.metrics import SIDES, dm_test, side_metrics
+from oracle_node.research.shocks.metrics import SIDES, dm_test, pooled_pinball, side_metrics
+from oracle_node.research.shocks.models import candidates
 from oracle_node.research.shocks.select import Selection, ShockOptions, select
 from oracle_node.research.shocks.walkforward import Split, candidate_fitter, split, walk_forward
 
@@ -104,6 +105,20 @@ def timing_check(frame: ShockFrame) -> dict[str, float]:
     }
 
 
+def robustness(frame: ShockFrame, rows: np.ndarray, opts: ShockOptions) -> dict[str, Any]:
+    """Every candidate on the test period: how lucky was the validation choice? (Used for no choice.)"""
+    y = frame.y[rows]
+    out: dict[str, Any] = {}
+    for c in candidates():
+        up, down = walk_forward(frame, rows, candidate_fitter(c, opts.level, opts.horizon), opts.refit_every)
+        out[c.name] = {
+            "pooled_pinball": pooled_pinball(y, up, down, opts.level),
+            "exceedances_up": int(np.sum(y > up)),
+            "exceedances_down": int(np.sum(y < down)),
+        }
+    return dict(sorted(out.items(), key=lambda kv: kv[1]["pooled_pinball"]))
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     metrics: dict[str, Any]
@@ -120,6 +135,11 @@ def run_backtest(data: DataFiles, opts: ShockOptions) -> BacktestResult:
     periods = {"validation": sp.val, "test": sp.test}
     fcs = {name: forecasts(frame, rows, sel, opts) for name, rows in periods.items()}
     scores = {name: score(frame.y[rows], fcs[name], opts) for name, rows in periods.items()}
+    both = np.r_[sp.val, sp.test]
+    joined = {
+        m: tuple(np.r_[fcs["validation"][m][k], fcs["test"][m][k]] for k in (0, 1)) for m in fcs["test"]
+    }
+    scores["validation+test"] = score(frame.y[both], joined, opts)
     metrics = {
         "target": f"ln(DVOL[t+h]/DVOL[t]), h = {opts.horizon} day(s); quantiles {opts.level} (up) and "
         f"{1 - opts.level:.2g} (down); BTC only (DVOL data)",
@@ -131,6 +151,7 @@ def run_backtest(data: DataFiles, opts: ShockOptions) -> BacktestResult:
         "selection": sel.to_json(),
         "scores": scores,
         "targets_on_test": targets(scores["test"]),
+        "robustness_test_all_candidates": robustness(frame, sp.test, opts),
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     return BacktestResult(metrics, frame, sp, fcs)
