@@ -1,4 +1,5 @@
-"""Real Deribit snapshots: quality targets, no arbitrage, forward checks, Deribit's delta convention."""
+"""Real Deribit snapshots: quality targets, no arbitrage on every snapshot, forward checks, Deribit's delta
+convention."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from oracle_node.options import black76
 from oracle_node.options.build import fit_chain
-from oracle_node.options.chain import read_chain
+from oracle_node.options.chain import OptionQuote, quote_columns, read_chain
+from oracle_node.options.forward import estimate_forward, forward_from_columns
 
 pytestmark = pytest.mark.scenario
 SNAPSHOT = "deribit_options_snapshot_20260408T214102Z.csv"  # has expiries without a futures price
@@ -40,6 +42,30 @@ def test_fit_chain__real_snapshot__no_static_arbitrage_on_dense_grid(chain_fit) 
         for e in u.expiries:
             assert e.slice.params.wing_slope <= 4.0 / e.slice.t
             assert e.slice.params.min_total_variance >= 0.0
+
+
+def test_fit_chain__every_shared_snapshot__no_static_arbitrage(shared_data: Path) -> None:
+    files = sorted((shared_data / "options").glob("deribit_options_snapshot_*.csv"))
+    assert len(files) >= 12
+    for path in files:
+        for u in fit_chain(read_chain(path)).underlyings:
+            assert u.violations == {"butterfly": 0, "calendar": 0, "parameters": 0}, (
+                path.name,
+                u.surface.underlying,
+            )
+
+
+def test_forward_from_columns__real_snapshot__matches_estimate_forward(shared_data: Path) -> None:
+    chain = read_chain(shared_data / "options" / SNAPSHOT)
+    by_expiry: dict[tuple[str, object], list[OptionQuote]] = {}
+    for q in chain.quotes:
+        by_expiry.setdefault((q.currency, q.expiry), []).append(q)
+    sources = set()
+    for quotes in by_expiry.values():
+        ref = estimate_forward(quotes)
+        assert forward_from_columns(quote_columns(quotes)) == ref
+        sources.add(ref.source)
+    assert sources == {"futures", "parity"}
 
 
 def test_forwards__futures_and_parity__agree_within_20bp(chain_fit) -> None:  # type: ignore[no-untyped-def]
