@@ -14,9 +14,11 @@ import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 ///      forwards, spots and values are 18-decimal USD ("WAD"); collateral is in token units.
 ///
 ///      Scenario grid, per underlying (moves x are fractions of the published priceMove pm):
-///      - core: x in {-1, -1/2, 0, +1/2, +1} * pm  x  vol in {down, unchanged, up}   (15, weight 1);
+///      - at unchanged vol: x in {-1, -1/2, 0, +1/2, +1} * pm (weight 1);
+///      - at vol up and at vol down: x in {-1, 0, +1} * pm (weight 1);
 ///      - extreme: x in {-3, -2, +2, +3} * pm at unchanged vol, the loss weighted 1/3, 1/2, 1/2, 1/3
 ///        (a linear position loses exactly its core loss there; only convexity, e.g. short wings, adds).
+///      15 scenarios, 30 evaluations of N(x) per option.
 ///      Down moves stop at -95 %. Vol shocks scale implied vol, term-scaled as Deribit does:
 ///      sigma_up = sigma * (1 + volUp * (30d / T)^0.3), sigma_down = sigma * max(1 - volDown *
 ///      (30d / T)^0.13, 0.1), T = max(expiry - now, 1 day). Sticky strike: each option keeps its

@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 import {IOptionsPortfolioMarginEngine} from "./IOptionsPortfolioMarginEngine.sol";
 import {Black76} from "../libraries/Black76.sol";
+import {Black76NormalCdf} from "../libraries/Black76NormalCdf.sol";
 import {ScenarioGrid} from "../libraries/ScenarioGrid.sol";
 
 /// @title OptionsPortfolioMarginEngine
@@ -458,20 +459,22 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     /// @dev Sum over the book's underlyings of the scenario requirement, WAD USD (rounded up).
     function _initialWad(Book memory book) private view returns (uint256 total) {
+        if (book.used == 0) return 0;
+        uint256 cdfTable = Black76NormalCdf.table();
         for (uint256 index = 1; book.used >> index != 0; ++index) {
-            if ((book.used >> index) & 1 != 0) total += _underlyingRequirement(book, index);
+            if ((book.used >> index) & 1 != 0) total += _underlyingRequirement(book, index, cdfTable);
         }
     }
 
-    function _underlyingRequirement(Book memory book, uint256 index) private view returns (uint256) {
+    function _underlyingRequirement(Book memory book, uint256 index, uint256 cdfTable) private view returns (uint256) {
         bytes32 underlying = _underlyings[index - 1];
         uint256 maxAge = _config[underlying].maxAge;
         // slither-disable-next-line calls-loop
         IVolSurfaceOracle.Shocks memory shocks = _oracle.getShocks(underlying);
         _requireFresh(underlying, shocks.observedAt, maxAge);
         if (shocks.priceMove >= 1e18) revert PortfolioMarginBadOracleData(underlying, 0);
-        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(shocks.priceMove);
-        int256[19] memory acc;
+        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(shocks.priceMove, cdfTable);
+        int256[15] memory acc;
         if (book.linear[index] != 0) {
             // slither-disable-next-line calls-loop
             (uint256 spot, uint64 observedAt) = _oracle.getSpot(underlying);
@@ -486,7 +489,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     /// @dev Revalue the book's options on one underlying, one smile read per expiry.
     function _addOptions(
-        int256[19] memory acc,
+        int256[15] memory acc,
         ScenarioGrid.Moves memory mv,
         uint256[] memory options,
         uint256 index,
@@ -544,7 +547,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         );
     }
 
-    function _addExpired(int256[19] memory acc, bytes32 underlying, uint64 expiry, uint256 slot) private view {
+    function _addExpired(int256[15] memory acc, bytes32 underlying, uint64 expiry, uint256 slot) private view {
         // slither-disable-next-line calls-loop,unused-return
         (uint256 price,) = _oracle.settlementPrice(underlying, expiry);
         // forge-lint: disable-next-line(unsafe-typecast)

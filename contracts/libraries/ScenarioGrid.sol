@@ -8,10 +8,10 @@ import {Black76NormalCdf} from "./Black76NormalCdf.sol";
 /// @title ScenarioGrid
 /// @notice The portfolio-margin scenario grid of one underlying and the revaluation of a book on it.
 /// @dev 9 price moves p = 0..8: x_p = {-3, -2, -1, -1/2, 0, 1/2, 1, 2, 3} * priceMove (down moves
-///      stop at MAX_DOWN_MOVE). 19 scenarios s:
-///        s = 0..8   move p = s at unchanged vol (s = 4 is the base, V_0);
-///        s = 9..13  move p = s - 7 (the core -1..+1) at vol up;
-///        s = 14..18 move p = s - 12 at vol down.
+///      stop at MAX_DOWN_MOVE). 15 scenarios s:
+///        s = 0..8    move p = s at unchanged vol (s = 4 is the base, V_0);
+///        s = 9..11   moves p = 2, 4, 6 (-1, 0, +1 priceMove) at vol up;
+///        s = 12..14  moves p = 2, 4, 6 at vol down.
 ///      Loss weights: 1/3 for s = 0, 8 (3 * priceMove), 1/2 for s = 1, 7 (2 * priceMove), 1 otherwise.
 ///      Accumulators hold sum(size * value) in 1e36 (WAD size times WAD USD).
 ///      Vol multipliers, per expiry, Deribit's term scaling with T = max(expiry - now, 1 day):
@@ -19,7 +19,7 @@ import {Black76NormalCdf} from "./Black76NormalCdf.sol";
 ///      oracle_node/options/portfolio_margin.py is the float64 reference of all of this.
 library ScenarioGrid {
     int256 internal constant WAD = 1e18;
-    uint256 internal constant SCENARIOS = 19;
+    uint256 internal constant SCENARIOS = 15;
     uint256 internal constant MOVES = 9;
     uint256 internal constant BASE = 4;
     /// @notice Largest down move of the grid (-95 %): 1 + x stays positive for any priceMove.
@@ -32,8 +32,9 @@ library ScenarioGrid {
     int256 internal constant UP_POWER = 0.3e18;
     int256 internal constant DOWN_POWER = 0.13e18;
 
-    /// @notice Per-underlying constants: the price moves, 1 + x and ln(1 + x), all WAD.
+    /// @notice Per-underlying constants: the N(x) table, the price moves, 1 + x and ln(1 + x) (WAD).
     struct Moves {
+        uint256 cdfTable;
         int256[9] move;
         int256[9] lnMult;
         int256[9] mult;
@@ -54,8 +55,10 @@ library ScenarioGrid {
         int256 downMult;
     }
 
-    /// @notice The moves for a published priceMove (WAD, < 1e18, checked by the caller).
-    function moves(uint256 priceMove) internal pure returns (Moves memory mv) {
+    /// @notice The moves for a published priceMove (WAD, < 1e18, checked by the caller); `cdfTable`
+    ///         is Black76NormalCdf.table(), built once per margin check.
+    function moves(uint256 priceMove, uint256 cdfTable) internal pure returns (Moves memory mv) {
+        mv.cdfTable = cdfTable;
         // forge-lint: disable-next-line(unsafe-typecast)
         int256 pm = int256(priceMove);
         int256[9] memory x = [-3 * pm, -2 * pm, -pm, -pm / 2, int256(0), pm / 2, pm, 2 * pm, 3 * pm];
@@ -84,14 +87,20 @@ library ScenarioGrid {
         // forge-lint: disable-next-line(unsafe-typecast)
         int256 down = WAD - int256(volDown) * FixedPointMathLib.expWad(lnR * DOWN_POWER / WAD) / WAD;
         e.downMult = down < MIN_DOWN_MULT ? MIN_DOWN_MULT : down;
-        for (uint256 p; p < MOVES; ++p) {
-            e.forwards[p] = e.forward * mv.mult[p] / WAD;
+        int256[9] memory forwards = e.forwards;
+        int256[9] memory mult = mv.mult;
+        int256 forward = e.forward;
+        unchecked {
+            // forward <= 1e30 and mult <= 4e18: no overflow.
+            for (uint256 p; p < MOVES; ++p) {
+                forwards[p] = forward * mult[p] / WAD;
+            }
         }
     }
 
     /// @notice Add size * value of one live option under every scenario to `acc`.
     function addOption(
-        int256[19] memory acc,
+        int256[15] memory acc,
         Moves memory mv,
         Expiry memory e,
         int256 strike,
@@ -102,28 +111,32 @@ library ScenarioGrid {
         int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
         int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
         // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
-        int256[5] memory q = [k, s, strike, isCall ? int256(1) : int256(0), size];
-        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 0, MOVES, 0);
-        q[1] = _floorStd(s * e.upMult / WAD);
-        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 2, 7, 7);
-        q[1] = _floorStd(s * e.downMult / WAD);
-        Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q, 2, 7, 12);
+        // q = [k, s, strike, isCall, size, table, pFrom, pStep, count, outBase] (see addRow).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256[10] memory q = [k, s, strike, isCall ? int256(1) : int256(0), size, int256(mv.cdfTable), 0, 1, 9, 0];
+        // Three rows, one call site (the kernel is large): unchanged vol over all 9 moves, then vol up
+        // and vol down over moves 2, 4, 6 into scenarios 9..11 and 12..14.
+        for (uint256 row; row < 3; ++row) {
+            if (row == 1) (q[1], q[6], q[7], q[8], q[9]) = (_floorStd(s * e.upMult / WAD), 2, 2, 3, 9);
+            if (row == 2) (q[1], q[9]) = (_floorStd(s * e.downMult / WAD), 12);
+            Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q);
+        }
     }
 
     function _floorStd(int256 s) private pure returns (int256) {
         return s < Black76.MIN_TOTAL_STD ? Black76.MIN_TOTAL_STD : s;
     }
 
-    /// @notice Add a constant value (WAD USD, e.g. an expired option's settled intrinsic value times
-    ///         its size, scaled 1e36) to every scenario.
-    function addConstant(int256[19] memory acc, int256 scaledValue) internal pure {
+    /// @notice Add a constant value (e.g. an expired option's settled intrinsic value times its size,
+    ///         scaled 1e36) to every scenario.
+    function addConstant(int256[15] memory acc, int256 scaledValue) internal pure {
         for (uint256 s; s < SCENARIOS; ++s) {
             acc[s] += scaledValue;
         }
     }
 
     /// @notice Add a linear position's P&L size * spot * x under every scenario.
-    function addLinear(int256[19] memory acc, Moves memory mv, int256 size, int256 spot) internal pure {
+    function addLinear(int256[15] memory acc, Moves memory mv, int256 size, int256 spot) internal pure {
         for (uint256 s; s < SCENARIOS; ++s) {
             acc[s] += size * (spot * mv.move[moveOf(s)] / WAD);
         }
@@ -132,18 +145,21 @@ library ScenarioGrid {
     /// @notice The price-move index of scenario s.
     function moveOf(uint256 s) internal pure returns (uint256) {
         if (s < 9) return s;
-        return s < 14 ? s - 7 : s - 12;
+        return s < 12 ? 2 * (s - 9) + 2 : 2 * (s - 12) + 2;
     }
 
     /// @notice requirement = max(0, max_s(w_s (V_0 - V_s)) - V_0) in WAD USD, rounded up.
-    function requirement(int256[19] memory acc) internal pure returns (uint256) {
+    function requirement(int256[15] memory acc) internal pure returns (uint256) {
         int256 v0 = acc[BASE];
         int256 worst = 0;
-        for (uint256 s; s < SCENARIOS; ++s) {
-            int256 loss = v0 - acc[s];
-            if (s == 0 || s == 8) loss /= 3;
-            else if (s == 1 || s == 7) loss /= 2;
-            if (loss > worst) worst = loss;
+        unchecked {
+            // |acc| < 2^250 (see addOption): v0 - acc[s] does not overflow.
+            for (uint256 s; s < SCENARIOS; ++s) {
+                int256 loss = v0 - acc[s];
+                if (s == 0 || s == 8) loss /= 3;
+                else if (s == 1 || s == 7) loss /= 2;
+                if (loss > worst) worst = loss;
+            }
         }
         int256 r = worst - v0;
         if (r <= 0) return 0;

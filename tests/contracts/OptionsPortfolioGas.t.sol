@@ -26,26 +26,40 @@ contract OptionsPortfolioGasTest is OptionsPortfolioBase {
         g = gasleft();
         r += FixedPointMathLib.expWad(0.2e18);
         uint256 expGas = g - gasleft();
-        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(0.16e18);
+        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(0.16e18, Black76NormalCdf.table());
         ScenarioGrid.Expiry memory e;
         (e.a, e.b, e.rho, e.m, e.sigma, e.forward) = (0.01e18, 0.05e18, -0.3e18, 0.02e18, 0.1e18, 100_000e18);
         g = gasleft();
         ScenarioGrid.term(e, mv, 30 days, 30 days, 0.5e18, 0.25e18);
         uint256 termGas = g - gasleft();
-        int256[19] memory acc;
+        int256[15] memory acc;
         g = gasleft();
         ScenarioGrid.addOption(acc, mv, e, 95_000e18, false, -1e18);
         uint256 optionGas = g - gasleft();
         g = gasleft();
         uint256 req = ScenarioGrid.requirement(acc);
         uint256 reqGas = g - gasleft();
-        emit log_named_uint("cdf", cdfGas);
+        emit log_named_uint("cdf (single call, table built)", cdfGas);
         emit log_named_uint("value", valueGas);
         emit log_named_uint("lnWad", lnGas);
         emit log_named_uint("expWad", expGas);
         emit log_named_uint("term", termGas);
-        emit log_named_uint("addOption (19 scenarios)", optionGas);
+        emit log_named_uint("addOption (15 scenarios)", optionGas);
         emit log_named_uint("requirement", reqGas);
         assertTrue(r != 0 && req != 0, "used");
+    }
+
+    function test_gas_row() public {
+        uint256 g;
+        int256 r = 1;
+        int256[15] memory acc;
+        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(0.16e18, Black76NormalCdf.table());
+        int256[9] memory fwd;
+        for (uint256 p; p < 9; ++p) fwd[p] = 100_000e18 * mv.mult[p] / 1e18;
+        int256[10] memory q = [int256(0.05e18), 0.2e18, 95_000e18, 0, -1e18, int256(mv.cdfTable), 0, 1, 9, 0];
+        g = gasleft();
+        Black76NormalCdf.addRow(acc, mv.lnMult, fwd, q);
+        emit log_named_uint("addRow, per scenario (9 scenarios)", (g - gasleft()) / 9);
+        assertTrue(r != 0 && acc[0] != 0, "used");
     }
 }
