@@ -27,7 +27,9 @@ interface IConfigSnapshotSource {
 ///      (the DAO's timelock) sets bounds, max age, delists and unpauses; GUARDIAN_ROLE pauses and
 ///      tightens. Own state: bounds per underlying, maxReportAge, an own global pause.
 ///      Storage:
-///      - `_config`: bits 0..31 maxReportAge, bit 32 own global pause, bit 33 mirrored RiskOracle pause.
+///      - `_config`: bits 0..31 maxReportAge, bit 32 own global pause, bit 33 mirrored RiskOracle pause,
+///        bits 34..193 the RiskOracle config snapshot address that bits 194..225 (epoch) and 226..233
+///        (threshold) were read with (a cache, see _authorise).
 ///      - `_states[u]`: the state word (layout in SurfaceState), `_bounds[u]` the bounds word.
 ///      - `_smiles[u][expiry]`: the smile word (layout in IVolSurfaceOracle.SurfaceReport), one slot
 ///        per expiry, self-contained: impliedVol and getSmile read only this slot. Both pauses are
@@ -59,6 +61,10 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     uint256 private constant OWN_PAUSE = 1 << 32;
     uint256 private constant SYNCED_PAUSE = 1 << 33;
     uint256 private constant ANY_GLOBAL_PAUSE = OWN_PAUSE | SYNCED_PAUSE;
+    uint256 private constant POINTER_SHIFT = 34;
+    uint256 private constant EPOCH_SHIFT = 194;
+    uint256 private constant THRESHOLD_SHIFT = 226;
+    uint256 private constant LOCAL_MASK = (1 << POINTER_SHIFT) - 1;
     uint256 private constant RESUMED_SHIFT = 64;
     uint256 private constant WAD_PER_BP = 1e14;
 
@@ -102,8 +108,9 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     function submitSurfaceReport(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures)
         external
     {
-        uint256 lag = _checkHeader(report);
-        (uint256 bitmap, uint32 epoch) = _authorise(report, signatures);
+        uint256 cfg = _config;
+        uint256 lag = _checkHeader(report, cfg);
+        (uint256 bitmap, uint32 epoch) = _authorise(report, signatures, cfg);
         uint256 offset;
         uint256 n = report.underlyings.length;
         for (uint256 i; i < n; ++i) {
@@ -119,8 +126,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     }
 
     /// @dev Own pause, timing, array shapes. Returns the acceptance lag (block time - observedAt).
-    function _checkHeader(SurfaceReport calldata report) private view returns (uint256 lag) {
-        uint256 cfg = _config;
+    function _checkHeader(SurfaceReport calldata report, uint256 cfg) private view returns (uint256 lag) {
         if (cfg & ANY_GLOBAL_PAUSE != 0) revert VolSurfacePaused();
         uint64 observedAt = report.observedAt;
         if (report.deadline < block.timestamp) {
@@ -136,22 +142,40 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     }
 
     /// @dev The RiskOracle's pause, epoch, model allow-list and signer set; returns the signer bitmap.
-    function _authorise(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures)
+    ///      Threshold and epoch are cached in `_config` with the snapshot address they were read with:
+    ///      while the RiskOracle's snapshot is unchanged and the report names the cached epoch, the
+    ///      cache is used (getSigners decodes the whole snapshot: ~9k gas); otherwise they are re-read
+    ///      and cached. Every signer-set or threshold change writes a new snapshot, so the cache can only
+    ///      lag an epoch bump that keeps the snapshot (RiskOracle.recoverMarketRound): the first report
+    ///      signed under the new epoch (or syncPause) refreshes it; until then reports of the previous
+    ///      epoch, signed by the same signers under the same threshold, are still accepted.
+    function _authorise(SurfaceReport calldata report, IRiskOracle.Signature[] calldata signatures, uint256 cfg)
         private
-        view
         returns (uint256 bitmap, uint32 epoch)
     {
         IRiskOracle ro = _riskOracle;
         if (ro.paused()) revert VolSurfacePaused();
-        uint8 threshold;
-        (, threshold, epoch) = ro.getSigners();
-        if (report.epoch != epoch) revert VolSurfaceWrongEpoch(report.epoch, epoch);
         address pointer = IConfigSnapshotSource(address(ro)).configSnapshot();
+        uint256 threshold = uint8(cfg >> THRESHOLD_SHIFT);
+        epoch = uint32(cfg >> EPOCH_SHIFT);
+        if (pointer != address(uint160(cfg >> POINTER_SHIFT)) || report.epoch != epoch) {
+            (threshold, epoch) = _refreshSigners(cfg, pointer);
+        }
+        if (report.epoch != epoch) revert VolSurfaceWrongEpoch(report.epoch, epoch);
         bytes memory snap = ConfigSnapshot.load(pointer, pointer.code.length);
         bytes32 modelHash = report.modelHash;
         if (!ConfigSnapshot.hasModel(snap, modelHash)) revert VolSurfaceModelNotAllowed(modelHash);
         bytes32 digest = _hashTypedDataV4(_structHash(report));
         bitmap = _verifySignatures(digest, signatures, snap, threshold);
+    }
+
+    /// @dev Read threshold and epoch from the RiskOracle and cache them with `pointer` in `_config`.
+    function _refreshSigners(uint256 cfg, address pointer) private returns (uint256 threshold, uint32 epoch) {
+        uint8 k;
+        (, k, epoch) = _riskOracle.getSigners();
+        threshold = k;
+        _config = (cfg & LOCAL_MASK) | (uint256(uint160(pointer)) << POINTER_SHIFT)
+            | (uint256(epoch) << EPOCH_SHIFT) | (threshold << THRESHOLD_SHIFT);
     }
 
     /// @dev Every signature must recover to the signer its index names, indices distinct, at least k.
@@ -259,63 +283,84 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         }
     }
 
+    /// @dev Per-underlying constants of the smile loop: the ATM bounds as WAD variances
+    ///      (bp^2 * 1e10 = (bp * 1e14)^2 / 1e18) and the squared change factors (1e4 +- c)^2.
+    struct AtmBounds {
+        bytes32 u;
+        uint256 lo;
+        uint256 hi;
+        uint256 up;
+        uint256 down;
+    }
+
+    function _atmBounds(bytes32 u, uint256 bw) private pure returns (AtmBounds memory b) {
+        uint256 lo = SurfaceState.field(bw, 0);
+        uint256 hi = SurfaceState.field(bw, 1);
+        uint256 c = SurfaceState.field(bw, 2);
+        b = AtmBounds(u, lo * lo * 1e10, hi * hi * 1e10, (1e4 + c) * (1e4 + c), c < 1e4 ? (1e4 - c) * (1e4 - c) : 0);
+    }
+
     /// @dev Check and store each smile; returns the report's expiries packed as the list words and
     ///      whether every one of them already held a smile (was listed).
     function _storeSmiles(bytes32 u, uint256[] calldata smiles, uint256 observed, uint256 bw)
         private
         returns (uint256 listA, uint256 listB, bool allListed)
     {
+        AtmBounds memory bounds = _atmBounds(u, bw);
+        mapping(uint64 expiry => uint256 word) storage slots = _smiles[u];
         allListed = true;
         uint256 previous = observed;
         uint256 n = smiles.length;
-        for (uint256 j; j < n; ++j) {
-            (uint256 expiry, bool listed) = _storeSmile(u, smiles[j], observed, previous, bw);
-            allListed = allListed && listed;
-            previous = expiry;
-            if (j < 8) listA |= expiry << (32 * j);
-            else listB |= expiry << (32 * (j - 8));
+        // j < 16, expiry < 2^32 (checked in _expiryOf): no overflow.
+        unchecked {
+            for (uint256 j; j < n; ++j) {
+                uint256 w = smiles[j];
+                uint256 expiry = _expiryOf(u, w, observed, previous);
+                uint256 old = slots[uint64(expiry)];
+                _checkAtm(bounds, expiry, w, old);
+                slots[uint64(expiry)] = w;
+                // A zero slot means "not listed" (a flag value).
+                // slither-disable-next-line incorrect-equality
+                if (old == 0) allListed = false;
+                previous = expiry;
+                if (j < 8) listA |= expiry << (32 * j);
+                else listB |= expiry << (32 * (j - 8));
+            }
         }
     }
 
-    /// @dev Check one smile (sanity, order after `previous`, ATM bounds) and store it under its expiry.
-    function _storeSmile(bytes32 u, uint256 w, uint256 observed, uint256 previous, uint256 bw)
-        private
-        returns (uint256 expiry, bool listed)
-    {
+    /// @dev The smile's expiry after the sanity checks and the order check (after `previous`).
+    function _expiryOf(bytes32 u, uint256 w, uint256 observed, uint256 previous) private pure returns (uint256 expiry) {
         // observed < 2^64 (ABI) and tau < 2^27: no overflow.
-        expiry = observed + SurfaceSmile.tau(w);
+        unchecked {
+            expiry = observed + SurfaceSmile.tau(w);
+        }
         uint8 bad = SurfaceSmile.check(w);
         if (bad == 0 && expiry <= previous) bad = 8;
         if (bad == 0 && expiry > type(uint32).max) bad = 9;
         if (bad != 0) revert VolSurfaceInvalidSmile(u, uint64(expiry), bad);
-        mapping(uint64 expiry => uint256 word) storage slots = _smiles[u];
-        uint256 old = slots[uint64(expiry)];
-        _checkAtm(u, expiry, w, old, bw);
-        slots[uint64(expiry)] = w;
-        listed = old != 0;
     }
 
     /// @dev ATM vol sqrt(w(0)/t) within [floor, ceiling] and, if the expiry held a smile, within
     ///      atmVolMaxChange of the stored ATM vol; compared as variances (no square root):
     ///      v >= floor^2, v <= ceiling^2, v 1e8 <= v_old (1e4 + c)^2, v 1e8 >= v_old (1e4 - c)^2.
-    function _checkAtm(bytes32 u, uint256 expiry, uint256 w, uint256 old, uint256 bw) private pure {
+    function _checkAtm(AtmBounds memory b, uint256 expiry, uint256 w, uint256 old) private pure {
         uint256 v = SurfaceSmile.atmVariance(w);
-        uint256 lo = SurfaceState.field(bw, 0);
-        uint256 hi = SurfaceState.field(bw, 1);
-        // bp^2 * 1e10 = (bp * 1e14)^2 / 1e18, the vol bound as a WAD variance.
-        if (v < lo * lo * 1e10 || v > hi * hi * 1e10) {
-            revert VolSurfaceAtmVolOutOfBounds(u, uint64(expiry), _volOf(v), lo * WAD_PER_BP, hi * WAD_PER_BP);
-        }
+        if (v < b.lo || v > b.hi) _revertAtmBounds(b, expiry, v);
         if (old == 0) return;
         uint256 vOld = SurfaceSmile.atmVariance(old);
-        uint256 c = SurfaceState.field(bw, 2);
         bool tooFar;
         unchecked {
             // Variances < 2^106 (w < 2^95 WAD times 365 days), factors < 2^31: no overflow.
-            tooFar = v * 1e8 > vOld * (1e4 + c) * (1e4 + c);
-            if (!tooFar && c < 1e4) tooFar = v * 1e8 < vOld * (1e4 - c) * (1e4 - c);
+            tooFar = v * 1e8 > vOld * b.up || v * 1e8 < vOld * b.down;
         }
-        if (tooFar) revert VolSurfaceAtmVolChangeTooLarge(u, uint64(expiry), _volOf(vOld), _volOf(v));
+        if (tooFar) revert VolSurfaceAtmVolChangeTooLarge(b.u, uint64(expiry), _volOf(vOld), _volOf(v));
+    }
+
+    function _revertAtmBounds(AtmBounds memory b, uint256 expiry, uint256 v) private pure {
+        revert VolSurfaceAtmVolOutOfBounds(
+            b.u, uint64(expiry), _volOf(v), _volOf(b.lo * 1e8) / 1e4, _volOf(b.hi * 1e8) / 1e4
+        );
     }
 
     function _volOf(uint256 variance) private pure returns (uint256) {
@@ -671,6 +716,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
 
     /// @inheritdoc IVolSurfaceOracle
     function syncPause() external {
+        _refreshSigners(_config, IConfigSnapshotSource(address(_riskOracle)).configSnapshot());
         uint256 cfg = _config;
         bool roPaused = _riskOracle.paused();
         if (roPaused == (cfg & SYNCED_PAUSE != 0)) return;

@@ -317,6 +317,7 @@ interface IVolSurfaceOracle {
     function tightenSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external;
 
     /// @notice Anyone: mirror the RiskOracle's global pause into this oracle's words, so typed reads
-    ///         revert while it is paused. Reports check the RiskOracle's pause live and need no sync.
+    ///         revert while it is paused (reports check the RiskOracle's pause live and need no sync),
+    ///         and refresh the cached threshold and epoch of the RiskOracle's signer set.
     function syncPause() external;
 }

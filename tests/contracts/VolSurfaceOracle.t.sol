@@ -163,6 +163,18 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         surf.submitSurfaceReport(r, sigs);
     }
 
+    function test_epoch_bumpWithoutNewSnapshotReachesTheCacheWithTheFirstNewEpochReport() public {
+        _ssubmit(_default(UBTC, 1)); // caches epoch 1 with the snapshot
+        vm.prank(ADMIN);
+        oracle.recoverMarketRound(BTC, 0); // epoch 2, same snapshot
+        vm.warp(block.timestamp + 60);
+        _ssubmit(_default(UBTC, 2)); // signed under epoch 2: refreshes the cache
+        vm.warp(block.timestamp + 60);
+        IVolSurfaceOracle.SurfaceReport memory r = _default(UBTC, 3);
+        r.epoch = 1;
+        _expectSubmitRevert(r, abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceWrongEpoch.selector, 1, 2));
+    }
+
     function test_revert_deadlineFutureStale() public {
         IVolSurfaceOracle.SurfaceReport memory r = _default(UBTC, 1);
         r.deadline = uint64(block.timestamp - 1);
