@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,4 +95,10 @@ def shock_train(args: Any) -> int:
     why = f"  (fallback: {shock.fallback})" if shock.fallback else ""
     print(f"latest day {shock.day}: vol_up {shock.vol_up:.1%}  vol_down {shock.vol_down:.1%}{why}")
     print(f"wrote {out / MODEL_FILE} sha256 {digest} and manifest.json")
+    if not params.meta["selection"]["served_beats_empirical_on_validation"]:
+        print(
+            "warning: on the validation period this model did not beat the empirical quantile "
+            f"(window {params.meta['selection']['empirical_window']} d); do not allow-list it",
+            file=sys.stderr,
+        )
     return 0

@@ -116,13 +116,14 @@ def plot(path: Path, result: BacktestResult) -> None:
     y = result.frame.y[rows]
     fc = result.forecasts["test"]
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.plot(days, np.expm1(y), color="0.3", lw=0.7, label="DVOL 1-day change")
+    h, level = result.frame.horizon, result.metrics["options"]["level"]
+    ax.plot(days, np.expm1(y), color="0.3", lw=0.7, label=f"DVOL {h}-day change")
     for name, color in (("ml", "C0"), ("empirical", "C1"), ("fixed", "C3")):
         up, down = fc[name]
         ax.plot(days, np.expm1(up), color=color, lw=1.0, label=f"{LABELS[name]} up / down")
         ax.plot(days, np.expm1(down), color=color, lw=1.0)
     ax.set_ylabel("relative change of DVOL")
-    ax.set_title("99% vol shocks, test period (out of sample)")
+    ax.set_title(f"{level:.1%} vol shocks over {h} day(s), test period (out of sample)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -35,9 +35,15 @@ class Selection:
     window: int
     scores: dict[str, float]  # validation pooled pinball per candidate and per "empirical_w<window>"
 
+    @property
+    def served_beats_empirical(self) -> bool:
+        """Whether the served candidate beat the best empirical window on validation (else: do not ship it)."""
+        return self.scores[self.served.name] < self.scores[f"empirical_w{self.window}"]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "served": self.served.name,
+            "served_beats_empirical_on_validation": self.served_beats_empirical,
             "trees": self.trees.name if self.trees else None,
             "empirical_window": self.window,
             "criterion": "lowest pooled pinball loss (mean of up and down) on the validation period",
