@@ -85,7 +85,7 @@ class QuoteColumns:
     touching Python objects.
     """
 
-    instrument: tuple[str, ...]
+    instrument: NDArray[np.str_]
     currency: NDArray[np.str_]
     is_call: NDArray[np.bool_]
     strike: Array
@@ -113,11 +113,11 @@ class QuoteColumns:
         """The sub-table of the given rows (indices or a mask), in that order."""
         idx = np.flatnonzero(rows) if rows.dtype == bool else rows
         arrays = {f: getattr(self, f)[idx] for f in _ARRAY_FIELDS}
-        names = tuple(self.instrument[i] for i in idx)
-        return QuoteColumns(instrument=names, expiries=self.expiries, **arrays)
+        return QuoteColumns(expiries=self.expiries, **arrays)
 
 
 _ARRAY_FIELDS = (
+    "instrument",
     "currency",
     "is_call",
     "strike",
@@ -142,7 +142,7 @@ def quote_columns(quotes: Sequence[OptionQuote]) -> QuoteColumns:
         return np.array([nan if v is None else v for v in values], dtype=float)
 
     return QuoteColumns(
-        instrument=tuple(q.instrument for q in quotes),
+        instrument=np.array([q.instrument for q in quotes], dtype=str),
         currency=np.array([q.currency for q in quotes], dtype=str),
         is_call=np.array([q.option_type == "call" for q in quotes], dtype=bool),
         strike=col(q.strike for q in quotes),

@@ -118,7 +118,7 @@ def _smile(sel: _Selected, s_bid: Array, s_mid: Array, s_ask: Array) -> MarketSm
         iv_ask=s_ask[ok],
         vega=(black76.pdf(d1) * root_t)[ok],
         open_interest=c.open_interest[ok],
-        instruments=tuple(name for name, good in zip(c.instrument, ok, strict=True) if good),
+        instruments=tuple(c.instrument[ok].tolist()),
         ignored=sel.otm - int(ok.sum()),
     )
 
