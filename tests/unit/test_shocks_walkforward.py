@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from oracle_node.errors import ModelError
 from oracle_node.options.shock_features import FEATURES, ShockInputs, build_features
 from oracle_node.research.shocks import baselines
 from oracle_node.research.shocks.metrics import pooled_pinball, side_metrics
@@ -134,3 +135,23 @@ def test_split__last_days_are_the_test__validation_before_it() -> None:
     assert sp.test.size == 80 and sp.val.size == 100
     assert frame.day[sp.val[-1]] + 1 == frame.day[sp.test[0]]
     assert np.isfinite(frame.y[sp.test]).all()
+
+
+@pytest.mark.parametrize(
+    ("val_days", "test_days", "text"),
+    [
+        (100, 1000, "the validation period has 0 usable days"),
+        (25, 80, "the validation period has 25 usable days"),
+    ],
+)
+def test_split__periods_too_short_or_beyond_the_data__model_error(val_days, test_days, text) -> None:
+    frame = build_features(synthetic_inputs())
+    with pytest.raises(ModelError, match=text):
+        split(frame, val_days, test_days)
+
+
+def test_walk_forward__too_little_training_history__model_error_naming_the_day() -> None:
+    frame = build_features(synthetic_inputs())
+    rows = np.flatnonzero(frame.ok)[100:130]
+    with pytest.raises(ModelError, match=r"only \d+ training rows before 2022-"):
+        walk_forward(frame, rows, candidate_fitter(LS, 0.99, 1), refit_every=30)

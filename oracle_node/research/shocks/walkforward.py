@@ -18,6 +18,7 @@ from oracle_node.options.shock_features import ShockFrame
 from oracle_node.research.shocks.models import Candidate, Predictor, fit
 
 MIN_TRAIN_ROWS = 200
+MIN_PERIOD_ROWS = 30
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,22 @@ class Split:
 def split(frame: ShockFrame, val_days: int, test_days: int) -> Split:
     """The last `test_days` calendar days with a known target are the test; the `val_days` before, validation."""
     usable = frame.ok & np.isfinite(frame.y)
+    if not usable.any():
+        raise ModelError(
+            "shock split: no day has both its features and its target known (too little history?)"
+        )
     last = int(frame.day[usable][-1])
     test_start, val_start = last - test_days + 1, last - test_days - val_days + 1
     rows = np.arange(frame.day.size)
     val = rows[usable & (frame.day >= val_start) & (frame.day < test_start)]
     test = rows[usable & (frame.day >= test_start)]
+    first = str(np.datetime64(int(frame.day[usable][0]), "D"))
+    for name, part in (("validation", val), ("test", test)):
+        if part.size < MIN_PERIOD_ROWS:
+            raise ModelError(
+                f"shock split: the {name} period has {part.size} usable days (need {MIN_PERIOD_ROWS}); "
+                f"the data's usable days start on {first}: shorten --val-days/--test-days"
+            )
     return Split(val, test)
 
 
