@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle_node.errors import ConfigError, ModelError
+from oracle_node.errors import ConfigError, DataError, ModelError
 from oracle_node.options.shock_features import SECONDS_PER_DAY, ShockFrame, ShockInputs, build_features
 from oracle_node.options.shock_params import ShockParams, read_artifact
 from oracle_node.sources.bundled import BUNDLED_DIR
@@ -37,6 +37,7 @@ from oracle_node.sources.series import read_dvol, read_funding_daily
 
 SHOCK_DIR = Path(__file__).resolve().parents[1] / "models" / "artifacts" / "shocks"
 DVOL_FILE = "deribit_btc_dvol_daily_2022_2025.json.gz"
+FUNDING_FILE = "btc_perp_funding_daily_2019_2026.csv.gz"
 # Deribit's portfolio-margin vol shock at the 30-day point (DVOL is a 30-day index): the fallback.
 FIXED_UP = 0.50
 FIXED_DOWN = 0.25
@@ -136,14 +137,29 @@ def _iso(day: int) -> str:
 def bundled_inputs(
     dvol: Path | None = None, prices: str = "bundled:btc_usd_daily", funding: Path | None = None
 ) -> ShockInputs:
-    """ShockInputs from the bundled real data (or the given files): DVOL JSON, daily closes, daily funding."""
-    d = read_dvol(dvol if dvol is not None else BUNDLED_DIR / DVOL_FILE)
+    """ShockInputs from the bundled real data (or the given files): DVOL JSON, daily closes, daily funding.
+    Every problem is a DataError naming the file (and the entry or line, field and value)."""
+    dvol_path = dvol if dvol is not None else BUNDLED_DIR / DVOL_FILE
+    funding_path = funding if funding is not None else BUNDLED_DIR / FUNDING_FILE
+    d = read_dvol(dvol_path)
     hist = load_history("BTC", prices if isinstance(prices, str) else str(prices))
-    f = read_funding_daily(
-        funding if funding is not None else BUNDLED_DIR / "btc_perp_funding_daily_2019_2026.csv.gz"
-    ).mean
+    f = read_funding_daily(funding_path).mean
+    dv = np.asarray(d.values)
+    if (dv <= 0).any():
+        i = int(np.argmax(dv <= 0))
+        raise DataError(str(dvol_path), None, f"[{i}][1]", float(dv[i]) * 100, "DVOL must be > 0")
     return ShockInputs(
-        np.floor(np.asarray(d.ts) / SECONDS_PER_DAY), np.asarray(d.values),
+        _one_per_day(dvol_path, d.ts), dv,
         np.asarray(hist.ts) // SECONDS_PER_DAY - 1, np.asarray(hist.close),
-        np.floor(np.asarray(f.ts) / SECONDS_PER_DAY), np.asarray(f.values),
+        _one_per_day(funding_path, f.ts), np.asarray(f.values),
     )  # fmt: skip
+
+
+def _one_per_day(path: Path, ts: tuple[float, ...]) -> np.ndarray:
+    day = np.floor(np.asarray(ts) / SECONDS_PER_DAY)
+    same = np.flatnonzero(np.diff(day) == 0)
+    if same.size:
+        i = int(same[0]) + 1
+        why = f"a second value on {_iso(int(day[i]))}: expected one value per UTC day (a daily series)"
+        raise DataError(str(path), None, "date", ts[i], why)
+    return day

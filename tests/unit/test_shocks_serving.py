@@ -198,3 +198,13 @@ def test_cli__missing_input_file__one_line_exit_2(tmp_path, capsys) -> None:
     assert "Traceback" not in err
     rc = cli.main(["shock-train", "--horizon", "0", "--out", str(tmp_path / "o")])
     assert rc == 2 and "--horizon" in capsys.readouterr().err
+
+
+def test_dvol_file__zero_or_two_values_a_day__data_error_naming_the_file(tmp_path) -> None:
+    bad = tmp_path / "dvol.json"
+    bad.write_text("[[1667692800000, 56.76], [1667779200000, 0]]")
+    with pytest.raises(DataError, match=r"dvol\.json: field '\[1\]\[1\]' value 0\.0: DVOL must be > 0"):
+        bundled_inputs(dvol=bad)
+    bad.write_text("[[1667692800000, 56.76], [1667696400000, 57.1]]")
+    with pytest.raises(DataError, match=r"dvol\.json: field 'date' .*second value on 2022-11-06"):
+        bundled_inputs(dvol=bad)

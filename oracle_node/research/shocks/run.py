@@ -17,7 +17,7 @@ import numpy as np
 
 from oracle_node.models.manifest import sha256_file
 from oracle_node.options.shock_features import FEATURES, ShockFrame, ShockInputs, build_features
-from oracle_node.options.shocks import FIXED_UP, bundled_inputs
+from oracle_node.options.shocks import BUNDLED_DIR, DVOL_FILE, FIXED_UP, FUNDING_FILE, bundled_inputs
 from oracle_node.research.shocks import baselines
 from oracle_node.research.shocks.metrics import SIDES, dm_test, pooled_pinball, side_metrics
 from oracle_node.research.shocks.models import candidates
@@ -41,12 +41,10 @@ class DataFiles:
         )
 
     def describe(self) -> dict[str, str]:
-        from oracle_node.options.shocks import BUNDLED_DIR, DVOL_FILE  # noqa: PLC0415
-
         files = {
             "dvol": self.dvol or BUNDLED_DIR / DVOL_FILE,
             "prices": self.prices or BUNDLED_DIR / "btc_usd_daily_2015_2026.csv.gz",
-            "funding": self.funding or BUNDLED_DIR / "btc_perp_funding_daily_2019_2026.csv.gz",
+            "funding": self.funding or BUNDLED_DIR / FUNDING_FILE,
         }
         return {k: f"{Path(p).name} sha256 {sha256_file(Path(p))}" for k, p in files.items()}
 
