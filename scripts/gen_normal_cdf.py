@@ -105,18 +105,21 @@ def _yul_cdf(table: Table, indent: str) -> str:
     lines = [
         "function ncdf(x, t) -> p {",
         "    let m := sar(255, x)",
-        "    let ax := sub(xor(x, m), m)",
-        f"    ax := xor(ax, mul(xor(ax, {table.x_cap}), gt(ax, {table.x_cap})))",
-        f"    let i := div(ax, {table.h_wad})",
-        f"    let c := add(t, mul(i, {row}))",
-        f"    let u := sub(ax, mul(i, {table.h_wad}))",
-        f"    p := mload(add(c, {32 * DEGREE}))",
+        "    x := sub(xor(x, m), m)",
+        f"    x := xor(x, mul(xor(x, {table.x_cap}), gt(x, {table.x_cap})))",
+        f"    t := add(t, mul(div(x, {table.h_wad}), {row}))",
+        f"    x := mod(x, {table.h_wad})",
+        f"    p := add(sdiv(mul(mload(add(t, {32 * DEGREE})), x), 1000000000000000000), mload(add(t, {32 * (DEGREE - 1)})))",
     ]
     lines += [
-        f"    p := add(sdiv(mul(p, u), 1000000000000000000), mload(add(c, {32 * k})))"
-        for k in range(DEGREE - 1, -1, -1)
+        f"    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(t, {32 * k})))"
+        for k in range(DEGREE - 2, 0, -1)
     ]
-    lines += ["    p := add(and(m, 1000000000000000000), sub(xor(p, m), m))", "}"]
+    lines += [
+        "    p := add(sdiv(mul(p, x), 1000000000000000000), mload(t))",
+        "    p := add(and(m, 1000000000000000000), sub(xor(p, m), m))",
+        "}",
+    ]
     return "\n".join(indent + line for line in lines)
 
 

@@ -497,8 +497,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         uint256 maxAge,
         IVolSurfaceOracle.Shocks memory shocks
     ) private view {
-        uint64[] memory expiries = new uint64[](options.length);
-        ScenarioGrid.Expiry[] memory cache = new ScenarioGrid.Expiry[](options.length);
+        (uint64[] memory expiries, ScenarioGrid.Expiry[] memory cache) = _caches(options.length);
         uint256 cached;
         uint256 last;
         for (uint256 i; i < options.length; ++i) {
@@ -523,6 +522,23 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
                 }
             }
             ScenarioGrid.addOption(acc, mv, cache[last], strike, slot & CALL_BIT != 0, _sizeOf(slot));
+        }
+    }
+
+    /// @dev Two arrays of n entries whose elements are left unset (dirty memory): `new` would build
+    ///      n zeroed Expiry structs (19 words each) where a book holds only a few expiries. Only entries
+    ///      the caller has written are read (index < cached in _addOptions).
+    function _caches(uint256 n)
+        private
+        pure
+        returns (uint64[] memory expiries, ScenarioGrid.Expiry[] memory cache)
+    {
+        assembly ("memory-safe") {
+            expiries := mload(0x40)
+            mstore(expiries, n)
+            cache := add(expiries, shl(5, add(n, 1)))
+            mstore(cache, n)
+            mstore(0x40, add(cache, shl(5, add(n, 1))))
         }
     }
 

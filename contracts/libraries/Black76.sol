@@ -23,19 +23,22 @@ library Black76 {
         pure
         returns (int256)
     {
-        // Oracle-bounded inputs (|rho| < 1, b, sigma, |m|, |k| far below 1e30): no overflow.
-        int256 km = k - m;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 root = int256(FixedPointMathLib.sqrt(uint256(km * km + sigma * sigma)));
-        return a + (b * ((rho * km) / WAD + root)) / WAD;
+        unchecked {
+            // Oracle-bounded inputs (|a|, b, |rho|, |m|, sigma < 2^64 in WAD, |k| < 200e18): no overflow.
+            int256 km = k - m;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            int256 root = int256(FixedPointMathLib.sqrt(uint256(km * km + sigma * sigma)));
+            return a + (b * ((rho * km) / WAD + root)) / WAD;
+        }
     }
 
     /// @notice Total standard deviation s = sqrt(w * ratio) floored at MIN_TOTAL_STD, where ratio
     ///         (WAD) rescales the smile's total variance from its fit time to now.
     function totalStd(int256 w, int256 ratio) internal pure returns (int256 s) {
         if (w <= 0) return MIN_TOTAL_STD;
+        // w < 2^100 (bounded SVI), ratio <= 1e18: the product fits.
         // forge-lint: disable-next-line(unsafe-typecast)
-        s = int256(FixedPointMathLib.sqrt(uint256(w * ratio)));
+        s = int256(FixedPointMathLib.sqrt(uint256(w) * uint256(ratio)));
         if (s < MIN_TOTAL_STD) s = MIN_TOTAL_STD;
     }
 

@@ -32,9 +32,11 @@ library ScenarioGrid {
     int256 internal constant UP_POWER = 0.3e18;
     int256 internal constant DOWN_POWER = 0.13e18;
 
-    /// @notice Per-underlying constants: the N(x) table, the price moves, 1 + x and ln(1 + x) (WAD).
+    /// @notice Per-underlying constants: the N(x) table, the price moves, 1 + x and ln(1 + x) (WAD),
+    ///         and `q`, the kernel's scratch words (see Black76NormalCdf.addRow), reused by every option.
     struct Moves {
         uint256 cdfTable;
+        int256[10] q;
         int256[9] move;
         int256[9] lnMult;
         int256[9] mult;
@@ -60,13 +62,22 @@ library ScenarioGrid {
     function moves(uint256 priceMove, uint256 cdfTable) internal pure returns (Moves memory mv) {
         mv.cdfTable = cdfTable;
         // forge-lint: disable-next-line(unsafe-typecast)
-        int256 pm = int256(priceMove);
-        int256[9] memory x = [-3 * pm, -2 * pm, -pm, -pm / 2, int256(0), pm / 2, pm, 2 * pm, 3 * pm];
-        for (uint256 p; p < MOVES; ++p) {
-            int256 move = x[p] < -MAX_DOWN_MOVE ? -MAX_DOWN_MOVE : x[p];
-            mv.move[p] = move;
-            mv.mult[p] = WAD + move;
-            mv.lnMult[p] = move == 0 ? int256(0) : FixedPointMathLib.lnWad(WAD + move);
+        int256 half = int256(priceMove) / 2;
+        int256[9] memory move = mv.move;
+        int256[9] memory mult = mv.mult;
+        int256[9] memory lnMult = mv.lnMult;
+        unchecked {
+            // priceMove < 1e18 (checked by the caller): every product is tiny.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            int256 pm = int256(priceMove);
+            (move[0], move[1], move[2], move[3]) = (-3 * pm, -2 * pm, -pm, -half);
+            (move[5], move[6], move[7], move[8]) = (half, pm, 2 * pm, 3 * pm);
+            for (uint256 p; p < MOVES; ++p) {
+                int256 x = move[p];
+                if (x < -MAX_DOWN_MOVE) (x, move[p]) = (-MAX_DOWN_MOVE, -MAX_DOWN_MOVE);
+                mult[p] = WAD + x;
+                if (x != 0) lnMult[p] = FixedPointMathLib.lnWad(WAD + x);
+            }
         }
     }
 
@@ -79,19 +90,19 @@ library ScenarioGrid {
         // forge-lint: disable-next-line(unsafe-typecast)
         e.varRatio = int256(timeLeft * 1e18 / fitTerm);
         uint256 t = timeLeft < MIN_TERM ? MIN_TERM : timeLeft;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 lnR = FixedPointMathLib.lnWad(int256(REFERENCE_TERM * 1e18 / t));
-        // Oracle shocks are DAO-bounded fractions (far below 1e30): products stay in range.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        e.upMult = WAD + int256(volUp) * FixedPointMathLib.expWad(lnR * UP_POWER / WAD) / WAD;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 down = WAD - int256(volDown) * FixedPointMathLib.expWad(lnR * DOWN_POWER / WAD) / WAD;
-        e.downMult = down < MIN_DOWN_MULT ? MIN_DOWN_MULT : down;
-        int256[9] memory forwards = e.forwards;
-        int256[9] memory mult = mv.mult;
-        int256 forward = e.forward;
+        // Unchecked below: t >= 1 day, volUp/volDown are oracle-bounded fractions (< 2^64), the term
+        // factors below 31, forward <= 1e30 and mult <= 4e18.
         unchecked {
-            // forward <= 1e30 and mult <= 4e18: no overflow.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            int256 lnR = FixedPointMathLib.lnWad(int256(REFERENCE_TERM * 1e18 / t));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            e.upMult = WAD + int256(volUp) * FixedPointMathLib.expWad(lnR * UP_POWER / WAD) / WAD;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            int256 down = WAD - int256(volDown) * FixedPointMathLib.expWad(lnR * DOWN_POWER / WAD) / WAD;
+            e.downMult = down < MIN_DOWN_MULT ? MIN_DOWN_MULT : down;
+            int256[9] memory forwards = e.forwards;
+            int256[9] memory mult = mv.mult;
+            int256 forward = e.forward;
             for (uint256 p; p < MOVES; ++p) {
                 forwards[p] = forward * mult[p] / WAD;
             }
@@ -111,15 +122,19 @@ library ScenarioGrid {
         int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
         int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
         // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
-        // q = [k, s, strike, isCall, size, table, pFrom, pStep, count, outBase] (see addRow).
+        int256[10] memory q = mv.q;
         // forge-lint: disable-next-line(unsafe-typecast)
-        int256[10] memory q = [k, s, strike, isCall ? int256(1) : int256(0), size, int256(mv.cdfTable), 0, 1, 9, 0];
+        (q[0], q[1], q[2], q[3], q[4], q[5]) = (k, s, strike, isCall ? int256(1) : int256(0), size, int256(mv.cdfTable));
         // Three rows, one call site (the kernel is large): unchanged vol over all 9 moves, then vol up
         // and vol down over moves 2, 4, 6 into scenarios 9..11 and 12..14.
-        for (uint256 row; row < 3; ++row) {
-            if (row == 1) (q[1], q[6], q[7], q[8], q[9]) = (_floorStd(s * e.upMult / WAD), 2, 2, 3, 9);
-            if (row == 2) (q[1], q[9]) = (_floorStd(s * e.downMult / WAD), 12);
-            Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q);
+        unchecked {
+            // s < 2^128 and the multipliers below 2^70: no overflow.
+            for (uint256 row; row < 3; ++row) {
+                if (row == 0) (q[6], q[7], q[8], q[9]) = (0, 1, 9, 0);
+                if (row == 1) (q[1], q[6], q[7], q[8], q[9]) = (_floorStd(s * e.upMult / WAD), 2, 2, 3, 9);
+                if (row == 2) (q[1], q[9]) = (_floorStd(s * e.downMult / WAD), 12);
+                Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q);
+            }
         }
     }
 
@@ -130,22 +145,31 @@ library ScenarioGrid {
     /// @notice Add a constant value (e.g. an expired option's settled intrinsic value times its size,
     ///         scaled 1e36) to every scenario.
     function addConstant(int256[15] memory acc, int256 scaledValue) internal pure {
-        for (uint256 s; s < SCENARIOS; ++s) {
-            acc[s] += scaledValue;
+        unchecked {
+            // |scaledValue| < 2^190 and at most 2^16 of them: no overflow.
+            for (uint256 s; s < SCENARIOS; ++s) {
+                acc[s] += scaledValue;
+            }
         }
     }
 
     /// @notice Add a linear position's P&L size * spot * x under every scenario.
     function addLinear(int256[15] memory acc, Moves memory mv, int256 size, int256 spot) internal pure {
-        for (uint256 s; s < SCENARIOS; ++s) {
-            acc[s] += size * (spot * mv.move[moveOf(s)] / WAD);
+        int256[9] memory move = mv.move;
+        unchecked {
+            // |size| <= 1e27, spot <= 1e30, |x| <= 3e18: |size * spot * x / 1e18| < 2^200.
+            for (uint256 s; s < SCENARIOS; ++s) {
+                acc[s] += size * (spot * move[moveOf(s)] / WAD);
+            }
         }
     }
 
     /// @notice The price-move index of scenario s.
     function moveOf(uint256 s) internal pure returns (uint256) {
-        if (s < 9) return s;
-        return s < 12 ? 2 * (s - 9) + 2 : 2 * (s - 12) + 2;
+        unchecked {
+            if (s < 9) return s;
+            return s < 12 ? 2 * s - 16 : 2 * s - 22;
+        }
     }
 
     /// @notice requirement = max(0, max_s(w_s (V_0 - V_s)) - V_0) in WAD USD, rounded up.

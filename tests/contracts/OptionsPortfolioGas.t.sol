@@ -45,6 +45,15 @@ contract OptionsPortfolioGasTest is OptionsPortfolioBase {
         emit log_named_uint("expWad", expGas);
         emit log_named_uint("term", termGas);
         emit log_named_uint("addOption (15 scenarios)", optionGas);
+        g = gasleft();
+        uint256 t = Black76NormalCdf.table();
+        emit log_named_uint("table", g - gasleft());
+        g = gasleft();
+        mv = ScenarioGrid.moves(0.16e18, t);
+        emit log_named_uint("moves", g - gasleft());
+        g = gasleft();
+        ScenarioGrid.addLinear(acc, mv, 1e18, 100_000e18);
+        emit log_named_uint("addLinear", g - gasleft());
         emit log_named_uint("requirement", reqGas);
         assertTrue(r != 0 && req != 0, "used");
     }
