@@ -16,6 +16,7 @@ account it only simulates. Outcomes are counted by status in `counts` (and passe
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -167,6 +168,9 @@ class TxSender:
         self.counts: Counter[str] = Counter(dict.fromkeys(TX_STATUSES, 0))
         self._nonce: int | None = None
         self._chain_id: int | None = None
+        # One account, several submitters (risk and surface reports, rounds that overlap): nonce
+        # assignment and broadcast happen under this lock, waiting for inclusion does not.
+        self._nonce_lock = threading.Lock()
 
     @property
     def dry_run(self) -> bool:
@@ -249,6 +253,10 @@ class TxSender:
 
     def _send_new(self, call: dict[str, Any], gas_limit: int, fees: Fees, journal: TxJournal) -> _Sent:
         """Sign with the next nonce and broadcast; on a nonce error re-read the pending count once."""
+        with self._nonce_lock:
+            return self._send_new_locked(call, gas_limit, fees, journal)
+
+    def _send_new_locked(self, call: dict[str, Any], gas_limit: int, fees: Fees, journal: TxJournal) -> _Sent:
         for attempt in (0, 1):
             nonce = self._next_nonce()
             try:

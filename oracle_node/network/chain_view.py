@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from oracle_node.chain.contracts import RiskOracle
+from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.tx import TxJournal, TxOutcome, TxSender
 from oracle_node.chain.view import ChainView
 from oracle_node.network.verify import SignerView
+from oracle_node.options.onchain import SurfaceReport
+from oracle_node.options.onchain import to_abi as surface_abi
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 
 
@@ -78,4 +81,25 @@ class ContractChain:
     ) -> TxOutcome:
         """Simulate, send and await inclusion (SubmissionError naming the decoded revert otherwise)."""
         call = self.oracle.encode("submitReport", to_abi(report), signatures_to_abi(signatures))
+        return self.sender.send(call, errors_abi=self.oracle.artifact.abi, journal=journal)
+
+
+class ContractSurfaceChain:
+    """SurfaceChain (network.surface_round) over the VolSurfaceOracle wrapper and the operator's
+    TxSender: the same sender as the risk reports, so both share one nonce sequence."""
+
+    ROUND_SHIFT = 144  # the state word's round, bits 144..207 (contracts/libraries/SurfaceState.sol)
+
+    def __init__(self, oracle: VolSurfaceOracle, sender: TxSender) -> None:
+        self.oracle, self.sender = oracle, sender
+
+    def stored_round(self, underlyings: Sequence[bytes]) -> int:
+        """The highest round stored for any of `underlyings` (0 when none was ever published)."""
+        words = (self.oracle.get_state_word(u) for u in underlyings)
+        return max(((w >> self.ROUND_SHIFT) & ((1 << 64) - 1) for w in words), default=0)
+
+    def submit(
+        self, report: SurfaceReport, signatures: Sequence[Signature], journal: TxJournal | None
+    ) -> TxOutcome:
+        call = self.oracle.encode("submitSurfaceReport", surface_abi(report), signatures_to_abi(signatures))
         return self.sender.send(call, errors_abi=self.oracle.artifact.abi, journal=journal)

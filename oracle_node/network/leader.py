@@ -39,6 +39,7 @@ class LeadOutcome:
     tx_hash: str | None = None
     block: int | None = None
     gas_used: int | None = None
+    kind: str = "risk"  # risk | surface (network.surface_round)
 
 
 @dataclass

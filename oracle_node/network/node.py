@@ -27,12 +27,14 @@ from oracle_node.network.schedule import RoundClock, my_attempts
 from oracle_node.network.server import PeerServer
 from oracle_node.network.settings import NetworkSettings
 from oracle_node.network.signing import OperatorSigner, sign65
+from oracle_node.network.surface_round import SurfaceCosignRequest, SurfaceRounds
 from oracle_node.network.verify import CosignVerifier, SignerView
 from oracle_node.network.wire import CosignRequest
 from oracle_node.reports.eip712 import report_digest
 from oracle_node.store import EquivocationError, NodeStore
 
 log = get_logger(__name__)
+DONE = ("included", "landed_elsewhere", "nothing_due")  # outcomes after which a round needs no more attempts
 
 
 class NetworkNode:
@@ -48,6 +50,7 @@ class NetworkNode:
         now: Callable[[], float] = time.time,
         markets: tuple[str, ...] = (),
         on_outcome: Callable[[LeadOutcome], None] | None = None,
+        surfaces: SurfaceRounds | None = None,
     ) -> None:
         self.settings, self.domain, self.signer, self.store, self.chain = (
             settings,
@@ -56,7 +59,7 @@ class NetworkNode:
             store,
             chain,
         )
-        self.now, self.on_outcome = now, on_outcome
+        self.now, self.on_outcome, self.surfaces = now, on_outcome, surfaces
         self.clock = RoundClock(settings.genesis, settings.period_s, settings.leader_timeout_s)
         peers = [p for p in settings.peers if p.address.lower() != signer.address.lower()]
         self.peers = peers
@@ -135,18 +138,43 @@ class NetworkNode:
             index = self.view.index_of(self.signer.address)
             if index is None:
                 return
+            if self.surfaces is not None:
+                self.surfaces.prepare(round_)  # fit while the risk round runs, for peers and for us
             attempts = my_attempts(round_, index, len(self.view.signers), self.settings.max_attempts)
+            risk_done = surface_done = False
             for attempt in attempts:
                 await self._sleep_until(self.clock.attempt_start(round_, attempt))
-                if await self._landed(round_):
-                    return
-                outcome = await self._leader().lead(round_, attempt, self.view)
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
-                if outcome.status in ("included", "landed_elsewhere", "nothing_due"):
+                if not risk_done:
+                    risk_done = await self._lead_risk(round_, attempt)
+                if not surface_done:
+                    surface_done = await self._lead_surface(round_, attempt)
+                if risk_done and surface_done:
                     return
         except OracleNodeError as exc:
             log.error("round_failed", round=round_, error=str(exc))
+
+    async def _lead_risk(self, round_: int, attempt: int) -> bool:
+        """Lead one attempt of the round's risk report; True when nothing is left to do for it."""
+        assert self.view is not None
+        if await self._landed(round_):
+            return True
+        outcome = await self._leader().lead(round_, attempt, self.view)
+        self._report(outcome)
+        return outcome.status in DONE
+
+    async def _lead_surface(self, round_: int, attempt: int) -> bool:
+        """Lead one attempt of the round's surface report (when this node publishes surfaces)."""
+        if self.surfaces is None:
+            return True
+        assert self.view is not None and self._session is not None
+        client = PeerClient(self._session, self.auth, self.domain, self.settings.request_timeout_s)
+        outcome = await self.surfaces.lead(round_, attempt, self.view, client, self.peers)
+        self._report(outcome)
+        return outcome.status in DONE
+
+    def _report(self, outcome: LeadOutcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
 
     async def _landed(self, round_: int) -> bool:
         task = self.book.ensure(round_)
@@ -164,6 +192,13 @@ class NetworkNode:
         )
 
     # -- PeerService: what the server asks of us ---------------------------------------------------
+
+    async def cosign_surface(self, request: SurfaceCosignRequest, sender: str) -> tuple[bytes, bytes]:
+        if self.surfaces is None:
+            raise CosignRefused("no_surfaces", "this node publishes no surfaces", status=404)
+        if self.view is None:
+            raise CosignRefused("not_ready", "signer set not read yet", status=503)
+        return await self.surfaces.cosign(request, sender, self.view)
 
     async def serve_observation(self, round_: int) -> SignedObservation:
         return await self.book.get(round_, self.settings.request_timeout_s * 0.8)

@@ -3,6 +3,8 @@
 GET  /v1/observations/{round}  -> 200 this node's signed observation | 404 not available
 POST /v1/cosign                -> 200 {digest, signature} | 400 malformed | 403 not the leader
                                   | 409 equivocation (another digest already signed) | 422 refused
+POST /v1/surface/cosign        -> the same for a surface report (network.surface_round); 404 when
+                                  this node publishes no surfaces, 503 without its own surface yet
 Every answer, errors included, is signed for the requester (bound to its nonce); 401/403 when the
 request's own authentication fails.
 """
@@ -19,6 +21,9 @@ from oracle_node.logs import get_logger
 from oracle_node.network.auth import NONCE, PeerAuthenticator
 from oracle_node.network.errors import CosignRefused, ObservationUnavailable, PeerAuthError, PeerMessageError
 from oracle_node.network.observation import SignedObservation
+from oracle_node.network.surface_round import PATH as SURFACE_PATH
+from oracle_node.network.surface_round import SurfaceCosignRequest
+from oracle_node.network.surface_round import parse_cosign_request as parse_surface_request
 from oracle_node.network.wire import CosignRequest, cosign_answer, dumps, loads, parse_cosign_request
 from oracle_node.store import EquivocationError
 
@@ -34,6 +39,8 @@ class PeerService(Protocol):
 
     async def cosign(self, request: CosignRequest, sender: str) -> tuple[bytes, bytes]: ...
 
+    async def cosign_surface(self, request: SurfaceCosignRequest, sender: str) -> tuple[bytes, bytes]: ...
+
 
 class PeerServer:
     def __init__(self, service: PeerService, auth: PeerAuthenticator, host: str, port: int) -> None:
@@ -44,6 +51,7 @@ class PeerServer:
         app = web.Application(client_max_size=MAX_REQUEST)
         app.router.add_get("/v1/observations/{round}", self._wrap(self._observation))
         app.router.add_post("/v1/cosign", self._wrap(self._cosign))
+        app.router.add_post(SURFACE_PATH, self._wrap(self._cosign_surface))
         return app
 
     async def start(self) -> int:
@@ -101,9 +109,26 @@ class PeerServer:
         return 200, obs.to_json()
 
     async def _cosign(self, request: web.Request, sender: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
+        async def sign() -> tuple[bytes, bytes]:
             parsed = parse_cosign_request(loads(body, "cosign"), self.auth.domain)
-            digest, signature = await self.service.cosign(parsed, sender)
+            return await self.service.cosign(parsed, sender)
+
+        return await self._answer_cosign(sign, sender)
+
+    async def _cosign_surface(
+        self, request: web.Request, sender: str, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        async def sign() -> tuple[bytes, bytes]:
+            parsed = parse_surface_request(loads(body, "surface cosign"))
+            return await self.service.cosign_surface(parsed, sender)
+
+        return await self._answer_cosign(sign, sender)
+
+    async def _answer_cosign(
+        self, sign: Callable[[], Awaitable[tuple[bytes, bytes]]], sender: str
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            digest, signature = await sign()
         except PeerMessageError as exc:
             log.warning("cosign_malformed", sender=sender, field=exc.field, why=exc.why)
             return 400, {"error": "malformed", "detail": str(exc)}

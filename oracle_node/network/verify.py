@@ -46,6 +46,28 @@ def report_deadline(clock: RoundClock, round_: int, deadline_s: int) -> int:
     return math.ceil(clock.slot_time(round_)) + deadline_s
 
 
+def check_turn(
+    round_: int,
+    report_round: int,
+    attempt: int,
+    sender: str,
+    signers: SignerView,
+    now: float,
+    clock: RoundClock,
+    settings: NetworkSettings,
+) -> None:
+    """The request's round is the report's, `sender` leads `attempt` of it, and the attempt has begun
+    (CosignRefused otherwise): what every co-signing, of any report kind, checks first."""
+    if report_round != round_:
+        raise CosignRefused("round_mismatch", f"request round {round_}, report round {report_round}")
+    leader = leader_index(round_, attempt, len(signers.signers))
+    if attempt >= settings.max_attempts or signers.index_of(sender) != leader:
+        detail = f"sender {sender} is not the leader (index {leader}) of round {round_} attempt {attempt}"
+        raise CosignRefused("not_leader", detail, status=403)
+    if now < clock.attempt_start(round_, attempt) - settings.max_skew_s:
+        raise CosignRefused("too_early", f"attempt {attempt} of round {round_} has not started")
+
+
 def observation_on_time(obs: SignedObservation, clock: RoundClock, max_skew_s: float) -> bool:
     return abs(obs.observed_at - clock.slot_time(obs.round)) <= max_skew_s + 1  # +1: whole seconds
 
@@ -66,19 +88,11 @@ class CosignVerifier:
         return req.report
 
     def _check_header(self, req: CosignRequest, sender: str, signers: SignerView, now: float) -> None:
-        report, s = req.report, self.settings
-        if report.round != req.round:
-            raise CosignRefused("round_mismatch", f"request round {req.round}, report round {report.round}")
+        report = req.report
         if report.epoch != signers.epoch:
             raise CosignRefused("wrong_epoch", f"report epoch {report.epoch}, chain epoch {signers.epoch}")
-        leader = leader_index(req.round, req.attempt, len(signers.signers))
-        if req.attempt >= s.max_attempts or signers.index_of(sender) != leader:
-            detail = f"sender {sender} is not the leader (index {leader}) of round {req.round} attempt {req.attempt}"
-            raise CosignRefused("not_leader", detail, status=403)
-        if now < self.clock.attempt_start(req.round, req.attempt) - s.max_skew_s:
-            raise CosignRefused("too_early", f"attempt {req.attempt} of round {req.round} has not started")
-        expected = report_deadline(self.clock, req.round, s.deadline_s)
-        if report.deadline != expected:
+        check_turn(req.round, report.round, req.attempt, sender, signers, now, self.clock, self.settings)
+        if report.deadline != (expected := report_deadline(self.clock, req.round, self.settings.deadline_s)):
             raise CosignRefused("bad_deadline", f"deadline {report.deadline}, network deadline {expected}")
         if now >= report.deadline:
             raise CosignRefused("expired", f"deadline {report.deadline} has passed (now {now:.0f})")

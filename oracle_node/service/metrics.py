@@ -108,6 +108,12 @@ class NodeMetrics:
         self.rounds_led = Counter(
             f"{PREFIX}_rounds_led", "Attempts this node led, by outcome", ["status"], registry=r
         )
+        self.surface_rounds_led = Counter(
+            f"{PREFIX}_surface_rounds_led",
+            "Surface-report attempts this node led, by outcome",
+            ["status"],
+            registry=r,
+        )
         self.rounds_cosigned = Counter(
             f"{PREFIX}_rounds_cosigned", "Reports this node co-signed for another leader", registry=r
         )
@@ -131,6 +137,7 @@ class NodeMetrics:
         )
         for status in LEAD_STATUSES:
             self.rounds_led.labels(status=status)
+            self.surface_rounds_led.labels(status=status)
         for reason in COSIGN_REFUSALS:
             self.cosign_refused.labels(reason=reason)
         for reason in FETCH_FAILURES:

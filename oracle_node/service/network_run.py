@@ -232,6 +232,11 @@ def on_outcome(
     """Counts every attempt this node led; an included report moves its markets' last_round."""
 
     def record(outcome: LeadOutcome) -> None:
+        if outcome.kind != "risk":
+            metrics.surface_rounds_led.labels(status=outcome.status).inc()
+            log.info("surface_round_led", round=outcome.round, attempt=outcome.attempt, status=outcome.status,
+                     detail=outcome.detail[:200], tx_hash=outcome.tx_hash)  # fmt: skip
+            return
         metrics.rounds_led.labels(status=outcome.status).inc()
         if outcome.status == "included":
             for market in _report_markets(store, outcome.round, signer) or markets:
