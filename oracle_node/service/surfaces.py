@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from oracle_node.errors import ModelError
 from oracle_node.logs import get_logger
 from oracle_node.network.errors import NothingDue
 from oracle_node.network.surface_round import SurfaceObservation
@@ -95,10 +96,17 @@ class ShockSizer:
         the fixed fallback clipped into the bounds when that history has no DVOL for the day before."""
         day = math.floor(when.timestamp() / 86_400)
         known = self._inputs.until(day - 1)
+        reason = "no DVOL for the day before"
         if known.dvol_day.size and int(known.dvol_day[-1]) == day - 1:
-            shock = self.model.predict(known, bounds)
-            return shock.vol_up, shock.vol_down
-        log.info("surface_shock_fallback", day=str(when.date()), reason="no DVOL for the day before")
+            try:
+                shock = self.model.predict(known, bounds)
+            except ModelError as exc:
+                reason = str(exc)
+            else:
+                if shock.fallback is not None:
+                    log.info("surface_shock_fallback", day=str(when.date()), reason=shock.fallback)
+                return shock.vol_up, shock.vol_down
+        log.info("surface_shock_fallback", day=str(when.date()), reason=reason)
         up, down, _ = clip(FIXED_UP, FIXED_DOWN, bounds)
         return up, down
 
