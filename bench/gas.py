@@ -8,7 +8,9 @@ oracle pays on every update after the first. The first publication is shown in t
 
 Keys: single_k1, single_k3, single_k5 (one market, 1/3/5 signatures), batch10_k3_per_market and
 batch50_k3_per_market (total / markets), read_cold (ReadProbe.measureRead via eth_call: gasleft()
-around one getRiskParams call, cold account and slot). "breakdown" splits each figure into base,
+around one getRiskParams call, cold account and slot); surface_update_2x8_k3 and read_vol_cold
+(bench/gas_surface.py: VolSurfaceOracle), margin_check_16_options and margin_check_100_options
+(bench/gas_margin.py: OptionsPortfolioMarginEngine). "breakdown" splits each figure into base,
 calldata (16 gas per nonzero and 4 per zero input byte) and execution (the rest), with the EIP-7623
 calldata floor for reference.
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from web3 import HTTPProvider, Web3
 
+from bench import gas_margin, gas_surface
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, anvil_binary
 from oracle_node.chain.contracts import ContractWrapper, RiskOracle, RiskParamAggregator, TxResult
 from oracle_node.chain.deploy import (
@@ -224,6 +227,14 @@ def run(out_dir: Path | None = None) -> dict[str, Any]:
         results["read_cold"], reads = measure_reads(w3, out_dir)
         detail |= reads
         detail["environment"] = environment(w3)
+    surface = gas_surface.measure(out_dir)  # its own anvil: the VolSurfaceOracle stack
+    results |= {k: v for k, v in surface.items() if k != "breakdown"}
+    detail |= surface["breakdown"]
+    with Anvil() as node:  # the options portfolio margin engine (bench/gas_margin.py: its surface oracle)
+        w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 120}))
+        margin, margin_detail = gas_margin.measure_margin(w3, out_dir)
+    results |= margin
+    detail |= margin_detail
     order = (
         "single_k1",
         "single_k3",
@@ -231,6 +242,10 @@ def run(out_dir: Path | None = None) -> dict[str, Any]:
         "batch10_k3_per_market",
         "batch50_k3_per_market",
         "read_cold",
+        "surface_update_2x8_k3",
+        "read_vol_cold",
+        "margin_check_16_options",
+        "margin_check_100_options",
     )
     return {key: results[key] for key in order} | {"breakdown": detail}
 
