@@ -12,9 +12,10 @@ oracle, every option revalued in all 19 scenarios):
   linear hedges; the transaction opens the 100th.
 
 The options mix calls and puts, longs and shorts, strikes from 0.7 to 1.3 times the forward. The
-surface oracle is tests/contracts/mocks/MockVolSurfaceOracle.sol (three storage slots per smile,
-one per shock set and spot: at least as many cold reads as a packed production oracle). The new
-option's slot is a fresh storage write (20,000 gas of the total).
+surface oracle is the real VolSurfaceOracle (one storage word per smile), deployed beside the
+RiskOracle stack by deploy_stack and fed one SurfaceReport signed by 3 of its 5 signers; `--mock`
+uses tests/contracts/mocks/MockVolSurfaceOracle.sol instead (three words per smile, as the
+differential test does). The new option's slot is a fresh storage write (20,000 gas of the total).
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ from typing import Any
 
 from web3 import HTTPProvider, Web3
 
-from oracle_node.chain.anvil import Anvil
+from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import ContractWrapper, TxResult
+from oracle_node.chain.deploy import (
+    SurfaceBoundsConfig,
+    SurfaceOracleConfig,
+    deploy_stack,
+    deploy_surface_oracle,
+    load_deploy_config,
+    resolve_account,
+)
 from oracle_node.errors import OracleNodeError
+from oracle_node.options import onchain
 
 WAD = 10**18
 DAY = 86_400
@@ -42,6 +52,19 @@ TARGETS = {"margin_check_16_options": 400_000, "margin_check_100_options": 2_500
 BTC, ETH = b"BTC".ljust(32, b"\x00"), b"ETH".ljust(32, b"\x00")
 SPOTS = {BTC: 100_000 * WAD, ETH: 3_000 * WAD}
 TERMS_DAYS = (7, 14, 30, 60, 90, 120, 180, 270)
+MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")
+OPEN_BOUNDS = SurfaceBoundsConfig(
+    atm_vol_floor=0,
+    atm_vol_ceiling=0xFFFF,
+    atm_vol_max_change=0xFFFF,
+    price_move_floor=0,
+    price_move_ceiling=0xFFFF,
+    vol_up_floor=0,
+    vol_up_ceiling=0xFFFF,
+    vol_down_floor=0,
+    vol_down_ceiling=0xFFFF,
+    min_interval=1,
+)
 
 
 class SurfaceMock(ContractWrapper):
@@ -68,10 +91,11 @@ class Token(ContractWrapper):
 @dataclass
 class Stack:
     w3: Web3
-    surface: SurfaceMock
+    surface: ContractWrapper
     engine: PortfolioEngine
     usd: Token
     owner: str
+    signers: dict[int, str] | None = None  # set for the real oracle: RiskOracle signer index -> key
 
 
 def smile_tuple(
@@ -87,18 +111,41 @@ def smile_for(term_days: int) -> tuple[float, float, float, float, float]:
     return (0.25 * t, 0.4 * t**0.5 * 0.25, -0.3, 0.01, 0.12 + 0.1 * t)
 
 
-def deploy(w3: Web3, out_dir: Path | None) -> Stack:
+def _engine(w3: Web3, surface: ContractWrapper, out_dir: Path | None) -> tuple[PortfolioEngine, Token, str]:
     owner = w3.eth.accounts[0]
-    surface = SurfaceMock.deploy(w3, owner, out_dir=out_dir)
     usd = Token.deploy(w3, owner, owner, out_dir=out_dir)
     engine = PortfolioEngine.deploy(
         w3, owner, surface.address, usd.address, owner, GRACE, MM_FACTOR, out_dir=out_dir
     )
-    return Stack(w3, surface, engine, usd, owner)
+    return engine, usd, owner
+
+
+def deploy(w3: Web3, out_dir: Path | None) -> Stack:
+    """The engine on MockVolSurfaceOracle (any WAD values, settlement set by hand)."""
+    surface = SurfaceMock.deploy(w3, w3.eth.accounts[0], out_dir=out_dir)
+    return Stack(w3, surface, *_engine(w3, surface, out_dir))
+
+
+def deploy_real(w3: Web3, out_dir: Path | None) -> Stack:
+    """The engine on a real VolSurfaceOracle sharing a fresh RiskOracle stack's signers."""
+    config = load_deploy_config().model_copy(update={"models": ("0x" + MODEL.hex(),), "adapters": ()})
+    deployer = resolve_account(config.deployer)
+    deployment = deploy_stack(w3, deployer, config, out_dir)
+    surface_config = SurfaceOracleConfig(
+        max_report_age=MAX_AGE, underlyings=dict.fromkeys(("BTC", "ETH"), OPEN_BOUNDS)
+    )
+    surface = deploy_surface_oracle(w3, deployer, deployment.oracle, surface_config, out_dir)
+    keys = {i: ANVIL_KEYS[ref] for i, ref in enumerate(config.signers) if isinstance(ref, int)}
+    stack = Stack(w3, surface, *_engine(w3, surface, out_dir))
+    stack.signers = {i: keys[i] for i in range(3)}
+    return stack
 
 
 def publish(stack: Stack, expiries: list[int], now: int) -> None:
     """Shocks, spots and one smile per expiry for BTC and ETH, observed at `now`."""
+    if stack.signers is not None:
+        publish_report(stack, expiries, now)
+        return
     for u, spot in SPOTS.items():
         stack.surface._send("setShocks", u, 16 * WAD // 100, WAD // 2, WAD // 4, now, sender=stack.owner)
         stack.surface._send("setSpot", u, spot, now, sender=stack.owner)
@@ -106,6 +153,34 @@ def publish(stack: Stack, expiries: list[int], now: int) -> None:
             days = (expiry - now) // DAY
             smile = smile_tuple(smile_for(days), spot + spot * days // 36_500, expiry, now)
             stack.surface._send("setSmile", u, expiry, smile, sender=stack.owner)
+
+
+def publish_report(stack: Stack, expiries: list[int], now: int, round_: int = 1) -> None:
+    """The same market as one SurfaceReport (contract units) co-signed by 3 signers and submitted."""
+    words, smiles = [], []
+    for spot in SPOTS.values():
+        words.append(
+            onchain.pack_underlying_word(spot // 10**10, onchain.Shocks(1600, 5000, 2500), len(expiries))
+        )
+        for expiry in expiries:
+            days = (expiry - now) // DAY
+            a, b, rho, m, sigma = (round(v * 10**9) for v in smile_for(days))
+            forward = (spot + spot * days // 36_500) // 10**12  # 1e-6 USD units
+            smiles.append(onchain.SmileWord(a, b, rho, m, sigma, forward, expiry - now).pack())
+    report = onchain.SurfaceReport(
+        1,
+        round_,
+        now,
+        now + 3_600,
+        MODEL,
+        Web3.keccak(text=f"bench-gas-margin#{round_}"),
+        tuple(SPOTS),
+        tuple(words),
+        tuple(smiles),
+    )
+    assert stack.signers is not None
+    signatures = onchain.co_sign(report, stack.w3.eth.chain_id, stack.surface.address, stack.signers)
+    stack.surface.submit(onchain.to_abi(report), signatures, sender=resolve_account(6))  # type: ignore[attr-defined]
 
 
 def book(n: int, expiries: list[int]) -> list[tuple[bytes, int, int, bool, int]]:
@@ -123,8 +198,10 @@ def book(n: int, expiries: list[int]) -> list[tuple[bytes, int, int, bool, int]]
     return out
 
 
-def measured_check(w3: Web3, out_dir: Path | None, n_options: int, n_expiries: int) -> dict[str, Any]:
-    stack = deploy(w3, out_dir)
+def measured_check(
+    w3: Web3, out_dir: Path | None, n_options: int, n_expiries: int, mock: bool = False
+) -> dict[str, Any]:
+    stack = deploy(w3, out_dir) if mock else deploy_real(w3, out_dir)
     now = int(w3.eth.get_block("latest")["timestamp"]) + T0_OFFSET
     w3.provider.make_request("evm_setNextBlockTimestamp", [now])
     w3.provider.make_request("evm_mine", [])
@@ -155,14 +232,17 @@ def measured_check(w3: Web3, out_dir: Path | None, n_options: int, n_expiries: i
         "expiries_per_underlying": len(expiries),
         "linear_positions": 2,
         "initial_margin_usd": stack.engine.call("initialMargin", trader) / 10**6,
+        "surface_oracle": "MockVolSurfaceOracle" if mock else "VolSurfaceOracle",
     }
 
 
-def measure_margin(w3: Web3, out_dir: Path | None = None) -> tuple[dict[str, int], dict[str, Any]]:
+def measure_margin(
+    w3: Web3, out_dir: Path | None = None, mock: bool = False
+) -> tuple[dict[str, int], dict[str, Any]]:
     """The two figures (total tx gas) and their details; see the module docstring."""
     detail = {
-        "margin_check_16_options": measured_check(w3, out_dir, 16, 4),
-        "margin_check_100_options": measured_check(w3, out_dir, 100, 8),
+        "margin_check_16_options": measured_check(w3, out_dir, 16, 4, mock),
+        "margin_check_100_options": measured_check(w3, out_dir, 100, 8, mock),
     }
     results = {key: value["gas_used"] for key, value in detail.items()}
     for key, value in detail.items():
@@ -170,10 +250,10 @@ def measure_margin(w3: Web3, out_dir: Path | None = None) -> tuple[dict[str, int
     return results, detail
 
 
-def run(out_dir: Path | None = None) -> dict[str, Any]:
+def run(out_dir: Path | None = None, mock: bool = False) -> dict[str, Any]:
     with Anvil() as node:
         w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 120}))
-        results, detail = measure_margin(w3, out_dir)
+        results, detail = measure_margin(w3, out_dir, mock)
     return results | {"breakdown": detail}
 
 
@@ -181,9 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the options portfolio margin check's gas on anvil.")
     parser.add_argument("--artifacts", type=Path, default=None, help="forge out/ directory (default: ./out)")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--mock", action="store_true", help="read MockVolSurfaceOracle, not the real oracle")
     args = parser.parse_args(argv)
     try:
-        report = run(args.artifacts)
+        report = run(args.artifacts, args.mock)
     except OracleNodeError as exc:
         print(f"bench-gas-margin failed: {exc}", file=sys.stderr)
         return 1

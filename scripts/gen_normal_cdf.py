@@ -123,6 +123,32 @@ def _yul_cdf(table: Table, indent: str) -> str:
     return "\n".join(indent + line for line in lines)
 
 
+def _yul_cdf_inline(table: Table, indent: str, arg: str, out: str) -> str:
+    """The same N(x) as a Yul block computing `out` from the expression `arg` (t = the table pointer
+    in q[5]); inlined in the kernel to save two function calls per scenario."""
+    row = 32 * (DEGREE + 1)
+    lines = [
+        "{",
+        f"    let x := {arg}",
+        "    let m := sar(255, x)",
+        "    x := sub(xor(x, m), m)",
+        f"    x := xor(x, mul(xor(x, {table.x_cap}), gt(x, {table.x_cap})))",
+        f"    let c := add(mload(add(q, 0xa0)), mul(div(x, {table.h_wad}), {row}))",
+        f"    x := mod(x, {table.h_wad})",
+        f"    let p := add(sdiv(mul(mload(add(c, {32 * DEGREE})), x), 1000000000000000000), mload(add(c, {32 * (DEGREE - 1)})))",
+    ]
+    lines += [
+        f"    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, {32 * k})))"
+        for k in range(DEGREE - 2, 0, -1)
+    ]
+    lines += [
+        "    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))",
+        f"    {out} := add(and(m, 1000000000000000000), sub(xor(p, m), m))",
+        "}",
+    ]
+    return "\n".join(indent + line for line in lines)
+
+
 def solidity(table: Table, error: float) -> str:
     return TEMPLATE.format(
         x_max=X_MAX,
@@ -134,6 +160,8 @@ def solidity(table: Table, error: float) -> str:
         error=f"{error:.2e}",
         bound=math.ceil(error * 1e18 * 1.01),
         ncdf=_yul_cdf(table, " " * 12),
+        n1=_yul_cdf_inline(table, " " * 16, "d1", "n1"),
+        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, mload(add(q, 0x20)))", "n2"),
         stores=_table_stores(table, " " * 12),
     )
 
@@ -193,23 +221,23 @@ library Black76NormalCdf {{
         pure
     {{
         assembly ("memory-safe") {{
-{ncdf}
-            let step := shl(5, mload(add(q, 0xe0)))
             let off := shl(5, mload(add(q, 0xc0)))
             let out := add(acc, shl(5, mload(add(q, 0x120))))
             let end := add(out, shl(5, mload(add(q, 0x100))))
             for {{}} lt(out, end) {{
                 out := add(out, 0x20)
-                off := add(off, step)
+                off := add(off, shl(5, mload(add(q, 0xe0))))
             }} {{
-                let s := mload(add(q, 0x20))
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
+                let d1 := mload(add(q, 0x20))
+                d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), d1), sdiv(d1, 2))
+                let n1 := 0
+{n1}
+                let n2 := 0
+{n2}
                 let f := mload(add(forwards, off))
-                let strike := mload(add(q, 0x40))
-                let t := mload(add(q, 0xa0))
-                let v := sdiv(sub(mul(f, ncdf(d1, t)), mul(strike, ncdf(sub(d1, s), t))), 1000000000000000000)
+                let v := sdiv(sub(mul(f, n1), mul(mload(add(q, 0x40)), n2)), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
+                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
                 v := mul(v, sgt(v, 0))
                 mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
             }}

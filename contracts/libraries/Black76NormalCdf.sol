@@ -323,34 +323,47 @@ library Black76NormalCdf {
         pure
     {
         assembly ("memory-safe") {
-            function ncdf(x, t) -> p {
-                let m := sar(255, x)
-                x := sub(xor(x, m), m)
-                x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
-                t := add(t, mul(div(x, 125000000000000000), 160))
-                x := mod(x, 125000000000000000)
-                p := add(sdiv(mul(mload(add(t, 128)), x), 1000000000000000000), mload(add(t, 96)))
-                p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(t, 64)))
-                p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(t, 32)))
-                p := add(sdiv(mul(p, x), 1000000000000000000), mload(t))
-                p := add(and(m, 1000000000000000000), sub(xor(p, m), m))
-            }
-            let step := shl(5, mload(add(q, 0xe0)))
             let off := shl(5, mload(add(q, 0xc0)))
             let out := add(acc, shl(5, mload(add(q, 0x120))))
             let end := add(out, shl(5, mload(add(q, 0x100))))
             for {} lt(out, end) {
                 out := add(out, 0x20)
-                off := add(off, step)
+                off := add(off, shl(5, mload(add(q, 0xe0))))
             } {
-                let s := mload(add(q, 0x20))
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
+                let d1 := mload(add(q, 0x20))
+                d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), d1), sdiv(d1, 2))
+                let n1 := 0
+                {
+                    let x := d1
+                    let m := sar(255, x)
+                    x := sub(xor(x, m), m)
+                    x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
+                    let c := add(mload(add(q, 0xa0)), mul(div(x, 125000000000000000), 160))
+                    x := mod(x, 125000000000000000)
+                    let p := add(sdiv(mul(mload(add(c, 128)), x), 1000000000000000000), mload(add(c, 96)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 64)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
+                    n1 := add(and(m, 1000000000000000000), sub(xor(p, m), m))
+                }
+                let n2 := 0
+                {
+                    let x := sub(d1, mload(add(q, 0x20)))
+                    let m := sar(255, x)
+                    x := sub(xor(x, m), m)
+                    x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
+                    let c := add(mload(add(q, 0xa0)), mul(div(x, 125000000000000000), 160))
+                    x := mod(x, 125000000000000000)
+                    let p := add(sdiv(mul(mload(add(c, 128)), x), 1000000000000000000), mload(add(c, 96)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 64)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
+                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
+                    n2 := add(and(m, 1000000000000000000), sub(xor(p, m), m))
+                }
                 let f := mload(add(forwards, off))
-                let strike := mload(add(q, 0x40))
-                let t := mload(add(q, 0xa0))
-                let v := sdiv(sub(mul(f, ncdf(d1, t)), mul(strike, ncdf(sub(d1, s), t))), 1000000000000000000)
+                let v := sdiv(sub(mul(f, n1), mul(mload(add(q, 0x40)), n2)), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
+                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
                 v := mul(v, sgt(v, 0))
                 mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
             }
