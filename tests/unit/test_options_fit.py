@@ -14,7 +14,12 @@ from oracle_node.options import arbitrage, black76, qp
 from oracle_node.options.calendar import fit_surfaces
 from oracle_node.options.chain import OptionQuote, quote_columns, read_chain
 from oracle_node.options.fit import FitConfig, SliceProblem, fit_slices
-from oracle_node.options.forward import ForwardEstimate, estimate_forward, forward_from_columns
+from oracle_node.options.forward import (
+    ForwardEstimate,
+    check_against_curve,
+    estimate_forward,
+    forward_from_columns,
+)
 from oracle_node.options.market import MarketSmile, build_smile, build_smiles
 from oracle_node.options.metrics import quality, rmse_vol_pts
 from oracle_node.options.svi import SviParams
@@ -117,6 +122,22 @@ def test_forward_from_columns__duplicates_and_one_sided_quotes__matches_estimate
     ref = estimate_forward(quotes)
     assert forward_from_columns(quote_columns(quotes)) == ref
     assert ref.parity is not None and ref.parity_pairs == 4
+
+
+def test_check_against_curve__parity_far_off_the_futures_curve__takes_the_curve() -> None:
+    def est(f: float, source: str) -> ForwardEstimate:
+        return ForwardEstimate(f, source, f if source == "futures" else None, f, 4)  # type: ignore[arg-type]
+
+    spot = 100.0
+    # index at T = 0, futures at 0.02 and 0.1: the curve at 0.01 is ~100.1, at 0.05 ~100.31
+    forwards = [est(100.11, "parity"), est(100.2, "futures"), est(99.0, "parity"), est(100.5, "futures")]
+    forwards.append(est(103.0, "parity"))  # beyond the last future: no curve to check against
+    out = check_against_curve(forwards, [0.01, 0.02, 0.05, 0.1, 0.5], spot)
+    assert out[0] == forwards[0]  # 1 bp off: parity kept
+    assert out[2].source == "curve" and out[2].parity == 99.0
+    assert out[2].forward == pytest.approx(100.2 * (100.5 / 100.2) ** 0.375, rel=1e-12)  # log-linear in T
+    assert out[1] == forwards[1] and out[3] == forwards[3] and out[4] == forwards[4]
+    assert check_against_curve(forwards[4:], [0.5], spot) == forwards[4:]  # no futures: nothing to check
 
 
 def test_build_smiles__one_inversion_for_all_expiries__matches_one_call_per_expiry(tmp_path: Path) -> None:
