@@ -156,7 +156,7 @@ def measure(out_dir: Path | None = None) -> dict[str, Any]:
         probe = SurfaceReadProbe.deploy(w3, deployer, out_dir=out_dir)
         smile = report.surfaces()["BTC"][3]
         expiry = report.observed_at + smile.tau
-        strike = int(0.9 * smile.forward * 10**10)
+        strike = int(0.9 * smile.forward * 10**12)
         read_gas, vol = probe.measure_implied_vol(
             oracle.address, onchain.underlying_id("BTC"), expiry, strike
         )

@@ -109,14 +109,16 @@ interface IVolSurfaceOracle {
     ///          bits 117..255 zero
     /// @param smiles The smile words of every underlying, concatenated in `underlyings` order, each
     ///        underlying's expiries strictly ascending. Layout ("smile word", also the stored slot):
-    ///          bits   0..35  a,       int36,  1e-9 units (|a| < 34.36)
-    ///          bits  36..68  b,       uint33, 1e-9 units (b < 8.59)
-    ///          bits  69..99  rho,     int31,  1e-9 units (|rho| < 1 is checked)
-    ///          bits 100..132 m,       int33,  1e-9 units (|m| < 4.29)
-    ///          bits 133..165 sigma,   uint33, 1e-9 units (0 < sigma < 8.59)
-    ///          bits 166..226 forward, uint61, 1e-8 quote units (WAD / 1e10; F < 2.3e10)
-    ///          bits 227..253 tau,     uint27, expiry - observedAt in seconds (1 s .. 4.25 years), so
+    ///          bits   0..33  a,       int34,  1e-9 units (|a| < 8.59)
+    ///          bits  34..65  b,       uint32, 1e-9 units (b < 4.29)
+    ///          bits  66..96  rho,     int31,  1e-9 units (|rho| < 1 is checked)
+    ///          bits  97..129 m,       int33,  1e-9 units (|m| < 4.29)
+    ///          bits 130..162 sigma,   uint33, 1e-9 units (0 < sigma < 8.59)
+    ///          bits 163..210 forward, uint48, 1e-6 quote units (WAD / 1e12; F < 2.8e8)
+    ///          bits 211..237 tau,     uint27, expiry - observedAt in seconds (1 s .. 4.25 years), so
     ///                        expiry = observedAt + tau and t = tau / 365 days
+    ///          bits 238..253 atmVol,  uint16, bp: floor(1e4 sqrt(w(0) / t)) as the contract computes
+    ///                        it (checked; the bounds and the change limit compare these fields)
     ///          bit  254      underlying paused (stored mirror; zero in a report)
     ///          bit  255      oracle paused (stored mirror of the global pauses; zero in a report)
     struct SurfaceReport {
@@ -166,7 +168,8 @@ interface IVolSurfaceOracle {
     error VolSurfaceStaleReport(uint64 observedAt, uint32 maxAge);
     /// @notice The arrays do not fit together (reason: 1 no underlying, 2 underlyings and words differ
     ///         in length, 3 the smile counts do not add up to `smiles.length`, 4 dirty bits in an
-    ///         underlying word, 5 a smile count of 0 or above MAX_EXPIRIES).
+    ///         underlying word, 5 a smile count of 0 or above MAX_EXPIRIES, 6 a header word outside its
+    ///         type: epoch above uint32, round, observedAt or deadline above uint64).
     error VolSurfaceMalformedReport(uint8 reason);
     /// @notice The model hash is not on the RiskOracle's allow-list.
     error VolSurfaceModelNotAllowed(bytes32 modelHash);
@@ -191,11 +194,11 @@ interface IVolSurfaceOracle {
     /// @notice A smile fails a sanity check (reason: 1 |rho| >= 1, 2 sigma = 0, 3 minimum total
     ///         variance a + b sigma sqrt(1 - rho^2) < 0, 4 Lee's wing bound b (1 + |rho|) > 4 / t,
     ///         5 forward = 0, 6 tau = 0, 7 pause bits set, 8 expiry not after the previous one,
-    ///         9 expiry beyond 2^32 - 1).
+    ///         9 expiry beyond 2^32 - 1, 10 the atmVol field is not floor(1e4 sqrt(w(0) / t))).
     error VolSurfaceInvalidSmile(bytes32 underlying, uint64 expiry, uint8 reason);
-    /// @notice The ATM vol (WAD) of an expiry lies outside the underlying's floor/ceiling (WAD).
+    /// @notice The ATM vol (WAD, whole bp) of an expiry lies outside the underlying's floor/ceiling (WAD).
     error VolSurfaceAtmVolOutOfBounds(bytes32 underlying, uint64 expiry, uint256 atmVol, uint256 floor, uint256 ceiling);
-    /// @notice The ATM vol (WAD) moved further from the stored one (WAD) than atmVolMaxChange allows.
+    /// @notice The ATM vol (WAD, whole bp) moved further from the stored one than atmVolMaxChange allows.
     error VolSurfaceAtmVolChangeTooLarge(bytes32 underlying, uint64 expiry, uint256 stored, uint256 atmVol);
     /// @notice The underlying would list more than MAX_EXPIRIES unexpired expiries.
     error VolSurfaceTooManyExpiries(bytes32 underlying, uint256 count);

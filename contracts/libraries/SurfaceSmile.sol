@@ -9,8 +9,8 @@ import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 /// @notice The smile word (one raw-SVI slice, its forward and time to expiry in one slot; layout in
 ///         IVolSurfaceOracle.SurfaceReport) and the maths on it: sigma(K, T), ATM variance, the cheap
 ///         no-arbitrage sanity checks.
-/// @dev Fixed point: SVI parameters are stored in 1e-9 units ("nano"), the forward in 1e-8 quote
-///      units; the maths runs in WAD (1e18). With nano parameters every product below is exact in
+/// @dev Fixed point: SVI parameters are stored in 1e-9 units ("nano"), the forward in 1e-6 quote
+///      units, the ATM vol in bp; the maths runs in WAD (1e18). With nano parameters every product below is exact in
 ///      integers except the documented truncations, which oracle_node/options/onchain_math.py mirrors
 ///      bit for bit (solady's lnWad ported, floor square roots, divisions truncating toward zero).
 ///      Quantisation (half a unit per parameter) moves w by at most ~6e-9 for |k - m| <= 3, i.e.
@@ -18,22 +18,26 @@ import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 library SurfaceSmile {
     uint256 internal constant YEAR = 365 days;
     uint256 internal constant NANO = 1e9;
-    uint256 internal constant FORWARD_UNIT = 1e10; // WAD per stored forward unit (1e-8)
+    uint256 internal constant FORWARD_UNIT = 1e12; // WAD per stored forward unit (1e-6)
     uint256 internal constant UNDERLYING_PAUSED = 1 << 254;
     uint256 internal constant ORACLE_PAUSED = 1 << 255;
     uint256 internal constant ANY_PAUSE = UNDERLYING_PAUSED | ORACLE_PAUSED;
 
-    uint256 private constant B_SHIFT = 36;
-    uint256 private constant RHO_SHIFT = 69;
-    uint256 private constant M_SHIFT = 100;
-    uint256 private constant SIGMA_SHIFT = 133;
-    uint256 private constant FORWARD_SHIFT = 166;
-    uint256 private constant TAU_SHIFT = 227;
+    uint256 private constant B_SHIFT = 34;
+    uint256 private constant RHO_SHIFT = 66;
+    uint256 private constant M_SHIFT = 97;
+    uint256 private constant SIGMA_SHIFT = 130;
+    uint256 private constant FORWARD_SHIFT = 163;
+    uint256 private constant TAU_SHIFT = 211;
+    uint256 private constant ATM_SHIFT = 238;
+    uint256 private constant MASK16 = (1 << 16) - 1;
     uint256 private constant MASK27 = (1 << 27) - 1;
+    uint256 private constant MASK32 = (1 << 32) - 1;
     uint256 private constant MASK33 = (1 << 33) - 1;
-    uint256 private constant MASK61 = (1 << 61) - 1;
+    uint256 private constant MASK48 = (1 << 48) - 1;
 
-    /// @notice Decoded smile word, parameters in nano units, forward in 1e-8 units.
+    /// @notice Decoded smile word, parameters in nano units, forward in 1e-6 units (the ATM vol field
+    ///         is derived: see atmVol / withAtm).
     struct Params {
         int256 a;
         uint256 b;
@@ -49,11 +53,11 @@ library SurfaceSmile {
     // ------------------------------------------------------------------------------------------
 
     function a(uint256 w) internal pure returns (int256) {
-        return int256(w << 220) >> 220;
+        return int256(w << 222) >> 222;
     }
 
     function b(uint256 w) internal pure returns (uint256) {
-        return (w >> B_SHIFT) & MASK33;
+        return (w >> B_SHIFT) & MASK32;
     }
 
     function rho(uint256 w) internal pure returns (int256) {
@@ -69,11 +73,16 @@ library SurfaceSmile {
     }
 
     function forward(uint256 w) internal pure returns (uint256) {
-        return (w >> FORWARD_SHIFT) & MASK61;
+        return (w >> FORWARD_SHIFT) & MASK48;
     }
 
     function tau(uint256 w) internal pure returns (uint256) {
         return (w >> TAU_SHIFT) & MASK27;
+    }
+
+    /// @notice The published ATM vol in bp: floor(1e4 sqrt(atmVariance / 1e18)), checked on write.
+    function atmVol(uint256 w) internal pure returns (uint256) {
+        return (w >> ATM_SHIFT) & MASK16;
     }
 
     function decode(uint256 w) internal pure returns (Params memory p) {
@@ -82,9 +91,46 @@ library SurfaceSmile {
 
     /// @notice The word for `p` (fields must fit; used by tests and governance paths, not reports).
     function encode(Params memory p) internal pure returns (uint256 w) {
-        w = (uint256(p.a) & ((1 << 36) - 1)) | (p.b << B_SHIFT) | ((uint256(p.rho) & ((1 << 31) - 1)) << RHO_SHIFT)
+        w = (uint256(p.a) & ((1 << 34) - 1)) | (p.b << B_SHIFT) | ((uint256(p.rho) & ((1 << 31) - 1)) << RHO_SHIFT)
             | ((uint256(p.m) & MASK33) << M_SHIFT) | (p.sigma << SIGMA_SHIFT) | (p.forward << FORWARD_SHIFT)
             | (p.tau << TAU_SHIFT);
+    }
+
+    /// @notice `w` with its ATM vol field set from its parameters (unchanged if tau is 0 or no 16-bit
+    ///         value fits: such a word is refused on submission).
+    function withAtm(uint256 w) internal pure returns (uint256) {
+        if (tau(w) == 0) return w;
+        uint256 guess = FixedPointMathLib.sqrt(atmVariance(w) / 1e10);
+        uint256 clear = w & ~(MASK16 << ATM_SHIFT);
+        for (uint256 bp = guess > 2 ? guess - 2 : 0; bp <= guess + 2 && bp <= MASK16; ++bp) {
+            uint256 candidate = clear | (bp << ATM_SHIFT);
+            if (atmConsistent(candidate)) return candidate;
+        }
+        return w;
+    }
+
+    /// @notice Whether the atmVol field bp is the ATM vol in whole bp: with P = a 1e18 + b (rho x / 1e9)
+    ///         and R = sqrt(x^2 + sigma^2) (x = -m, all WAD; R exact, not rounded), so that
+    ///         w(0) 1e9 = P + b R, it holds that bp^2 1e19 tau <= (P + b R) 365 days < (bp + 1)^2 1e19 tau,
+    ///         i.e. bp = floor(1e4 sqrt(w(0) / t)). Tested without a square root: b R Y is compared
+    ///         with each bound by squaring both sides (Y = 365 days).
+    /// @dev Unchecked bounds: |P Y| < 8.5e35, bound terms < 5.8e36, squares < 4.5e73;
+    ///      (b Y)^2 (x^2 + sigma^2) < 1.7e72.
+    function atmConsistent(uint256 w) internal pure returns (bool) {
+        unchecked {
+            int256 x = -(m(w) * int256(NANO));
+            uint256 s = sigma(w) * NANO;
+            uint256 bY = b(w) * YEAR;
+            uint256 bbS = bY * bY * (uint256(x * x) + s * s);
+            int256 pY = (a(w) * 1e18 + int256(b(w)) * ((rho(w) * x) / int256(NANO))) * int256(YEAR);
+            uint256 t = tau(w);
+            uint256 bp = atmVol(w);
+            int256 upper = int256((bp + 1) * (bp + 1) * 1e19 * t) - pY;
+            if (upper <= 0 || bbS >= uint256(upper) * uint256(upper)) return false;
+            if (bp == 0) return true;
+            int256 lower = int256(bp * bp * 1e19 * t) - pY;
+            return lower <= 0 || uint256(lower) * uint256(lower) <= bbS;
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -134,7 +180,7 @@ library SurfaceSmile {
             uint256 s = ((w >> SIGMA_SHIFT) & MASK33) * NANO;
             uint256 r = FixedPointMathLib.sqrt(uint256(x * x) + s * s);
             int256 inner = ((int256((w >> RHO_SHIFT) << 225) >> 225) * x) / int256(NANO) + int256(r);
-            int256 tv = (int256(w << 220) >> 220) * int256(NANO) + (int256((w >> B_SHIFT) & MASK33) * inner) / int256(NANO);
+            int256 tv = (int256(w << 222) >> 222) * int256(NANO) + (int256((w >> B_SHIFT) & MASK32) * inner) / int256(NANO);
             if (tv > 0) v = (uint256(tv) * YEAR) / ((w >> TAU_SHIFT) & MASK27);
         }
     }
@@ -150,17 +196,17 @@ library SurfaceSmile {
             if (w & ANY_PAUSE != 0) return 7;
             uint256 t = (w >> TAU_SHIFT) & MASK27;
             if (t == 0) return 6;
-            if ((w >> FORWARD_SHIFT) & MASK61 == 0) return 5;
+            if ((w >> FORWARD_SHIFT) & MASK48 == 0) return 5;
             uint256 s = (w >> SIGMA_SHIFT) & MASK33;
             if (s == 0) return 2;
             int256 r = int256((w >> RHO_SHIFT) << 225) >> 225;
             uint256 absRho = uint256(r < 0 ? -r : r);
             if (absRho >= NANO) return 1;
-            uint256 bb = (w >> B_SHIFT) & MASK33;
-            int256 aa = int256(w << 220) >> 220;
-            // |a| < 2^35: a^2 1e36 < 2^190; b, sigma < 2^33 and 1e18 - rho^2 <= 1e18: < 2^193.
+            uint256 bb = (w >> B_SHIFT) & MASK32;
+            int256 aa = int256(w << 222) >> 222;
+            // |a| < 2^33: a^2 1e36 < 2^186; b < 2^32, sigma < 2^33 and 1e18 - rho^2 <= 1e18: < 2^189.
             if (aa < 0 && uint256(aa * aa) * 1e36 > bb * bb * s * s * (1e18 - absRho * absRho)) return 3;
-            // b < 2^33, 1e9 + |rho| < 2^31, tau < 2^27: < 2^91.
+            // b < 2^32, 1e9 + |rho| < 2^31, tau < 2^27: < 2^90.
             if (bb * (NANO + absRho) * t > 4e18 * YEAR) return 4;
             return 0;
         }

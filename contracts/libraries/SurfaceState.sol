@@ -24,6 +24,7 @@ import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 ///      bits 144..175.
 library SurfaceState {
     uint256 internal constant SPOT_MASK = (1 << 64) - 1;
+    uint256 internal constant SPOT_UNIT = 1e10; // WAD per stored spot unit (1e-8)
     uint256 internal constant PAYLOAD_MASK = (1 << 112) - 1; // spot and shocks
     uint256 internal constant OBSERVED_SHIFT = 112;
     uint256 internal constant ROUND_SHIFT = 144;

@@ -3,10 +3,10 @@
 Layouts (exactly as contracts/interfaces/IVolSurfaceOracle.sol documents them):
 
 smile word (one per expiry; stored as is, bits 254/255 are the contract's pause mirrors, zero here)
-    bits   0..35  a       int36   1e-9        bits 133..165 sigma   uint33  1e-9
-    bits  36..68  b       uint33  1e-9        bits 166..226 forward uint61  1e-8 quote units
-    bits  69..99  rho     int31   1e-9        bits 227..253 tau     uint27  expiry - observedAt, s
-    bits 100..132 m       int33   1e-9
+    bits   0..33  a       int34   1e-9        bits 130..162 sigma   uint33  1e-9
+    bits  34..65  b       uint32  1e-9        bits 163..210 forward uint48  1e-6 quote units
+    bits  66..96  rho     int31   1e-9        bits 211..237 tau     uint27  expiry - observedAt, s
+    bits  97..129 m       int33   1e-9        bits 238..253 atmVol  uint16  bp, derived (see pack)
 underlying word (one per underlying in a report)
     bits 0..63 spot (uint64, 1e-8) | 64..79 priceMove | 80..95 volUp | 96..111 volDown (uint16 bp)
     | 112..116 number of this underlying's smiles that follow in `smiles`
@@ -46,14 +46,15 @@ BP = 10_000
 
 # name -> (bit offset, bits, signed)
 SMILE_FIELDS: dict[str, tuple[int, int, bool]] = {
-    "a": (0, 36, True),
-    "b": (36, 33, False),
-    "rho": (69, 31, True),
-    "m": (100, 33, True),
-    "sigma": (133, 33, False),
-    "forward": (166, 61, False),
-    "tau": (227, 27, False),
+    "a": (0, 34, True),
+    "b": (34, 32, False),
+    "rho": (66, 31, True),
+    "m": (97, 33, True),
+    "sigma": (130, 33, False),
+    "forward": (163, 48, False),
+    "tau": (211, 27, False),
 }
+ATM_SHIFT = 238
 SHOCK_FIELDS = ("price_move", "vol_up", "vol_down")
 
 TYPED_DATA_TYPES: dict[str, list[dict[str, str]]] = {
@@ -108,7 +109,7 @@ def underlying_symbol(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SmileWord:
-    """One expiry's smile in contract units: SVI parameters in 1e-9, forward in 1e-8, tau in seconds."""
+    """One expiry's smile in contract units: SVI parameters in 1e-9, forward in 1e-6, tau in seconds."""
 
     a: int
     b: int
@@ -123,14 +124,26 @@ class SmileWord:
             _fits("SmileWord", name, getattr(self, name), bits, signed)
 
     def pack(self) -> int:
+        """The word, with the atmVol field the contract checks (0 when tau is 0: such a word is refused
+        anyway); DataError if the ATM vol does not fit 16 bits of bp."""
+        atm = self.atm_vol_bp() if self.tau > 0 else 0
+        if atm > 0xFFFF:
+            raise _bad("SmileWord", "atm_vol", atm, "ATM vol above 65535 bp (655%) does not fit the word")
+        return self.pack_fields() | atm << ATM_SHIFT
+
+    def pack_fields(self) -> int:
+        """The seven fields alone (atmVol field 0)."""
         word = 0
         for name, (shift, bits, _) in SMILE_FIELDS.items():
             word |= (getattr(self, name) & ((1 << bits) - 1)) << shift
         return word
 
+    def atm_vol_bp(self) -> int:
+        return om.atm_vol_bp(*self.params, self.tau)
+
     @classmethod
     def unpack(cls, word: int) -> SmileWord:
-        """The fields of a word (pause bits 254/255 ignored)."""
+        """The fields of a word (the derived atmVol field and the pause bits 254/255 ignored)."""
         values = {}
         for name, (shift, bits, signed) in SMILE_FIELDS.items():
             v = (word >> shift) & ((1 << bits) - 1)
@@ -250,7 +263,7 @@ def smile_word(surface_slice: Any, observed_at: int, where: str) -> SmileWord:
         rho=to_units(p.rho, 1e-9, where, "rho"),
         m=to_units(p.m, 1e-9, where, "m"),
         sigma=to_units(p.sigma, 1e-9, where, "sigma"),
-        forward=to_units(surface_slice.forward, 1e-8, where, "forward"),
+        forward=to_units(surface_slice.forward, 1e-6, where, "forward"),
         tau=tau,
     )
     if (reason := word.check()) != 0:

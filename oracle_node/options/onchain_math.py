@@ -1,7 +1,7 @@
 """The VolSurfaceOracle's fixed-point maths in Python, bit for bit (contracts/libraries/SurfaceSmile.sol).
 
-Integers throughout: SVI parameters in 1e-9 units ("nano"), the forward in 1e-8 units, everything else
-WAD (1e18). Solidity's signed division truncates toward zero (`_sdiv`), square roots are floors
+Integers throughout: SVI parameters in 1e-9 units ("nano"), the forward in 1e-6 units, the ATM vol in
+bp, everything else WAD (1e18). Solidity's signed division truncates toward zero (`_sdiv`), square roots are floors
 (`math.isqrt`, as solady's `sqrt`), and `ln_wad` is solady 0.1.26's `lnWad` transcribed with EVM
 word semantics (256-bit wrapping `mul`, arithmetic `sar`, truncating `sdiv`). The differential tests
 hold the contract to exact equality with this module.
@@ -14,7 +14,8 @@ import math
 YEAR = 365 * 86400
 NANO = 10**9
 WAD = 10**18
-FORWARD_UNIT = 10**10  # WAD per stored forward / spot unit (1e-8)
+FORWARD_UNIT = 10**12  # WAD per stored forward unit (1e-6)
+SPOT_UNIT = 10**10  # WAD per stored spot unit (1e-8)
 _U256 = 1 << 256
 _S_MAX = (1 << 255) - 1
 
@@ -104,6 +105,31 @@ def atm_variance(a: int, b: int, rho: int, m: int, sigma: int, tau: int) -> int:
     """ATM implied variance per year in WAD, as SurfaceSmile.atmVariance."""
     tv = total_variance(a, b, rho, m, sigma, 0)
     return 0 if tv <= 0 else tv * YEAR // tau
+
+
+def atm_consistent(a: int, b: int, rho: int, m: int, sigma: int, tau: int, bp: int) -> bool:
+    """SurfaceSmile.atmConsistent: bp^2 1e19 tau <= (P + b R) Y < (bp + 1)^2 1e19 tau with
+    P = a 1e18 + b trunc(rho x / 1e9), R = sqrt(x^2 + sigma^2) exact, x = -m (WAD), Y = 365 days."""
+    x = -m * NANO
+    s = sigma * NANO
+    bbs = (b * YEAR) ** 2 * (x * x + s * s)
+    p_y = (a * 10**18 + b * _sdiv(rho * x, NANO)) * YEAR
+    upper = (bp + 1) ** 2 * 10**19 * tau - p_y
+    if upper <= 0 or bbs >= upper * upper:
+        return False
+    if bp == 0:
+        return True
+    lower = bp * bp * 10**19 * tau - p_y
+    return lower <= 0 or lower * lower <= bbs
+
+
+def atm_vol_bp(a: int, b: int, rho: int, m: int, sigma: int, tau: int) -> int:
+    """The smile word's atmVol field: the bp that atm_consistent accepts (floor(1e4 sqrt(w(0)/t)))."""
+    guess = math.isqrt(atm_variance(a, b, rho, m, sigma, tau) // 10**10)
+    for bp in range(max(guess - 2, 0), guess + 3):
+        if atm_consistent(a, b, rho, m, sigma, tau, bp):
+            return bp
+    raise ValueError(f"no ATM vol in bp fits the smile (estimate {guess})")
 
 
 def check(a: int, b: int, rho: int, sigma: int, forward: int, tau: int) -> int:

@@ -292,7 +292,7 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
     function test_revert_atmVolOutsideFloorCeiling() public {
         // A flat 5% smile 30 days out: b = 0, w = a = 0.05^2 * 30/365.
         IVolSurfaceOracle.SurfaceReport memory r = _sreport(UBTC, new uint256[](1), 1);
-        r.smiles[0] = _word(205_479, 0, 0, 0, 1e8, 88_000e8, 30 days);
+        r.smiles[0] = _word(205_479, 0, 0, 0, 1e8, 88_000e6, 30 days);
         IRiskOracle.Signature[] memory sigs = _ssign(r, K);
         try surf.submitSurfaceReport(r, sigs) {
             revert("accepted 5% ATM vol");
@@ -344,6 +344,7 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         _expectSmile(_word(1e7, 1e8, 0, 0, 1e8, 0, tau), e, 5); // forward = 0
         _expectSmile(_word(1e7, 1e8, 0, 0, 1e8, 1e8, 0), uint64(block.timestamp - 5), 6); // tau = 0
         _expectSmile(_word(1e7, 1e8, 0, 0, 1e8, 1e8, tau) | (uint256(1) << 255), e, 7); // pause bit
+        _expectSmile(_word(1e7, 1e8, 0, 0, 1e8, 1e8, tau) ^ (uint256(1) << 238), e, 10); // ATM field off by 1 bp
     }
 
     function test_revert_minimumVarianceBoundaryExact() public {

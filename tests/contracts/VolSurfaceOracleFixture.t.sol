@@ -46,7 +46,7 @@ abstract contract VolSurfaceOracleFixture is RiskOracleFixture {
         pure
         returns (uint256)
     {
-        return SurfaceSmile.encode(SurfaceSmile.Params(a, b, rho, m, sigma, fwd, tau));
+        return SurfaceSmile.withAtm(SurfaceSmile.encode(SurfaceSmile.Params(a, b, rho, m, sigma, fwd, tau)));
     }
 
     /// @dev A BTC-like smile `tau` seconds out with ATM vol ~ volPct % (w(0) = vol^2 t exactly up to
@@ -58,7 +58,7 @@ abstract contract VolSurfaceOracleFixture is RiskOracleFixture {
         int256 m = int256((5e16 * root) / 1e18);
         int256 sigma = int256((6e17 * root) / 1e18);
         int256 a = _levelFor(volPct, t, b, m, sigma);
-        return _word(a / 1e9, uint256(b / 1e9), -12e7, m / 1e9, uint256(sigma / 1e9), 88_000e8, tau);
+        return _word(a / 1e9, uint256(b / 1e9), -12e7, m / 1e9, uint256(sigma / 1e9), 88_000e6, tau);
     }
 
     /// @dev a = v t - b (sqrt(m^2 + sigma^2) - rho m) with rho = -0.12 (all WAD).

@@ -149,7 +149,7 @@ def test_real_snapshot__published_by_3_of_5__reads_back_words_and_vols(
                 fitted = float(u.surface.implied_vol(strike, sl.t))
                 worst = max(worst, abs(onchain_vol / 1e18 - fitted))
     print(f"real snapshot: worst |on-chain - float fit| = {worst:.2e} vol")
-    # Quantisation (1e-9 parameters, 1e-8 forward) and the 365 vs 365.25-day year (absorbed by a, b).
+    # Quantisation (1e-9 parameters, 1e-6 forward) and the 365 vs 365.25-day year (absorbed by a, b).
     assert worst < 1e-4, f"on-chain sigma differs from the float fit by {worst:.2e}"
 
 
@@ -169,7 +169,7 @@ def _random_smile(rng: random.Random, observed: int, tau: int) -> onchain.SmileW
             rho=round(rho * 1e9),
             m=round(m * 1e9),
             sigma=round(sigma * 1e9),
-            forward=round(rng.uniform(0.05, 150_000) * 1e8),
+            forward=round(rng.uniform(0.05, 150_000) * 1e6),
             tau=tau,
         )
         # WIDE bounds still cap the ATM vol at 65535 bp (655%).
@@ -205,7 +205,7 @@ def test_differential__2048_random_smiles_and_strikes__contract_equals_python_mi
         for w in words[u]:
             for _ in range(16):
                 k = rng.choice((rng.uniform(-0.5, 0.5), rng.uniform(-3.0, 3.0)))
-                cases.append((u, w, round(w.forward * 1e10 * math.exp(k))))
+                cases.append((u, w, round(w.forward * 1e12 * math.exp(k))))
     fn = env.oracle.contract.functions.impliedVol
     with env.w3.batch_requests() as batch:
         for u, w, strike in cases:
@@ -215,7 +215,7 @@ def test_differential__2048_random_smiles_and_strikes__contract_equals_python_mi
     worst = 0.0
     for (_, w, strike), got in zip(cases, results, strict=True):
         assert got == w.implied_vol_wad(strike), (w, strike)
-        k = math.log(strike / (w.forward * 1e10))
+        k = math.log(strike / (w.forward * 1e12))
         x = k - w.m / 1e9
         tv = w.a / 1e9 + w.b / 1e9 * (w.rho / 1e9 * x + math.sqrt(x * x + (w.sigma / 1e9) ** 2))
         worst = max(worst, abs(got / 1e18 - math.sqrt(max(tv, 0.0) / (w.tau / om.YEAR))))

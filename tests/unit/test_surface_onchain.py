@@ -39,8 +39,8 @@ words = st.builds(
 def test_smile_word__any_in_range_fields__round_trip_and_keep_pause_bits_clear(
     word: onchain.SmileWord,
 ) -> None:
-    packed = word.pack()
-    assert packed >> 254 == 0
+    packed = word.pack_fields()
+    assert packed >> onchain.ATM_SHIFT == 0
     assert onchain.SmileWord.unpack(packed) == word
     assert onchain.SmileWord.unpack(packed | (3 << 254)) == word  # the contract's mirrors are ignored
 
@@ -81,7 +81,7 @@ def _valid(draw: st.DrawFn) -> onchain.SmileWord:
         round(rho * 1e9),
         round(draw(st.floats(-1.5, 1.5)) * 1e9),
         round(sigma * 1e9),
-        round(draw(st.floats(0.05, 2e5)) * 1e8),
+        round(draw(st.floats(0.05, 2e5)) * 1e6),
         tau,
     )
 
@@ -91,11 +91,32 @@ def _valid(draw: st.DrawFn) -> onchain.SmileWord:
 def test_implied_vol__fixed_point_mirror__within_1e_9_vol_of_float_maths(data: st.DataObject) -> None:
     word = _valid(data.draw)
     k = data.draw(st.floats(-3.0, 3.0))
-    strike = round(word.forward * 1e10 * math.exp(k))
-    x = math.log(strike / (word.forward * 1e10)) - word.m / 1e9
+    strike = round(word.forward * 1e12 * math.exp(k))
+    x = math.log(strike / (word.forward * 1e12)) - word.m / 1e9
     w = word.a / 1e9 + word.b / 1e9 * (word.rho / 1e9 * x + math.sqrt(x * x + (word.sigma / 1e9) ** 2))
     want = math.sqrt(max(w, 0.0) / (word.tau / om.YEAR))
     assert word.implied_vol_wad(strike) / 1e18 == pytest.approx(want, abs=1e-9)
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_pack__atm_vol_field__is_the_one_bp_the_contract_accepts(data: st.DataObject) -> None:
+    word = _valid(data.draw)
+    atm_float = math.sqrt(word.atm_variance_wad() / 1e18) * 1e4
+    if atm_float > 65_000:
+        return
+    bp = word.pack() >> onchain.ATM_SHIFT
+    args = (*word.params, word.tau)
+    assert om.atm_consistent(*args, bp)
+    assert not om.atm_consistent(*args, bp + 1)
+    assert bp == 0 or not om.atm_consistent(*args, bp - 1)
+    assert abs(bp - atm_float) <= 1.0
+
+
+def test_pack__atm_vol_above_16_bits__data_error() -> None:
+    huge = onchain.SmileWord(8 * 10**9, 0, 0, 0, 100_000_000, 10**8, 3600)
+    with pytest.raises(DataError, match="atm_vol"):
+        huge.pack()
 
 
 def test_check__each_doctored_smile__names_the_contract_reason() -> None:
