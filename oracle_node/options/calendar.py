@@ -3,21 +3,22 @@
 1. All slices of all underlyings are fitted in one batch (fit.fit_slices), butterfly penalty only.
 2. Repair passes. On the dense check grid, every consecutive pair (i, i+1) of an underlying with
    w_{i+1}(k) < w_i(k) somewhere proposes refits of both slices, and every slice with g < 0 (or a
-   broken parameter rule) a refit of itself. Each refit carries its neighbours' w(k) as calendar
-   bounds inside its QP (rows at both ends of the grid; interior crossings in the penalty) and is
-   warm-started from its current fit (the k where that fit, or an earlier rejected refit, crosses a
-   bound most are more QP rows, so a crossing near the money is enforced too): the shorter slice capped by w_{i+1} (with and without the
-   floor w_{i-1}), the longer one bounded by [w_i, w_{i+2}]. All proposals of all underlyings are
-   solved in one batch. Then, longest pair first, a violating pair takes the refit that passes the
-   dense checks with the smallest rise in vega-weighted RMSE. A refit must fix its pair, keep its
-   butterfly clean and keep its longer neighbour's pair clean; it may break the pair below it
-   (a cap can cascade to shorter expiries), which the next pass repairs. The choice minimises the
-   RMSE rise plus CASCADE_COST (0.1 vol points) for a refit that breaks the pair below: a clean
-   refit is preferred unless it costs much more (a strict preference let a quoted slice be flattened
-   by +3.5 vol points to spare a cheap cascade). Passes search a light grid while they make
-   progress; a pass that takes no refit moves to the full grid, then to a 10x denser penalty grid
-   (at most MAX_PASSES passes). Butterfly repairs always use the denser penalty grid: a dip of g below 0
-   that the dense check finds was missed by the coarse penalty grid of the first fit.
+   broken parameter rule) a refit of itself, on a 10x denser penalty grid (the coarse grid of the
+   first fit missed that dip). Refits are warm-started from the current fit and carry their
+   neighbours' w(k) as calendar bounds inside the QP: rows at both grid ends and at the k where the
+   current fit, or an earlier rejected refit, crossed most (a crossing near the money); other
+   interior crossings are left to the penalty. The shorter slice is capped by w_{i+1} (with and
+   without the floor w_{i-1}), the longer one bounded by [w_i, w_{i+2}]; a proposal whose floor lies
+   above its cap somewhere is skipped (no clean refit exists). All proposals of all underlyings are
+   solved in one batch per search level.
+3. Then, longest pair first, a violating pair takes the refit that passes the dense checks at the
+   least cost: its rise in vega-weighted RMSE, plus CASCADE_COST (0.1 vol points) if it breaks the
+   pair below (a cap may cascade to shorter expiries; the next pass repairs them). A refit must fix
+   its pair, keep its butterfly clean and keep its longer neighbour's pair clean. (A strict
+   preference for refits that break nothing once flattened a quoted slice by +3.5 vol points to
+   spare a cheap cascade.)
+4. Each underlying repeats passes on a light search while they take refits; a pass that takes none
+   moves it to the full search, then to the denser penalty grid; at most MAX_PASSES passes.
 What remains after the last pass is reported by the checks, never hidden.
 """
 
