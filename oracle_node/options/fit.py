@@ -81,7 +81,7 @@ class SliceFit:
     sse: float  # weighted mean squared total-variance residual
     penalty: float  # squared no-arbitrage violation on the penalty grid (0 when clean)
     candidates: int
-    fit_ms: float = 0.0  # this slice's share of the batch's wall time (plus any repair refits)
+    fit_ms: float = 0.0  # share of its batch's wall time (fit_surfaces: of the joint fit)
 
 
 def lee_slope(t: Array) -> Array:
