@@ -3,6 +3,7 @@
 Per market, in the contract's units (uint16 bp; oracle_node.risk.units rounds protective fields up):
     volatility = sigma_1d * sqrt(365)                      VaR / ES = the 1-day two-sided 99% values
     IM, MM, LT = oracle_node.risk.margin                   score, confidence = oracle_node.risk.score
+    (score = P(|move over the margin period| > the market's typical move), in bp)
 Each result carries a `RiskExplanation` (which scenario set IM, score and confidence components) for
 logs and reports. Inputs are validated here, at the boundary (an invalid input raises BoundsViolation
 naming the market and field).
@@ -36,7 +37,6 @@ from oracle_node.risk.score import (
     confidence_parts,
     score_fraction,
     score_parts,
-    tail_ratio,
 )
 from oracle_node.risk.units import bp_down, bp_up, cap_bp
 from oracle_node.types import BPS, RISK_FIELDS, UINT16_MAX, RiskParamsBps
@@ -54,7 +54,9 @@ class RiskInput:
     """One market's inputs: the model's forecast and what the guard and the model ensemble said.
 
     daily_volume / reference_notional (same currency) enable the concentration add-on; leave None if
-    unknown.
+    unknown. reference_move is the market's typical |log move| over the margin period
+    (oracle_node.risk.score.reference_move of its closes), the risk score's threshold; None: the
+    settings' score_reference_move.
     """
 
     market: str
@@ -64,6 +66,7 @@ class RiskInput:
     model_agreement: float = 1.0
     daily_volume: float | None = None
     reference_notional: float | None = None
+    reference_move: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,6 @@ class RiskExplanation:
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
-        out["score"]["logit"] = self.score.logit
         out["confidence"]["value"] = self.confidence.value
         return out
 
@@ -149,6 +151,10 @@ def _validate(item: RiskInput) -> None:
             raise BoundsViolation(
                 item.market, name, getattr(item.forecast, name), "a long cannot lose over 100%"
             )
+    if item.reference_move is not None and not (
+        math.isfinite(item.reference_move) and item.reference_move > 0
+    ):
+        raise BoundsViolation(item.market, "reference_move", item.reference_move, "must be finite and > 0")
     for name in ("daily_volume", "reference_notional"):
         value = getattr(item, name)
         if value is not None and not (math.isfinite(value) and value >= 0.0):
@@ -233,7 +239,7 @@ def compute_many(items: Sequence[RiskInput], settings: RiskSettings | None = Non
     markets = [i.market for i in items]
     m, f = _margin_arrays(items, settings)
     vol_annual = f.sigma_1d * math.sqrt(DAYS_PER_YEAR)
-    scores = score_parts(vol_annual, tail_ratio(f), [i.forecast.flags for i in items], settings)
+    scores = score_parts(f.sigma_1d, f.nu, [i.reference_move for i in items], settings)
     protective = (vol_annual, m.var99, m.es99, m.initial, m.maintenance, score_fraction(scores))
     bp, capped = _capped_fields(markets, dict(zip(_PROTECTIVE, protective, strict=True)))
     conf = _confidence(items, capped, settings)
@@ -256,8 +262,11 @@ def compute_params(
     guard_confidence: float = 1.0,
     guard_flags: frozenset[str] = frozenset(),
     model_agreement: float = 1.0,
+    reference_move: float | None = None,
     settings: RiskSettings | None = None,
 ) -> RiskResult:
     """One market's parameters (the same code path as `compute_many`)."""
-    item = RiskInput(market, forecast, guard_confidence, guard_flags, model_agreement)
+    item = RiskInput(
+        market, forecast, guard_confidence, guard_flags, model_agreement, reference_move=reference_move
+    )
     return compute_many([item], settings)[0]

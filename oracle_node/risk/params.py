@@ -83,25 +83,14 @@ class RiskSettings(BaseModel):
         le=5000,
         description="LT = 10000 - MM - buffer: room for the liquidation bonus and close-out slippage, bp.",
     )
-    score_vol_ref: float = Field(
-        0.60,
+    score_reference_move: float = Field(
+        0.024,
         gt=0.0,
-        description="Annualised vol that scores 5000 with normal tails and no flags (BTC's norm).",
-    )
-    score_vol_weight: float = Field(
-        2.0, ge=0.0, description="Weight of ln(vol / score_vol_ref) in the score."
-    )
-    score_tail_weight: float = Field(
-        4.0,
-        ge=0.0,
-        description="Weight of (ES/VaR - 1.1456) in the score; 1.1456 is the normal ratio at 99%.",
-    )
-    score_flag_penalties: dict[str, float] = Field(
-        default_factory=lambda: {"fallback_baseline": 0.75, "out_of_training_range": 0.5},
-        description="Added to the score's logit for each model flag present.",
-    )
-    score_unknown_flag_penalty: float = Field(
-        0.25, ge=0.0, description="Logit penalty of any other model flag."
+        le=1.0,
+        description="Reference |log move| over the margin period used by the risk score when the caller "
+        "passes no market history (oracle_node.risk.score): 0.024 is BTC's median 2-day move over "
+        "2015-01-01..2023-06-30, before the shared test windows. With history the market's own median "
+        "over its last four years is used instead.",
     )
     confidence_flag_factors: dict[str, float] = Field(
         default_factory=lambda: {
@@ -131,7 +120,7 @@ class RiskSettings(BaseModel):
             raise ValueError("vol shocks must be in (0, 10] and include 1.0 (unchanged vol)")
         return tuple(sorted(set(value)))
 
-    @field_validator("score_flag_penalties", "confidence_flag_factors")
+    @field_validator("confidence_flag_factors")
     @classmethod
     def _flag_table_finite(cls, value: dict[str, float]) -> dict[str, float]:
         for flag, weight in value.items():

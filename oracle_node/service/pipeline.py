@@ -32,6 +32,7 @@ from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk import RiskInput, RiskResult, compute_many
+from oracle_node.risk.score import horizon_days, reference_move
 from oracle_node.service.histories import HistoryBook
 from oracle_node.service.triggers import TriggerDecision, TriggerState, after_decision, decide
 from oracle_node.sources.tick import Tick
@@ -170,6 +171,11 @@ class NodePipeline:
                 errors.update({h.market: f"model: {exc}" for h in histories})
             return out, errors
 
+    def _reference_move(self, market: str) -> float | None:
+        """The market's typical |move| over the margin period: the risk score's threshold."""
+        h = self.book.snapshot(market)
+        return None if h is None else reference_move(h.close, horizon_days(self.cfg.risk))
+
     def _risk(
         self, forecasts: dict[str, Forecast], guarded: dict[str, GuardResult], errors: dict[str, str]
     ) -> dict[str, RiskResult]:
@@ -180,6 +186,7 @@ class NodePipeline:
                 guard_confidence=guarded[m].confidence,
                 guard_flags=frozenset(guarded[m].flags),
                 model_agreement=f.agreement,
+                reference_move=self._reference_move(m),
             )
             for m, f in forecasts.items()
         ]

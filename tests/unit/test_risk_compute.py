@@ -6,13 +6,13 @@ import json
 import math
 
 import pytest
+from scipy import stats
 
 from oracle_node.errors import BoundsViolation
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk.bounds import consistency_violation
 from oracle_node.risk.compute import RiskInput, compute_many, compute_params
 from oracle_node.risk.params import CAPPED_UNREPRESENTABLE, RiskSettings
-from oracle_node.risk.score import NORMAL_TAIL_RATIO
 
 ONE_DAY = RiskSettings(margin_period_days=1.0)
 
@@ -137,35 +137,46 @@ def test_compute_params__rounding__protective_up_confidence_down() -> None:
     assert p.confidence == 8765
 
 
-def test_risk_score__reference_vol_normal_tails_no_flags__5000() -> None:
-    sigma = 0.60 / math.sqrt(365)
-    forecast = Forecast("x", sigma, 0.05, 0.05 * NORMAL_TAIL_RATIO, 0.05, 0.05 * NORMAL_TAIL_RATIO)
-    result = compute_params("X", forecast)
-    assert result.params.risk_score == 5000
-    assert result.explanation.score.logit == pytest.approx(0.0, abs=1e-9)
+# The score is P(|R_h| > reference move) (oracle_node.risk.score), no longer a hand-tuned logistic of
+# vol, tail ratio and flags (issue 12 item 4): these pin the new definition by hand.
 
 
-def test_risk_score__double_vol__logistic_of_2_ln_2() -> None:
-    sigma = 1.20 / math.sqrt(365)
-    forecast = Forecast("x", sigma, 0.10, 0.10 * NORMAL_TAIL_RATIO, 0.10, 0.10 * NORMAL_TAIL_RATIO)
-    expected = 10_000 / (1 + math.exp(-2 * math.log(2)))  # 8000
-    assert compute_params("X", forecast).params.risk_score == math.ceil(expected - 1e-7)
+def test_risk_score__sigma_h_equals_reference_normal__probability_of_abs_z_above_1() -> None:
+    # nu = 1e9 is the normal to 1e-8; sigma_h = 0.02 sqrt(2) = reference: P(|Z| > 1) = 0.3173
+    forecast = Forecast("x", 0.02, 0.05, 0.06, 0.05, 0.06, nu=1e9)
+    result = compute_params("X", forecast, reference_move=0.02 * math.sqrt(2))
+    assert result.params.risk_score == math.ceil(2 * (1 - 0.8413447460685429) * 10_000)  # 3174
+    assert result.explanation.score.reference_source == "history"
 
 
-def test_risk_score__fallback_and_fat_tails__score_rises() -> None:
+def test_risk_score__no_reference__settings_reference_and_t_tails() -> None:
+    # no history: score_reference_move 0.024; nu None: default_nu 5 (unit-variance t5)
+    forecast = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08)
+    parts = compute_params("X", forecast).explanation.score
+    assert (parts.reference_move, parts.nu, parts.reference_source) == (0.024, 5.0, "settings")
+    c = 0.024 / (0.03 * math.sqrt(2) * math.sqrt(3 / 5))
+    assert parts.probability == pytest.approx(2 * stats.t.sf(c, 5), rel=1e-12)
+
+
+def test_risk_score__flags_do_not_move_the_score__confidence_does() -> None:
     base = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08)
-    fat = Forecast("x", 0.03, 0.07, 0.10, 0.07, 0.08)
-    fallback = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08, flags=frozenset({"fallback_baseline"}))
-    t3 = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08, nu=3.0)
-    scores = {
-        name: compute_params("X", f).params.risk_score
-        for name, f in [("base", base), ("fat", fat), ("fb", fallback), ("t3", t3)]
-    }
-    assert scores["fat"] > scores["base"]
-    assert scores["fb"] > scores["base"]
-    assert scores["t3"] > scores["base"]
-    parts = compute_params("X", fallback).explanation.score
-    assert parts.flag_term == 0.75
+    flagged = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08, flags=frozenset({"fallback_baseline"}))
+    a, b = compute_params("X", base, reference_move=0.03), compute_params("X", flagged, reference_move=0.03)
+    assert a.params.risk_score == b.params.risk_score
+    assert b.params.confidence < a.params.confidence
+
+
+def test_risk_score__double_sigma__higher_score_below_10000() -> None:
+    calm, wild = (Forecast("x", s, 0.07, 0.08, 0.07, 0.08, nu=4.0) for s in (0.02, 0.04))
+    lo = compute_params("X", calm, reference_move=0.03).params.risk_score
+    hi = compute_params("X", wild, reference_move=0.03).params.risk_score
+    assert 0 < lo < hi < 10_000
+
+
+def test_compute_params__reference_move_not_positive__bounds_violation() -> None:
+    with pytest.raises(BoundsViolation) as info:
+        compute_params("X", Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08), reference_move=0.0)
+    assert info.value.field == "reference_move"
 
 
 def test_confidence__guard_agreement_and_flags__product() -> None:
@@ -209,15 +220,13 @@ def test_compute_params__long_loss_above_100pct__bounds_violation() -> None:
     assert info.value.field == "var99"
 
 
-def test_explanation__as_dict__json_ready_with_logit_and_confidence_value() -> None:
+def test_explanation__as_dict__json_ready_with_score_inputs_and_confidence_value() -> None:
     forecast = Forecast("x", 0.03, 0.07, 0.08, 0.07, 0.08, flags=frozenset({"out_of_training_range"}))
     out = compute_params("SOL-USD", forecast, guard_confidence=0.5).explanation.as_dict()
     decoded = json.loads(json.dumps(out))
     assert decoded["market"] == "SOL-USD"
-    assert decoded["score"]["flag_term"] == 0.5
-    assert decoded["score"]["logit"] == pytest.approx(
-        sum(decoded["score"][k] for k in ("vol_term", "tail_term", "flag_term"))
-    )
+    assert decoded["score"]["reference_source"] == "settings"
+    assert decoded["score"]["sigma_h"] == pytest.approx(0.03 * math.sqrt(2))
     assert decoded["confidence"]["value"] == pytest.approx(0.5 * 0.7)
     assert decoded["margin"]["grid_scenario"] in {"long price -1.00S", "short price +1.00S"}
 
