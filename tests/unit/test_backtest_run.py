@@ -41,8 +41,12 @@ def test_run_backtest__btc_daily__writes_consistent_outputs(shared_data: Path, t
         assert m["expected"] == pytest.approx(1.0)
         assert m["mean_var"] == pytest.approx(np.mean([float(x[f"var_{name}"]) for x in rows]), rel=1e-6)
         assert 0.0 <= m["acerbi_szekely_p"] <= 1.0
+        score = m["risk_score"]  # the score's calibration: the last test day's 2-day move is unknown
+        assert score["days_with_outcome"] == 39 and 0.0 <= score["brier"] <= 1.0
+        assert sum(b["days"] for b in score["reliability"]) == 39
     page = (tmp_path / "out" / "report.html").read_text()
-    assert page.count("<svg") == 4 and "<script" not in page
+    # price + 3 VaR charts + 3 reliability diagrams
+    assert page.count("<svg") == 7 and "<script" not in page and "Risk score calibration" in page
     assert ("garch_t", 40, 40) in seen
     assert res.metrics["hs"]["violations"] == doc["models"]["hs"]["violations"]
 

@@ -1,7 +1,8 @@
 """The HTML backtest report: metadata, the metrics table and inline SVG charts (no scripts, no CDN).
 
 Charts: the price over the test window (log scale), then per model the realised daily returns with
--VaR and -ES drawn under them and every breach (return < -VaR) marked by a red dot.
+-VaR and -ES drawn under them and every breach (return < -VaR) marked by a red dot. When the
+metrics carry a `risk_score` object, a calibration table and a reliability diagram per model.
 """
 
 from __future__ import annotations
@@ -120,6 +121,66 @@ def metrics_table(models: dict[str, dict[str, Any]]) -> str:
     return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
 
 
+SCORE_KEYS = (
+    ("days_with_outcome", "{:d}"),
+    ("base_rate", "{:.3f}"),
+    ("brier", "{:.4f}"),
+    ("brier_climatology", "{:.4f}"),
+    ("brier_skill", "{:+.3f}"),
+    ("max_decile_share", "{:.1%}"),
+    ("median_score_bp", "{:.0f}"),
+    ("ordinary_median_bp", "{:.0f}"),
+    ("ordinary_top_decile_share", "{:.1%}"),
+)
+SIDE = 220
+
+
+def reliability_svg(name: str, bins: list[dict[str, Any]]) -> str:
+    """Mean score (x) against observed frequency (y) per bin, dot area ~ days; the diagonal is perfect."""
+    pad, size = 30, SIDE - 40
+    parts = [
+        f'<rect x="{pad}" y="10" width="{size}" height="{size}" fill="none" stroke="#999"/>',
+        f'<line x1="{pad}" y1="{10 + size}" x2="{pad + size}" y2="10" stroke="#bbb" stroke-dasharray="3 3"/>',
+        f'<text x="{pad + size / 2}" y="{SIDE - 4}" font-size="10" text-anchor="middle">score</text>',
+        f'<text x="4" y="{10 + size / 2}" font-size="10">obs</text>',
+    ]
+    total = max(sum(b["days"] for b in bins), 1)
+    for b in bins:
+        if not b["days"]:
+            continue
+        x, y = pad + b["mean_score"] * size, 10 + (1.0 - b["observed"]) * size
+        r = 2.0 + 10.0 * (b["days"] / total) ** 0.5
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="#1f4e9a" fill-opacity="0.6"/>')
+    return (
+        f'<figure style="display:inline-block;margin:4px"><svg xmlns="http://www.w3.org/2000/svg" '
+        f'width="{SIDE}" height="{SIDE}">{"".join(parts)}</svg><figcaption>{html.escape(name)}</figcaption></figure>'
+    )
+
+
+def score_section(models: dict[str, dict[str, Any]]) -> str:
+    """The risk score's out-of-sample calibration (metrics' `risk_score` objects), if computed."""
+    scored = {n: m["risk_score"] for n, m in models.items() if m.get("risk_score")}
+    if not scored:
+        return ""
+    head = "".join(f"<th>{k}</th>" for k, _ in SCORE_KEYS)
+    rows = []
+    for name, c in scored.items():
+        cells = "".join(
+            f"<td>{'-' if c.get(k) is None else html.escape(fmt.format(c[k]))}</td>" for k, fmt in SCORE_KEYS
+        )
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    h = next(iter(scored.values()))["horizon_days"]
+    return (
+        f"<h2>Risk score calibration</h2><p>score = P(|log move over {h} days| &gt; the market's median "
+        f"{h}-day move of its last four years, known before the day), from each model's VaR and ES "
+        "(implied Student-t); event observed out of sample. Brier skill = 1 - Brier / climatology "
+        "(the constant forecast at the observed base rate). Ordinary days: trailing 30-day realised vol "
+        "inside its interquartile range.</p>"
+        f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table><h3>Reliability</h3>"
+        + "".join(reliability_svg(n, c["reliability"]) for n, c in scored.items())
+    )
+
+
 def render_report(
     meta: dict[str, Any],
     models: dict[str, dict[str, Any]],
@@ -139,6 +200,6 @@ def render_report(
         f"</title><style>{CSS}</style></head><body><h1>VaR/ES walk-forward backtest</h1>"
         f"<p>Generated {stamp}. VaR and ES are 1-day log-return losses at alpha = {meta.get('alpha')}; "
         f"a breach is a day whose return is below -VaR.</p><table>{info}</table><h2>Metrics</h2>"
-        f"{metrics_table(models)}<h2>Charts</h2>{price_chart(dates, close, str(meta.get('asset')))}{charts}"
+        f"{metrics_table(models)}{score_section(models)}<h2>Charts</h2>{price_chart(dates, close, str(meta.get('asset')))}{charts}"
         "</body></html>"
     )

@@ -1,6 +1,8 @@
 """`run_backtest`: load prices, walk every model forward, score, write the three output files.
 
-DIR/metrics.json   {"run": {...metadata...}, "models": {name: metrics}} (see backtest.metrics)
+DIR/metrics.json   {"run": {...metadata...}, "models": {name: metrics}} (see backtest.metrics; each
+                   model's `risk_score` object: the score's out-of-sample calibration, see
+                   backtest.score_calibration)
 DIR/forecasts.csv  date, return, then var_<model>, es_<model> per model (log-return losses)
 DIR/report.html    metadata, the metrics table and inline SVG charts
 """
@@ -33,6 +35,7 @@ from oracle_node.research.backtest.metrics import dm_against_best, dm_group_best
 from oracle_node.research.backtest.ml import MlOptions, train_for_backtest
 from oracle_node.research.backtest.prices import PriceSeries, load_prices
 from oracle_node.research.backtest.report import render_report
+from oracle_node.research.backtest.score_calibration import add_score_calibration
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def run_backtest(
     paths = walk_forward(returns, cfg, names, progress, n_workers)
     test_r, test_dates = returns[-test_days:], tuple(dates[-test_days:])
     metrics = score_paths(test_r, paths, alpha)
+    add_score_calibration(metrics, returns, paths, alpha)
     wall = time.perf_counter() - started
     run = _run_meta(prices, asset, cfg, test_dates, dates[-test_days - window], n_workers, wall)
     run["ml"] = ml_meta
