@@ -8,7 +8,7 @@ import {Black76NormalCdf} from "./Black76NormalCdf.sol";
 /// @notice Black-76 on the forward (undiscounted, as oracle_node/options/black76.py) and raw-SVI
 ///         total variance, in 18-decimal fixed point (WAD), for on-chain option revaluation.
 /// @dev ln, exp and sqrt come from Solady's FixedPointMathLib; N(x) from Black76NormalCdf (maximum
-///      absolute error Black76NormalCdf.MAX_ABS_ERROR_WAD, about 9.2e-10).
+///      absolute error Black76NormalCdf.MAX_ABS_ERROR_WAD, about 1.8e-8).
 ///      Notation: k = ln(K / F), s = sigma * sqrt(T) the total standard deviation,
 ///      d1 = ln(F / K) / s + s / 2, d2 = d1 - s, call = F N(d1) - K N(d2), put = call - F + K.
 library Black76 {
