@@ -110,7 +110,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         uint256 cfg = _config;
         (uint256 reportEpoch, uint256 lag) = _checkHeader(report, cfg);
         (uint256 bitmap, uint32 epoch) = _authorise(report, reportEpoch, signatures, cfg);
-        uint256 offset;
+        uint256 offset = 0;
         uint256 n = report.underlyings.length;
         for (uint256 i; i < n; ++i) {
             offset = _applyUnderlying(report, i, offset, lag);
@@ -185,6 +185,8 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     /// @dev Read threshold and epoch from the RiskOracle and cache them with `pointer` in `_config`.
     function _refreshSigners(uint256 cfg, address pointer) private returns (uint256 threshold, uint32 epoch) {
         uint8 k;
+        // The signer list is read from the snapshot itself (ConfigSnapshot), not from this answer.
+        // slither-disable-next-line unused-return
         (, k, epoch) = _riskOracle.getSigners();
         threshold = k;
         _config = (cfg & LOCAL_MASK) | (uint256(uint160(pointer)) << POINTER_SHIFT)
@@ -244,7 +246,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         view
         returns (uint256 bw)
     {
-        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(u);
         // The global pause was checked on _config (and on the RiskOracle); the mirror bit follows it.
         if (s & SurfaceState.UNDERLYING_PAUSED != 0) revert VolSurfaceUnderlyingPaused(u);
         uint64 stored = SurfaceState.round(s);
@@ -401,6 +403,8 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         // A smile slot is nonzero exactly while its expiry is listed. If every report expiry was listed
         // and the counts match, the listed set is the report's, all after observedAt: nothing to settle,
         // nothing to write, and the list need not even be read.
+        // Counts (not times): a strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if (allListed && stored == smiles.length) return stored;
         (uint256 listA, uint256 listB) = _reportList(smiles, observed);
         return _syncList(u, stored, listA, listB, smiles.length, observed, spot);
@@ -425,7 +429,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         returns (uint256 count)
     {
         uint64[] memory merged = new uint64[](old.length + add.length);
-        uint256 j;
+        uint256 j = 0;
         for (uint256 i; i < old.length; ++i) {
             uint64 e = old[i];
             if (e <= observed) {
@@ -435,6 +439,8 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
             while (j < add.length && add[j] < e) {
                 merged[count++] = add[j++];
             }
+            // Expiries (keys, not times to compare): a strict equality is exact here.
+            // slither-disable-next-line incorrect-equality
             if (j < add.length && add[j] == e) ++j;
             merged[count++] = e;
         }
@@ -463,8 +469,8 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     }
 
     function _writeList(uint256[2] storage list, uint64[] memory entries, uint256 count) private {
-        uint256 a;
-        uint256 b;
+        uint256 a = 0;
+        uint256 b = 0;
         for (uint256 i; i < count; ++i) {
             if (i < 8) a |= uint256(entries[i]) << (32 * i);
             else b |= uint256(entries[i]) << (32 * (i - 8));
@@ -526,7 +532,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     /// @inheritdoc IVolSurfaceOracle
     function expiriesOf(bytes32 underlying) external view returns (uint64[] memory out) {
         uint256 s = _states[underlying];
-        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(underlying);
         uint256 n = SurfaceState.count(s);
         out = _unpack(n == 0 ? 0 : _expiryLists[underlying][0], n > 8 ? _expiryLists[underlying][1] : 0, n);
     }
@@ -538,7 +544,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         returns (uint256 price, uint64 observedAt)
     {
         uint256 s = _states[underlying];
-        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(underlying);
         _revertIfPaused(underlying, s);
         uint256 st = _settlements[underlying][expiry];
         // 0 means never settled (a flag value, not a time comparison).
@@ -574,7 +580,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
 
     /// @inheritdoc IVolSurfaceOracle
     function getSurfaceBounds(bytes32 underlying) external view returns (SurfaceBounds memory) {
-        if (_states[underlying] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        if (!SurfaceState.isListed(_states[underlying])) revert VolSurfaceUnknownUnderlying(underlying);
         return SurfaceState.decodeBounds(_bounds[underlying]);
     }
 
@@ -605,7 +611,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     function _revertUnusableSmile(bytes32 u, uint64 expiry, uint256 w) private view {
         if (w & SurfaceSmile.ORACLE_PAUSED != 0) revert VolSurfacePaused();
         if (w & SurfaceSmile.UNDERLYING_PAUSED != 0) revert VolSurfaceUnderlyingPaused(u);
-        if (_states[u] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        if (!SurfaceState.isListed(_states[u])) revert VolSurfaceUnknownUnderlying(u);
         revert VolSurfaceUnknownExpiry(u, expiry);
     }
 
@@ -634,7 +640,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     /// @dev The state word if spot and shocks may be used: listed, published, not paused.
     function _usableState(bytes32 u) private view returns (uint256 s) {
         s = _states[u];
-        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(u);
         _revertIfPaused(u, s);
         // Round 0 means never published (a flag value).
         // slither-disable-next-line incorrect-equality
@@ -674,7 +680,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
 
     /// @inheritdoc IVolSurfaceOracle
     function tightenSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external onlyGuardian {
-        if (_states[underlying] & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(underlying);
+        if (!SurfaceState.isListed(_states[underlying])) revert VolSurfaceUnknownUnderlying(underlying);
         if (!SurfaceState.validBounds(bounds)) revert VolSurfaceInvalidBounds(underlying);
         uint256 next = SurfaceState.encodeBounds(bounds);
         uint8 looser = SurfaceState.firstLooser(_bounds[underlying], next);
@@ -696,7 +702,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         uint256 a = list[0];
         uint256 b = list[1];
         uint64[] memory kept = new uint64[](n);
-        uint256 count;
+        uint256 count = 0;
         for (uint256 i; i < n; ++i) {
             uint64 e = _entry(a, b, i);
             if (e != expiry) kept[count++] = e;
@@ -757,7 +763,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     function _setBounds(bytes32 u, SurfaceBounds memory bounds) private {
         if (!SurfaceState.validBounds(bounds)) revert VolSurfaceInvalidBounds(u);
         uint256 s = _states[u];
-        if (s & SurfaceState.LISTED == 0) {
+        if (!SurfaceState.isListed(s)) {
             if (_underlyingList.length >= MAX_UNDERLYINGS) revert VolSurfaceTooManyUnderlyings(MAX_UNDERLYINGS);
             _underlyingList.push(u);
             s |= SurfaceState.LISTED;
@@ -787,7 +793,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
 
     function _setUnderlyingPaused(bytes32 u, bool isPaused) private {
         uint256 s = _states[u];
-        if (s & SurfaceState.LISTED == 0) revert VolSurfaceUnknownUnderlying(u);
+        if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(u);
         _states[u] = isPaused ? s | SurfaceState.UNDERLYING_PAUSED : s & ~SurfaceState.UNDERLYING_PAUSED;
         _mirrorSmiles(u, s, SurfaceSmile.UNDERLYING_PAUSED, isPaused);
         uint256 t = _underlyingPauseTimes[u];
@@ -797,6 +803,8 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
 
     function _mirrorSmiles(bytes32 u, uint256 s, uint256 bit, bool set) private {
         uint256 n = SurfaceState.count(s);
+        // A count (not a time): a strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if (n == 0) return;
         uint256 a = _expiryLists[u][0];
         uint256 b = n > 8 ? _expiryLists[u][1] : 0;

@@ -122,6 +122,8 @@ library SurfaceSmile {
             uint256 s = sigma(w) * NANO;
             uint256 bY = b(w) * YEAR;
             uint256 bbS = bY * bY * (uint256(x * x) + s * s);
+            // The truncated rho x / 1e9 is the one totalVariance uses (mirrored in Python), on purpose.
+            // slither-disable-next-line divide-before-multiply
             int256 pY = (a(w) * 1e18 + int256(b(w)) * ((rho(w) * x) / int256(NANO))) * int256(YEAR);
             uint256 t = tau(w);
             uint256 bp = atmVol(w);

@@ -37,6 +37,11 @@ library SurfaceState {
     uint256 internal constant REPORT_COUNT_SHIFT = 112;
     uint256 internal constant MAX_LAG = (1 << 21) - 1;
 
+    /// @notice Whether the underlying is listed (a flag bit).
+    function isListed(uint256 s) internal pure returns (bool) {
+        return s & LISTED != 0;
+    }
+
     function spot(uint256 s) internal pure returns (uint256) {
         return s & SPOT_MASK;
     }
