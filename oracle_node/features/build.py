@@ -78,6 +78,10 @@ class _Tail:
     funding: np.ndarray | None
     depth: np.ndarray | None
     rv_intraday: np.ndarray | None
+    open: np.ndarray | None
+    high: np.ndarray | None
+    low: np.ndarray | None
+    bv_intraday: np.ndarray | None
 
     def __len__(self) -> int:
         return int(self.ts.size)

@@ -14,7 +14,16 @@ import numpy as np
 from oracle_node.errors import DataError
 
 SECONDS_PER_DAY = 86_400
-OPTIONAL_COLUMNS: tuple[str, ...] = ("volume", "funding", "depth", "rv_intraday")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "volume",
+    "funding",
+    "depth",
+    "rv_intraday",
+    "open",
+    "high",
+    "low",
+    "bv_intraday",
+)
 
 
 def as_series(values: object, name: str, where: str) -> np.ndarray:
@@ -48,8 +57,11 @@ class MarketHistory:
     ts: unix seconds of each daily close (UTC). close: close price in quote units (> 0).
     volume: quote volume of the day. funding: mean perpetual funding per 8 h of the day (fraction).
     depth: quote amount resting within +-1 % of mid at the close. rv_intraday: realised volatility of
-    the day from intraday (e.g. hourly) log returns, in daily units. Each optional column is None when
-    the source never has it, or an array of the same length with NaN where unknown.
+    the day from intraday (e.g. hourly) log returns, in daily units. open / high / low: the day's
+    first price and its extremes, when the source has bars (OHLC); bv_intraday: the square root of the
+    day's bipower variation (pi/2 * M/(M-1) * sum |r_i| |r_{i-1}| over the same M intraday returns
+    as rv_intraday), in daily-volatility units like rv_intraday but robust to jumps. Each optional column is None when the source never has it, or an array of the
+    same length with NaN where unknown.
     """
 
     market: str
@@ -59,6 +71,10 @@ class MarketHistory:
     funding: np.ndarray | None = None
     depth: np.ndarray | None = None
     rv_intraday: np.ndarray | None = None
+    open: np.ndarray | None = None
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    bv_intraday: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"history[{self.market}]"

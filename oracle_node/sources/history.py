@@ -45,5 +45,6 @@ def load_history(market: str, spec: str, until_ts: float | None = None) -> Marke
         ts = np.array([b.ts + 3600.0 for b in bars])  # bar close time
         close = np.array([b.close for b in bars])
         vol = np.array([np.nan if b.volume_quote is None else b.volume_quote for b in bars])
-        hist = aggregate_to_daily(market, ts, close, vol, min_obs_per_day=20)
+        ohlc = tuple(np.array([getattr(b, f) for b in bars]) for f in ("open", "high", "low"))
+        hist = aggregate_to_daily(market, ts, close, vol, min_obs_per_day=20, ohlc=ohlc)
     return hist.until(until_ts) if until_ts is not None else hist

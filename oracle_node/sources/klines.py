@@ -10,7 +10,8 @@ check theirs (`oracle_node.sources.files`); a duplicate or out-of-order open tim
 
 `daily_from_bars`: the models read daily closes, so bars of any interval become days. A bar belongs
 to the UTC day it opens in; the day's close is its last bar's close, stamped at the day's end (when
-it is known), its volume the sum of its bars' quote volumes. A day with fewer than 80 % of its bars is
+it is known), its volume the sum of its bars' quote volumes, its open/high/low its first bar's open
+and its bars' extremes (features.daily.aggregate_to_daily also gives the intraday RV and bipower). A day with fewer than 80 % of its bars is
 dropped, as a partial first or last day or an outage would look calm: 20 of 24 for hourly bars (the
 bundled hourly loader's rule), 1 of 1 for daily bars.
 """
@@ -106,4 +107,5 @@ def daily_from_bars(market: str, bars: Sequence[OhlcvBar], bar_seconds: float) -
         np.array([b.close for b in bars]),
         vol,
         min_obs_per_day=max(1, math.ceil(FULL_DAY_SHARE * per_day)),
+        ohlc=tuple(np.array([getattr(b, f) for b in bars]) for f in ("open", "high", "low")),
     )

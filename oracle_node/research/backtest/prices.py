@@ -3,9 +3,14 @@
 * the plain daily file (`date,price[,volume]`) and CryptoDataDownload hourly exports go through the
   replay readers (`sources.history.load_history`: quirks handled, hourly bars aggregated to the
   UTC day's last close, stamped 00:00 UTC of the next day);
-* any other CSV with a time column (`date`, `timestamp`, `time`, `datetime` or `unix`; ISO dates or
-  datetimes, naive = UTC, or unix seconds / milliseconds) and a price column (`close` or `price`)
-  is read here. Rows at midnight, one or more days apart, are daily closes labelled by their date
+* Binance kline CSVs with a numeric open time (no header, or the `open_time` header) go through
+  `sources.klines` (via load_history);
+* any other CSV with a time column (`date`, `timestamp`, `time`, `datetime`, `unix`, `open_time` or
+  `open time`; ISO dates or datetimes, naive = UTC, or unix seconds / milliseconds) and a price column
+  (`close` or `price`) is read here, and so is a kline CSV without a header whose open time is a date
+  (`2020-01-01,open,high,low,close,volume,...`). `open`, `high` and `low` are read when the file has
+  all three (kept per day: first open, highest high, lowest low; a row whose open or close lies outside
+  [low, high] is an error). The range features (features.realised) use them. Rows at midnight, one or more days apart, are daily closes labelled by their date
   (stamped at the end of that day, like the daily file); anything finer is intraday and aggregated.
 
 A day's return is log(close_t / close_{t-1}); its date label is the UTC date the close belongs to.
@@ -19,6 +24,7 @@ the last date before the gap and the first after it; fill the gap, or cut the fi
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,9 +35,13 @@ from oracle_node.features.daily import aggregate_to_daily
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
 from oracle_node.sources.files import MAX_PRICE, MIN_PRICE, check_time, csv_rows, open_text
 from oracle_node.sources.history import load_history
+from oracle_node.sources.klines import looks_like_klines
 
 PriceSeries = MarketHistory  # daily closes, ts = end of the day (00:00 UTC of the next day)
-TIME_COLUMNS = ("date", "timestamp", "time", "datetime", "unix")
+TIME_COLUMNS = ("date", "timestamp", "time", "datetime", "unix", "open_time", "open time")
+OHLC_FIELDS = ("open", "high", "low")
+# Binance kline CSV without a header: open time (ms, s or a date), open, high, low, close, volume, ...
+KLINE_LAYOUT = {"time": 0, "open": 1, "high": 2, "low": 3, "close": 4}
 PRICE_COLUMNS = ("close", "price")
 MS_THRESHOLD = 1e11  # a unix time this large is in milliseconds
 MAX_GAP_DAYS = 7.0  # a longer gap between two daily closes is an error (see the module docstring)
@@ -47,7 +57,8 @@ def load_prices(source: PriceSeries | str | Path, asset: str) -> PriceSeries:
     with open_text(path) as fh:
         first = fh.readline().strip().lower()
     cols = [c.strip() for c in first.split(",")]
-    if first.startswith("http") or {"unix", "symbol"} <= set(cols) or {"date", "price"} <= set(cols[:2]):
+    known = first.startswith("http") or {"unix", "symbol"} <= set(cols) or {"date", "price"} <= set(cols[:2])
+    if known or looks_like_klines(first):
         history = load_history(asset, str(path))
     else:
         history = _read_generic(path, asset)
@@ -96,22 +107,59 @@ def parse_time(name: str, line: int, text: str) -> float:
     return check_time(name, line, "time", text, value / 1000.0 if value >= MS_THRESHOLD else value)
 
 
+def _headerless(cells: list[str]) -> bool:
+    """A first row that is data, not a header: its first cell is a time (Binance klines without a
+    header, open time in ms or a date)."""
+    cell = cells[0].strip() if cells else ""
+    try:
+        float(cell)
+    except ValueError:
+        try:
+            datetime.fromisoformat(cell.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+    return True
+
+
+def _columns(name: str, header: list[str]) -> dict[str, int]:
+    """Column index of time and close, and of open/high/low where the header has them."""
+    cols = {"time": _pick(name, header, TIME_COLUMNS), "close": _pick(name, header, PRICE_COLUMNS)}
+    lower = [h.strip().lower() for h in header]
+    for field in OHLC_FIELDS:
+        if field in lower:
+            cols[field] = lower.index(field)
+    return cols
+
+
 def _read_generic(path: Path, asset: str) -> PriceSeries:
     name = str(path)
-    rows: list[tuple[float, float]] = []
+    rows: list[tuple[float, ...]] = []
     with open_text(path) as fh:
         records = csv_rows(fh, name)
-        header = next((cells for _, cells in records), [])
-        it, ip = _pick(name, header, TIME_COLUMNS), _pick(name, header, PRICE_COLUMNS)
+        first = next(((line, cells) for line, cells in records if cells), (1, []))
+        if _headerless(first[1]):
+            cols, header = KLINE_LAYOUT, [*KLINE_LAYOUT]
+            records = itertools.chain([first], records)
+        else:
+            header = first[1]
+            cols = _columns(name, header)
         for line, rec in records:
-            if not rec:
-                continue
-            if len(rec) <= max(it, ip):
-                raise DataError(
-                    name, line, None, ",".join(rec), f"{len(rec)} columns, header has {len(header)}"
-                )
-            rows.append((parse_time(name, line, rec[it]), _price(name, line, header[ip], rec[ip])))
+            if rec:
+                rows.append(_row(name, line, rec, header, cols))
     return _to_daily(name, asset, rows)
+
+
+def _row(name: str, line: int, rec: list[str], header: list[str], cols: dict[str, int]) -> tuple[float, ...]:
+    if len(rec) <= max(cols.values()):
+        raise DataError(name, line, None, ",".join(rec), f"{len(rec)} columns, expected {len(header)}")
+    t = parse_time(name, line, rec[cols["time"]])
+    close = _price(name, line, header[cols["close"]], rec[cols["close"]])
+    if not all(f in cols for f in OHLC_FIELDS):
+        return (t, close)
+    o, h, lo = (_price(name, line, header[cols[f]], rec[cols[f]]) for f in OHLC_FIELDS)
+    if not lo <= min(o, close) <= max(o, close) <= h:
+        raise DataError(name, line, header[cols["low"]], rec[cols["low"]], "open/close outside [low, high]")
+    return (t, close, o, h, lo)
 
 
 def _price(name: str, line: int, field: str, raw: str) -> float:
@@ -130,16 +178,18 @@ def _price(name: str, line: int, field: str, raw: str) -> float:
     return price
 
 
-def _to_daily(name: str, asset: str, rows: list[tuple[float, float]]) -> PriceSeries:
+def _to_daily(name: str, asset: str, rows: list[tuple[float, ...]]) -> PriceSeries:
     if len(rows) < 2:
         raise DataError(name, None, "rows", len(rows), "need at least 2 prices")
     rows.sort()
-    ts = np.array([t for t, _ in rows])
-    close = np.array([p for _, p in rows])
+    table = np.array(rows, dtype=np.float64)
+    ts, close = table[:, 0], table[:, 1]
     if (np.diff(ts) <= 0).any():
         i = int(np.argmax(np.diff(ts) <= 0)) + 1
         raise DataError(name, None, "time", float(ts[i]), "duplicate timestamp")
+    ohlc = (table[:, 2], table[:, 3], table[:, 4]) if table.shape[1] == 5 else None
     daily = (ts % SECONDS_PER_DAY == 0).all() and (np.diff(ts) >= SECONDS_PER_DAY).all()
     if daily:
-        return MarketHistory(asset, ts + SECONDS_PER_DAY, close)
-    return aggregate_to_daily(asset, ts, close, min_obs_per_day=1)
+        extra = {} if ohlc is None else dict(zip(OHLC_FIELDS, ohlc, strict=True))
+        return MarketHistory(asset, ts + SECONDS_PER_DAY, close, **extra)
+    return aggregate_to_daily(asset, ts, close, min_obs_per_day=1, ohlc=ohlc)
