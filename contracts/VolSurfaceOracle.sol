@@ -448,7 +448,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
             merged[count++] = add[j++];
         }
         if (count > MAX_EXPIRIES) revert VolSurfaceTooManyExpiries(u, count);
-        _writeList(_expiryLists[u], merged, count);
+        _writeList(_expiryLists[u], merged, count, old.length);
     }
 
     function _unpack(uint256 a, uint256 b, uint256 n) private pure returns (uint64[] memory out) {
@@ -468,7 +468,11 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         return i < 8 ? uint64(uint32(listA >> (32 * i))) : uint64(uint32(listB >> (32 * (i - 8))));
     }
 
-    function _writeList(uint256[2] storage list, uint64[] memory entries, uint256 count) private {
+    /// @dev Store `count` entries; the second slot only if it is or was in use (a cold no-op write
+    ///      would cost 2,200 gas).
+    function _writeList(uint256[2] storage list, uint64[] memory entries, uint256 count, uint256 previous)
+        private
+    {
         uint256 a = 0;
         uint256 b = 0;
         for (uint256 i; i < count; ++i) {
@@ -476,7 +480,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
             else b |= uint256(entries[i]) << (32 * (i - 8));
         }
         list[0] = a;
-        list[1] = b;
+        if (count > 8 || previous > 8) list[1] = b;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -708,7 +712,7 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
             if (e != expiry) kept[count++] = e;
         }
         if (count == n) revert VolSurfaceUnknownExpiry(underlying, expiry);
-        _writeList(list, kept, count);
+        _writeList(list, kept, count, n);
         _states[underlying] = SurfaceState.withCount(s, count);
         delete _smiles[underlying][expiry];
         emit ExpiryDelisted(underlying, expiry);

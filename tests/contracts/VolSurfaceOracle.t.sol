@@ -65,6 +65,46 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         assertTrue(surf.getSmileWord(UBTC, _expiry(0)) != 0, "old smile kept");
     }
 
+    function test_submit_aNewExpiryJoinsTheListInOrder() public {
+        _ssubmit(_default(UBTC, 1)); // expiries 0..3
+        vm.warp(block.timestamp + 60);
+        uint256 observed = block.timestamp - 5;
+        uint256[] memory s = new uint256[](3);
+        s[0] = _smileAt(_expiry(1) - observed, 50);
+        s[1] = _smileAt(_expiry(3) - observed, 50);
+        s[2] = _smileAt(_expiry(9) - observed, 50); // new, after the last
+        _ssubmit(_sreport(UBTC, s, 2));
+        uint64[] memory exps = surf.expiriesOf(UBTC);
+        assertEq(exps.length, 5, "union");
+        for (uint256 i; i < 4; ++i) {
+            assertEq(exps[i], _expiry(i), "kept in order");
+        }
+        assertEq(exps[4], _expiry(9), "appended");
+        assertEq(surf.getSmileWord(UBTC, _expiry(9)), s[2], "new smile stored");
+        // Grow past 8 (second list slot) and shrink back by settlement.
+        vm.warp(block.timestamp + 60);
+        observed = block.timestamp - 5;
+        uint256[] memory many = new uint256[](10);
+        for (uint256 i; i < 10; ++i) {
+            many[i] = _smileAt(_expiry(i) - observed, 50);
+        }
+        _ssubmit(_sreport(UBTC, many, 3));
+        assertEq(surf.expiriesOf(UBTC).length, 10, "ten listed");
+        assertEq(surf.expiriesOf(UBTC)[9], _expiry(9), "second slot");
+        vm.warp(_expiry(2) + 10);
+        observed = block.timestamp - 5;
+        uint256[] memory rest = new uint256[](7);
+        for (uint256 i; i < 7; ++i) {
+            rest[i] = _smileAt(_expiry(i + 3) - observed, 50);
+        }
+        _ssubmit(_sreport(UBTC, rest, 4));
+        uint64[] memory left = surf.expiriesOf(UBTC);
+        assertEq(left.length, 7, "three settled");
+        assertEq(left[0], _expiry(3), "first left");
+        (uint256 price,) = surf.settlementPrice(UBTC, _expiry(2));
+        assertEq(price, 88_000e18, "settled");
+    }
+
     function test_settlement_firstReportAtOrAfterExpiryFreezesItsSpot() public {
         _ssubmit(_default(UBTC, 1));
         uint64 e0 = _expiry(0);

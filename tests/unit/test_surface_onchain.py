@@ -11,8 +11,10 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from oracle_node.chain.anvil import ANVIL_KEYS
+from oracle_node.chain.deploy import SurfaceBoundsConfig, SurfaceOracleConfig
 from oracle_node.errors import DataError
 from oracle_node.options import onchain
 from oracle_node.options import onchain_math as om
@@ -216,3 +218,24 @@ def test_build_report__bad_inputs__data_errors_name_the_problem() -> None:
     assert len(later.smiles) == 1  # the 7-day expiry has passed: left to the contract to settle
     with pytest.raises(DataError, match="ASCII"):
         onchain.underlying_id("BTC\u20ac")
+
+
+def test_deploy_config__surface_bounds_floor_above_ceiling__refused_naming_the_field() -> None:
+    fields = {
+        "atm_vol_floor": 1000,
+        "atm_vol_ceiling": 30000,
+        "atm_vol_max_change": 5000,
+        "price_move_floor": 500,
+        "price_move_ceiling": 5000,
+        "vol_up_floor": 1000,
+        "vol_up_ceiling": 20000,
+        "vol_down_floor": 500,
+        "vol_down_ceiling": 9000,
+        "min_interval": 60,
+    }
+    ok = SurfaceBoundsConfig(**fields)
+    assert ok.bounds().to_abi() == tuple(fields.values())
+    with pytest.raises(ValidationError, match="vol_up: floor 25000 is above ceiling 20000"):
+        SurfaceBoundsConfig(**(fields | {"vol_up_floor": 25000}))
+    with pytest.raises(ValidationError, match="ASCII"):
+        SurfaceOracleConfig(max_report_age=3600, underlyings={"BTC\u20ac": ok})
