@@ -83,14 +83,20 @@ class SurfaceReadProbe(ContractWrapper):
         return [int(v) for v in self._call("impliedVols", oracle, underlying, expiry, strikes)]
 
 
-def surfaces(now: int, bump: float) -> list[Surface]:
-    """Two synthetic 8-expiry surfaces observed at `now`; `bump` scales the variance level."""
-    first_expiry = (now // DAY + 1) * DAY + 8 * 3600
+def expiries_after(now: int) -> list[int]:
+    """Eight expiries at 08:00 UTC, 1 day .. 1 year after `now` (EXPIRY_DAYS)."""
+    first = (now // DAY + 1) * DAY + 8 * 3600
+    return [first + (days - 1) * DAY for days in EXPIRY_DAYS]
+
+
+def surfaces(now: int, bump: float, expiries: list[int] | None = None) -> list[Surface]:
+    """Two synthetic surfaces fitted at `now` (default: the 8 expiries_after(now)); `bump` scales the
+    variance level."""
     out = []
     for name, (spot, carry, (v, b, rho, m, sigma)) in SHAPES.items():
         slices = []
-        for days in EXPIRY_DAYS:
-            expiry = first_expiry + (days - 1) * DAY
+        for expiry in expiries or expiries_after(now):
+            days = (expiry - now) / DAY
             t = (expiry - now) / onchain.om.YEAR
             root = t**0.5
             bt, st, mt = b * root * bump, sigma * root, m * root
@@ -133,12 +139,14 @@ def measure(out_dir: Path | None = None) -> dict[str, Any]:
         signers = {i: keys[i] for i in range(3)}
         submitter = resolve_account(6)
 
-        def publish(rnd: int, bump: float) -> tuple[TxResult, onchain.SurfaceReport]:
-            w3.provider.make_request("evm_increaseTime", [120])
+        def publish(
+            rnd: int, bump: float, expiries: list[int], wait: int = 120
+        ) -> tuple[TxResult, onchain.SurfaceReport]:
+            w3.provider.make_request("evm_increaseTime", [wait])
             w3.provider.make_request("evm_mine", [])
             now = int(w3.eth.get_block("latest")["timestamp"])
             report = onchain.build_report(
-                surfaces(first_now, bump),
+                surfaces(now, bump, expiries),
                 dict.fromkeys(SHAPES, SHOCKS),
                 epoch=1,
                 round=rnd,
@@ -150,9 +158,13 @@ def measure(out_dir: Path | None = None) -> dict[str, Any]:
             sigs = onchain.co_sign(report, w3.eth.chain_id, oracle.address, signers)
             return oracle.submit(onchain.to_abi(report), sigs, sender=submitter), report
 
-        first_now = int(w3.eth.get_block("latest")["timestamp"]) + 120
-        first, _ = publish(1, 1.0)
-        steady, report = publish(2, 1.03)
+        listed = expiries_after(int(w3.eth.get_block("latest")["timestamp"]) + 120)
+        first, _ = publish(1, 1.0, listed)
+        steady, report = publish(2, 1.03, listed)
+        # A daily roll: the first expiry has passed (settled by this report), a new one is listed.
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        rolled = [*listed[1:], listed[-1] + DAY]
+        roll, _ = publish(3, 1.0, rolled, wait=listed[0] - now + 120)
         probe = SurfaceReadProbe.deploy(w3, deployer, out_dir=out_dir)
         smile = report.surfaces()["BTC"][3]
         expiry = report.observed_at + smile.tau
@@ -167,6 +179,8 @@ def measure(out_dir: Path | None = None) -> dict[str, Any]:
             "breakdown": {
                 "surface_update_2x8_k3": _breakdown(w3, steady) | {"state": "steady (same expiries stored)"},
                 "surface_first_publish_2x8_k3": _breakdown(w3, first) | {"state": "first publication"},
+                "surface_roll_2x8_k3": _breakdown(w3, roll)
+                | {"state": "daily roll: one expiry settled and one listed per underlying"},
                 "read_vol_cold": {
                     "impliedVol": read_gas,
                     "vol_wad": vol,
