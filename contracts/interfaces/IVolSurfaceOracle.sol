@@ -88,7 +88,7 @@ interface IVolSurfaceOracle {
 
     // ==========================================================================================
     // Added with the implementation (VolSurfaceOracle): report flow, bounds, governance, raw words.
-    // Nothing above this line changed.
+    // Above this line nothing changed but the IRiskOracle import (for its Signature struct).
     // ==========================================================================================
 
     /// @notice The signed body of a surface report (EIP-712 primary type `SurfaceReport`, domain
