@@ -63,6 +63,7 @@ BOUNDS = SurfaceBoundsConfig(
     vol_down_floor=500,
     vol_down_ceiling=9000,
     min_interval=60,
+    spot_max_change=3000,
 )
 SHOCKS = onchain.Shocks(1600, 5000, 2500)
 

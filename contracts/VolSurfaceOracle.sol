@@ -45,9 +45,9 @@ interface IConfigSnapshotSource {
 ///      (consumers check observedAt / use the NoOlderThan reads).
 ///      Underlyings are listed by the DAO (setSurfaceBounds), at most MAX_UNDERLYINGS.
 ///      Gas (anvil receipts, 21,000 base and calldata included; bench/gas_surface.py; legacy codegen,
-///      optimizer 10,000 runs): 2 underlyings x 8 expiries, 3 signatures, steady state ~198,970
-///      (per smile 6,717: 5,000 for its slot, 1,717 checks); first publication 547,729; a daily roll
-///      (one expiry settled and one listed per underlying) 324,236; cold impliedVol through a probe 7,623.
+///      optimizer 10,000 runs): 2 underlyings x 8 expiries, 3 signatures, steady state ~199,360
+///      (per smile 6,717: 5,000 for its slot, 1,717 checks); first publication 547,705; a daily roll
+///      (one expiry settled and one listed per underlying) 324,658; cold impliedVol through a probe 7,623.
 contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     /// @notice EIP-712 type hash of SurfaceReport.
     bytes32 public constant SURFACE_REPORT_TYPEHASH = SurfaceCalldata.TYPEHASH;
@@ -259,7 +259,10 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
             if (rnd - stored > MAX_ROUND_STEP) revert VolSurfaceRoundStepTooLarge(u, rnd, stored);
         }
         bw = _bounds[u];
-        if (stored != 0) _checkIntervals(u, s, observed, SurfaceState.minInterval(bw));
+        if (stored != 0) {
+            _checkIntervals(u, s, observed, SurfaceState.minInterval(bw));
+            _checkSpotMove(u, SurfaceState.spot(s), uw & SurfaceState.SPOT_MASK, SurfaceState.spotMaxChange(bw));
+        }
         if (uw >> 117 != 0) revert VolSurfaceMalformedReport(4);
         uint256 n = (uw >> SurfaceState.REPORT_COUNT_SHIFT) & 31;
         if (n == 0 || n > MAX_EXPIRIES) revert VolSurfaceMalformedReport(5);
@@ -268,6 +271,19 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
         _checkShock(u, 0, uint16(uw >> 64), bw >> 48);
         _checkShock(u, 1, uint16(uw >> 80), bw >> 80);
         _checkShock(u, 2, uint16(uw >> 96), bw >> 112);
+    }
+
+    /// @dev The new spot within spotMaxChange (bp) of the stored one: spot 1e4 <= old (1e4 + c) and
+    ///      spot 1e4 >= old (1e4 - c) when c < 1e4.
+    function _checkSpotMove(bytes32 u, uint256 old, uint256 spot, uint256 c) private pure {
+        bool tooFar;
+        unchecked {
+            // Spots < 2^64, factors < 2^17: no overflow.
+            tooFar = spot * 1e4 > old * (1e4 + c) || (c < 1e4 && spot * 1e4 < old * (1e4 - c));
+        }
+        if (tooFar) {
+            revert VolSurfaceSpotChangeTooLarge(u, old * SurfaceState.SPOT_UNIT, spot * SurfaceState.SPOT_UNIT);
+        }
     }
 
     function _checkShock(bytes32 u, uint8 f, uint16 value, uint256 loHi) private pure {

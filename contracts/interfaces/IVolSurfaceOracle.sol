@@ -141,6 +141,9 @@ interface IVolSurfaceOracle {
     /// @param priceMoveFloor .. volDownCeiling Floor and ceiling of each published shock.
     /// @param minInterval Smallest gap in seconds between two accepted updates of the underlying, both
     ///        in observedAt and in block time of acceptance (>= 1).
+    /// @param spotMaxChange Largest change of the spot from the stored one in one update, bp of the
+    ///        stored spot (>= 10000 disables the lower side). The spot settles expiries, so a quorum
+    ///        can move a settlement price at most this far per minInterval.
     struct SurfaceBounds {
         uint16 atmVolFloor;
         uint16 atmVolCeiling;
@@ -152,6 +155,7 @@ interface IVolSurfaceOracle {
         uint16 volDownFloor;
         uint16 volDownCeiling;
         uint32 minInterval;
+        uint16 spotMaxChange;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -189,6 +193,8 @@ interface IVolSurfaceOracle {
     error VolSurfaceUpdateTooFrequent(bytes32 underlying, uint64 blockTime, uint64 earliest);
     /// @notice The spot is zero.
     error VolSurfaceInvalidSpot(bytes32 underlying);
+    /// @notice The spot (WAD) moved further from the stored one (WAD) than spotMaxChange allows.
+    error VolSurfaceSpotChangeTooLarge(bytes32 underlying, uint256 stored, uint256 spot);
     /// @notice A shock lies outside its floor/ceiling (field 0 priceMove, 1 volUp, 2 volDown).
     error VolSurfaceShockOutOfBounds(bytes32 underlying, uint8 field, uint16 value, uint16 floor, uint16 ceiling);
     /// @notice A smile fails a sanity check (reason: 1 |rho| >= 1, 2 sigma = 0, 3 minimum total
@@ -213,7 +219,8 @@ interface IVolSurfaceOracle {
     error VolSurfaceUnauthorized(address account, bytes32 role);
     /// @notice Bounds are inconsistent: a floor above its ceiling, or minInterval 0.
     error VolSurfaceInvalidBounds(bytes32 underlying);
-    /// @notice A guardian change is not protective (field: 0..8 in SurfaceBounds order, 9 minInterval).
+    /// @notice A guardian change is not protective (field: 0..8 in SurfaceBounds order, 9 minInterval,
+    ///         10 spotMaxChange).
     error VolSurfaceNotTighter(bytes32 underlying, uint8 field);
     /// @notice Already MAX_UNDERLYINGS underlyings listed (bounds the gas of pause()).
     error VolSurfaceTooManyUnderlyings(uint256 maxUnderlyings);
@@ -315,8 +322,8 @@ interface IVolSurfaceOracle {
     function pauseUnderlying(bytes32 underlying) external;
 
     /// @notice Guardian or DAO: replace bounds with more protective ones: ATM-vol and shock floors and
-    ///         ceilings may only rise (as the RiskOracle's protective fields), atmVolMaxChange may
-    ///         only fall, minInterval may only grow.
+    ///         ceilings may only rise (as the RiskOracle's protective fields), atmVolMaxChange and
+    ///         spotMaxChange may only fall, minInterval may only grow.
     function tightenSurfaceBounds(bytes32 underlying, SurfaceBounds calldata bounds) external;
 
     /// @notice Anyone: mirror the RiskOracle's global pause into this oracle's words, so typed reads

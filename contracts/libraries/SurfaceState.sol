@@ -21,7 +21,7 @@ import {IVolSurfaceOracle} from "../interfaces/IVolSurfaceOracle.sol";
 ///      Bounds word (one slot per underlying): nine uint16 fields at bits [16 i, 16 i + 16) in
 ///      SurfaceBounds order (atmVolFloor, atmVolCeiling, atmVolMaxChange, priceMoveFloor,
 ///      priceMoveCeiling, volUpFloor, volUpCeiling, volDownFloor, volDownCeiling), minInterval at
-///      bits 144..175.
+///      bits 144..175, spotMaxChange at bits 176..191.
 library SurfaceState {
     uint256 internal constant SPOT_MASK = (1 << 64) - 1;
     uint256 internal constant SPOT_UNIT = 1e10; // WAD per stored spot unit (1e-8)
@@ -94,12 +94,16 @@ library SurfaceState {
         return uint32(bw >> 144);
     }
 
+    function spotMaxChange(uint256 bw) internal pure returns (uint256) {
+        return uint16(bw >> 176);
+    }
+
     function encodeBounds(IVolSurfaceOracle.SurfaceBounds memory x) internal pure returns (uint256 bw) {
         uint16[9] memory f = fields(x);
         for (uint256 i; i < 9; ++i) {
             bw |= uint256(f[i]) << (16 * i);
         }
-        bw |= uint256(x.minInterval) << 144;
+        bw |= (uint256(x.minInterval) << 144) | (uint256(x.spotMaxChange) << 176);
     }
 
     function decodeBounds(uint256 bw) internal pure returns (IVolSurfaceOracle.SurfaceBounds memory x) {
@@ -113,7 +117,8 @@ library SurfaceState {
             field(bw, 6),
             field(bw, 7),
             field(bw, 8),
-            uint32(minInterval(bw))
+            uint32(minInterval(bw)),
+            uint16(spotMaxChange(bw))
         );
     }
 
@@ -137,15 +142,16 @@ library SurfaceState {
             && x.volUpFloor <= x.volUpCeiling && x.volDownFloor <= x.volDownCeiling && x.minInterval >= 1;
     }
 
-    /// @notice The first field (0..8 in SurfaceBounds order, 9 minInterval) where `next` is less
-    ///         protective than `prev`, or 255: floors and ceilings may only rise, atmVolMaxChange may
-    ///         only fall, minInterval may only grow.
+    /// @notice The first field (0..8 in SurfaceBounds order, 9 minInterval, 10 spotMaxChange) where
+    ///         `next` is less protective than `prev`, or 255: floors and ceilings may only rise,
+    ///         atmVolMaxChange and spotMaxChange may only fall, minInterval may only grow.
     function firstLooser(uint256 prev, uint256 next) internal pure returns (uint8) {
         for (uint256 i; i < 9; ++i) {
             bool looser = i == 2 ? field(next, i) > field(prev, i) : field(next, i) < field(prev, i);
             if (looser) return uint8(i);
         }
         if (minInterval(next) < minInterval(prev)) return 9;
+        if (spotMaxChange(next) > spotMaxChange(prev)) return 10;
         return type(uint8).max;
     }
 }

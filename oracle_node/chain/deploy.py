@@ -138,6 +138,9 @@ class SurfaceBoundsConfig(BaseModel):
     vol_down_floor: int = Field(ge=0, le=0xFFFF)
     vol_down_ceiling: int = Field(ge=0, le=0xFFFF)
     min_interval: int = Field(ge=1, lt=2**32)
+    # Largest spot move per update, bp of the stored spot (the spot settles expiries). The default,
+    # 65535, only stops moves above +655% (and none downwards): set it for a real deployment.
+    spot_max_change: int = Field(default=0xFFFF, ge=0, le=0xFFFF)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -31,12 +31,14 @@ BOUNDS_FIELDS = (
     "vol_down_floor",
     "vol_down_ceiling",
     "min_interval",
+    "spot_max_change",
 )
 
 
 @dataclass(frozen=True)
 class SurfaceBounds:
-    """DAO bounds of one underlying (bp; min_interval in seconds), IVolSurfaceOracle.SurfaceBounds."""
+    """DAO bounds of one underlying (bp; min_interval in seconds), IVolSurfaceOracle.SurfaceBounds;
+    spot_max_change in bp of the stored spot."""
 
     atm_vol_floor: int
     atm_vol_ceiling: int
@@ -48,6 +50,7 @@ class SurfaceBounds:
     vol_down_floor: int
     vol_down_ceiling: int
     min_interval: int
+    spot_max_change: int
 
     def to_abi(self) -> tuple[int, ...]:
         return tuple(getattr(self, f) for f in BOUNDS_FIELDS)

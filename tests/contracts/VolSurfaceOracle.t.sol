@@ -329,6 +329,30 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         _expectSubmitRevert(r, abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceInvalidSpot.selector, UBTC));
     }
 
+    function test_revert_spotMovedTooFar() public {
+        _ssubmit(_default(UBTC, 1)); // spot 88,000; BTC allows +-30% per update
+        vm.warp(block.timestamp + 60);
+        IVolSurfaceOracle.SurfaceReport memory r = _default(UBTC, 2);
+        r.underlyingWords[0] = (r.underlyingWords[0] & ~uint256(0xFFFFFFFFFFFFFFFF)) | 115_000e8; // +30.7%
+        _expectSubmitRevert(
+            r,
+            abi.encodeWithSelector(
+                IVolSurfaceOracle.VolSurfaceSpotChangeTooLarge.selector, UBTC, 88_000e18, 115_000e18
+            )
+        );
+        r = _default(UBTC, 2);
+        r.underlyingWords[0] = (r.underlyingWords[0] & ~uint256(0xFFFFFFFFFFFFFFFF)) | 61_000e8; // -30.7%
+        _expectSubmitRevert(
+            r,
+            abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceSpotChangeTooLarge.selector, UBTC, 88_000e18, 61_000e18)
+        );
+        r = _default(UBTC, 2);
+        r.underlyingWords[0] = (r.underlyingWords[0] & ~uint256(0xFFFFFFFFFFFFFFFF)) | 114_000e8; // +29.5%
+        _ssubmit(r);
+        (uint256 spot,) = surf.getSpot(UBTC);
+        assertEq(spot, 114_000e18, "moved within the bound");
+    }
+
     function test_revert_atmVolOutsideFloorCeiling() public {
         // A flat 5% smile 30 days out: b = 0, w = a = 0.05^2 * 30/365.
         IVolSurfaceOracle.SurfaceReport memory r = _sreport(UBTC, new uint256[](1), 1);
@@ -534,6 +558,11 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         b.minInterval = 10;
         vm.prank(GUARDIAN);
         vm.expectRevert(abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceNotTighter.selector, UBTC, uint8(9)));
+        surf.tightenSurfaceBounds(UBTC, b);
+        b = surf.getSurfaceBounds(UBTC);
+        b.spotMaxChange = 4000;
+        vm.prank(GUARDIAN);
+        vm.expectRevert(abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceNotTighter.selector, UBTC, uint8(10)));
         surf.tightenSurfaceBounds(UBTC, b);
     }
 

@@ -28,13 +28,13 @@ abstract contract VolSurfaceOracleFixture is RiskOracleFixture {
         surf = new VolSurfaceOracle(IRiskOracle(address(oracle)), SURF_MAX_AGE, us, bs);
     }
 
-    /// @dev ATM vol 10%..300%, +-50% per update; shocks 5-50% / 10-200% / 5-90%; 60 s interval.
+    /// @dev ATM vol 10%..300%, +-50% per update; shocks 5-50% / 10-200% / 5-90%; 60 s interval; spot +-30%.
     function _realBounds() internal pure returns (IVolSurfaceOracle.SurfaceBounds memory) {
-        return IVolSurfaceOracle.SurfaceBounds(1000, 30000, 5000, 500, 5000, 1000, 20000, 500, 9000, 60);
+        return IVolSurfaceOracle.SurfaceBounds(1000, 30000, 5000, 500, 5000, 1000, 20000, 500, 9000, 60, 3000);
     }
 
     function _wideSurfaceBounds() internal pure returns (IVolSurfaceOracle.SurfaceBounds memory) {
-        return IVolSurfaceOracle.SurfaceBounds(0, 65535, 65535, 0, 65535, 0, 65535, 0, 65535, 1);
+        return IVolSurfaceOracle.SurfaceBounds(0, 65535, 65535, 0, 65535, 0, 65535, 0, 65535, 1, 65535);
     }
 
     // ------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ WIDE = SurfaceBoundsConfig(
     vol_down_floor=0,
     vol_down_ceiling=0xFFFF,
     min_interval=1,
+    spot_max_change=0xFFFF,
 )
 REAL = SurfaceBoundsConfig(
     atm_vol_floor=1000,
@@ -59,6 +60,7 @@ REAL = SurfaceBoundsConfig(
     vol_down_floor=500,
     vol_down_ceiling=9000,
     min_interval=60,
+    spot_max_change=3000,
 )
 DIFF_UNDERLYINGS = tuple(f"DIFF{i}" for i in range(8))
 SHOCKS = onchain.Shocks(1600, 5000, 2500)

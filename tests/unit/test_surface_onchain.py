@@ -232,6 +232,7 @@ def test_deploy_config__surface_bounds_floor_above_ceiling__refused_naming_the_f
         "vol_down_floor": 500,
         "vol_down_ceiling": 9000,
         "min_interval": 60,
+        "spot_max_change": 3000,
     }
     ok = SurfaceBoundsConfig(**fields)
     assert ok.bounds().to_abi() == tuple(fields.values())
