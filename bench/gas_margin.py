@@ -53,18 +53,6 @@ BTC, ETH = b"BTC".ljust(32, b"\x00"), b"ETH".ljust(32, b"\x00")
 SPOTS = {BTC: 100_000 * WAD, ETH: 3_000 * WAD}
 TERMS_DAYS = (7, 14, 30, 60, 90, 120, 180, 270)
 MODEL = b"mlra-dev-manifest-v1".ljust(32, b"\x00")
-OPEN_BOUNDS = SurfaceBoundsConfig(
-    atm_vol_floor=0,
-    atm_vol_ceiling=0xFFFF,
-    atm_vol_max_change=0xFFFF,
-    price_move_floor=0,
-    price_move_ceiling=0xFFFF,
-    vol_up_floor=0,
-    vol_up_ceiling=0xFFFF,
-    vol_down_floor=0,
-    vol_down_ceiling=0xFFFF,
-    min_interval=1,
-)
 
 
 class SurfaceMock(ContractWrapper):
@@ -111,6 +99,17 @@ def smile_for(term_days: int) -> tuple[float, float, float, float, float]:
     return (0.25 * t, 0.4 * t**0.5 * 0.25, -0.3, 0.01, 0.12 + 0.1 * t)
 
 
+def open_bounds() -> SurfaceBoundsConfig:
+    """DAO bounds that let any sane surface through: floors 0, min_interval 1 s, every other field
+    (ceilings, maximum changes) at its largest value; built from the model's fields, so a bound added
+    later gets its loosest value too."""
+    values = {}
+    for name, field in SurfaceBoundsConfig.model_fields.items():
+        top = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), 0xFFFF)
+        values[name] = 0 if name.endswith("_floor") else 1 if name == "min_interval" else top
+    return SurfaceBoundsConfig(**values)
+
+
 def _engine(w3: Web3, surface: ContractWrapper, out_dir: Path | None) -> tuple[PortfolioEngine, Token, str]:
     owner = w3.eth.accounts[0]
     usd = Token.deploy(w3, owner, owner, out_dir=out_dir)
@@ -132,7 +131,7 @@ def deploy_real(w3: Web3, out_dir: Path | None) -> Stack:
     deployer = resolve_account(config.deployer)
     deployment = deploy_stack(w3, deployer, config, out_dir)
     surface_config = SurfaceOracleConfig(
-        max_report_age=MAX_AGE, underlyings=dict.fromkeys(("BTC", "ETH"), OPEN_BOUNDS)
+        max_report_age=MAX_AGE, underlyings=dict.fromkeys(("BTC", "ETH"), open_bounds())
     )
     surface = deploy_surface_oracle(w3, deployer, deployment.oracle, surface_config, out_dir)
     keys = {i: ANVIL_KEYS[ref] for i, ref in enumerate(config.signers) if isinstance(ref, int)}

@@ -101,13 +101,12 @@ def _table_stores(table: Table, indent: str) -> str:
 
 def _yul_cdf(table: Table, indent: str) -> str:
     """The Yul function `ncdf(x, t) -> p` (WAD in and out, t the table), pasted where it is needed."""
-    row = 32 * (DEGREE + 1)
     lines = [
         "function ncdf(x, t) -> p {",
         "    let m := sar(255, x)",
         "    x := sub(xor(x, m), m)",
-        f"    x := xor(x, mul(xor(x, {table.x_cap}), gt(x, {table.x_cap})))",
-        f"    t := add(t, mul(div(x, {table.h_wad}), {row}))",
+        f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
+        f"    t := add(t, {_row_offset(f'div(x, {table.h_wad})')})",
         f"    x := mod(x, {table.h_wad})",
         f"    p := add(sdiv(mul(mload(add(t, {32 * DEGREE})), x), 1000000000000000000), mload(add(t, {32 * (DEGREE - 1)})))",
     ]
@@ -123,17 +122,17 @@ def _yul_cdf(table: Table, indent: str) -> str:
     return "\n".join(indent + line for line in lines)
 
 
-def _yul_cdf_inline(table: Table, indent: str, arg: str, out: str) -> str:
-    """The same N(x) as a Yul block computing `out` from the expression `arg` (t = the table pointer
-    in q[5]); inlined in the kernel to save two function calls per scenario."""
-    row = 32 * (DEGREE + 1)
+def _yul_cdf_inline(table: Table, indent: str, arg: str, slot: str) -> str:
+    """The same N(x) as a Yul block storing N(arg) at memory `slot` (the table pointer is q[5]);
+    inlined in the kernel, where two function calls per scenario cost more than the two words of
+    scratch memory."""
     lines = [
         "{",
         f"    let x := {arg}",
         "    let m := sar(255, x)",
         "    x := sub(xor(x, m), m)",
-        f"    x := xor(x, mul(xor(x, {table.x_cap}), gt(x, {table.x_cap})))",
-        f"    let c := add(mload(add(q, 0xa0)), mul(div(x, {table.h_wad}), {row}))",
+        f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
+        f"    let c := add(mload(add(q, 0xa0)), {_row_offset(f'div(x, {table.h_wad})')})",
         f"    x := mod(x, {table.h_wad})",
         f"    let p := add(sdiv(mul(mload(add(c, {32 * DEGREE})), x), 1000000000000000000), mload(add(c, {32 * (DEGREE - 1)})))",
     ]
@@ -143,10 +142,16 @@ def _yul_cdf_inline(table: Table, indent: str, arg: str, out: str) -> str:
     ]
     lines += [
         "    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))",
-        f"    {out} := add(and(m, 1000000000000000000), sub(xor(p, m), m))",
+        f"    mstore({slot}, add(and(m, 1000000000000000000), sub(xor(p, m), m)))",
         "}",
     ]
     return "\n".join(indent + line for line in lines)
+
+
+def _row_offset(index: str) -> str:
+    """Byte offset of a table row: a shift when the row size is a power of two."""
+    row = 32 * (DEGREE + 1)
+    return f"shl({row.bit_length() - 1}, {index})" if row & (row - 1) == 0 else f"mul({index}, {row})"
 
 
 def solidity(table: Table, error: float) -> str:
@@ -161,8 +166,8 @@ def solidity(table: Table, error: float) -> str:
         error=f"{error:.2e}",
         bound=math.ceil(error * 1e18 * 1.01),
         ncdf=_yul_cdf(table, " " * 12),
-        n1=_yul_cdf_inline(table, " " * 16, "d1", "n1"),
-        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, mload(add(q, 0x20)))", "n2"),
+        n1=_yul_cdf_inline(table, " " * 16, "d1", "add(q, 0x140)"),
+        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, mload(add(q, 0x20)))", "add(q, 0x160)"),
         stores=_table_stores(table, " " * 12),
     )
 
@@ -215,9 +220,9 @@ library Black76NormalCdf {{
     /// @notice For j in [0, count): acc[outBase + j] += size * value(p), p = pFrom + j * pStep, where
     ///         value(p) is the undiscounted Black-76 value (floored at 0) at forward forwards[p],
     ///         log-moneyness ln(F_p / K) = lnMult[p] - k and total standard deviation s (> 0).
-    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase], in
-    ///        memory: the stack is too shallow for them as parameters.
-    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[10] memory q)
+    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase, and two
+    ///        scratch words for N(d1) and N(d2)], in memory: the stack is too shallow for them.
+    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[12] memory q)
         internal
         pure
     {{
@@ -229,14 +234,12 @@ library Black76NormalCdf {{
                 out := add(out, 0x20)
                 off := add(off, shl(5, mload(add(q, 0xe0))))
             }} {{
-                let d1 := mload(add(q, 0x20))
-                d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), d1), sdiv(d1, 2))
-                let n1 := 0
+                let s := mload(add(q, 0x20))
+                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
 {n1}
-                let n2 := 0
 {n2}
                 let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, n1), mul(mload(add(q, 0x40)), n2)), 1000000000000000000)
+                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(mload(add(q, 0x40)), mload(add(q, 0x160)))), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
                 v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
                 v := mul(v, sgt(v, 0))

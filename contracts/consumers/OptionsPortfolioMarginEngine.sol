@@ -200,7 +200,8 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
             uint64 expiry = _expiryOf(slot);
             if (expiry > block.timestamp) continue;
             bytes32 underlying = _underlyings[_indexOf(slot) - 1];
-            // slither-disable-next-line calls-loop
+            // Only the frozen price matters here, not when it was observed.
+            // slither-disable-next-line calls-loop,unused-return
             try _oracle.settlementPrice(underlying, expiry) returns (uint256 price, uint64) {
                 _emitSettled(account, underlying, slot, price);
                 slots[i] = slots[slots.length - 1];
@@ -474,6 +475,8 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         _requireFresh(underlying, shocks.observedAt, maxAge);
         if (shocks.priceMove >= 1e18) revert PortfolioMarginBadOracleData(underlying, 0);
         ScenarioGrid.Moves memory mv = ScenarioGrid.moves(shocks.priceMove, cdfTable);
+        // Zeroed by the allocation: the scenario values start at 0.
+        // slither-disable-next-line uninitialized-local
         int256[15] memory acc;
         if (book.linear[index] != 0) {
             // slither-disable-next-line calls-loop
@@ -498,8 +501,8 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         IVolSurfaceOracle.Shocks memory shocks
     ) private view {
         (uint64[] memory expiries, ScenarioGrid.Expiry[] memory cache) = _caches(options.length);
-        uint256 cached;
-        uint256 last;
+        uint256 cached = 0;
+        uint256 last = 0;
         for (uint256 i; i < options.length; ++i) {
             uint256 slot = options[i];
             if (_indexOf(slot) != index) continue;

@@ -300,8 +300,8 @@ library Black76NormalCdf {
             function ncdf(x, t) -> p {
                 let m := sar(255, x)
                 x := sub(xor(x, m), m)
-                x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
-                t := add(t, mul(div(x, 100000000000000000), 128))
+                if gt(x, 6499999999999999999) { x := 6499999999999999999 }
+                t := add(t, shl(7, div(x, 100000000000000000)))
                 x := mod(x, 100000000000000000)
                 p := add(sdiv(mul(mload(add(t, 96)), x), 1000000000000000000), mload(add(t, 64)))
                 p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(t, 32)))
@@ -315,9 +315,9 @@ library Black76NormalCdf {
     /// @notice For j in [0, count): acc[outBase + j] += size * value(p), p = pFrom + j * pStep, where
     ///         value(p) is the undiscounted Black-76 value (floored at 0) at forward forwards[p],
     ///         log-moneyness ln(F_p / K) = lnMult[p] - k and total standard deviation s (> 0).
-    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase], in
-    ///        memory: the stack is too shallow for them as parameters.
-    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[10] memory q)
+    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase, and two
+    ///        scratch words for N(d1) and N(d2)], in memory: the stack is too shallow for them.
+    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[12] memory q)
         internal
         pure
     {
@@ -329,36 +329,34 @@ library Black76NormalCdf {
                 out := add(out, 0x20)
                 off := add(off, shl(5, mload(add(q, 0xe0))))
             } {
-                let d1 := mload(add(q, 0x20))
-                d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), d1), sdiv(d1, 2))
-                let n1 := 0
+                let s := mload(add(q, 0x20))
+                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
                 {
                     let x := d1
                     let m := sar(255, x)
                     x := sub(xor(x, m), m)
-                    x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
-                    let c := add(mload(add(q, 0xa0)), mul(div(x, 100000000000000000), 128))
+                    if gt(x, 6499999999999999999) { x := 6499999999999999999 }
+                    let c := add(mload(add(q, 0xa0)), shl(7, div(x, 100000000000000000)))
                     x := mod(x, 100000000000000000)
                     let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
-                    n1 := add(and(m, 1000000000000000000), sub(xor(p, m), m))
+                    mstore(add(q, 0x140), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
                 }
-                let n2 := 0
                 {
                     let x := sub(d1, mload(add(q, 0x20)))
                     let m := sar(255, x)
                     x := sub(xor(x, m), m)
-                    x := xor(x, mul(xor(x, 6499999999999999999), gt(x, 6499999999999999999)))
-                    let c := add(mload(add(q, 0xa0)), mul(div(x, 100000000000000000), 128))
+                    if gt(x, 6499999999999999999) { x := 6499999999999999999 }
+                    let c := add(mload(add(q, 0xa0)), shl(7, div(x, 100000000000000000)))
                     x := mod(x, 100000000000000000)
                     let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
-                    n2 := add(and(m, 1000000000000000000), sub(xor(p, m), m))
+                    mstore(add(q, 0x160), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
                 }
                 let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, n1), mul(mload(add(q, 0x40)), n2)), 1000000000000000000)
+                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(mload(add(q, 0x40)), mload(add(q, 0x160)))), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
                 v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
                 v := mul(v, sgt(v, 0))

@@ -36,7 +36,7 @@ library ScenarioGrid {
     ///         and `q`, the kernel's scratch words (see Black76NormalCdf.addRow), reused by every option.
     struct Moves {
         uint256 cdfTable;
-        int256[10] q;
+        int256[12] q;
         int256[9] move;
         int256[9] lnMult;
         int256[9] mult;
@@ -122,7 +122,7 @@ library ScenarioGrid {
         int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
         int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
         // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
-        int256[10] memory q = mv.q;
+        int256[12] memory q = mv.q;
         // forge-lint: disable-next-line(unsafe-typecast)
         (q[0], q[1], q[2], q[3], q[4], q[5]) = (k, s, strike, isCall ? int256(1) : int256(0), size, int256(mv.cdfTable));
         // Three rows, one call site (the kernel is large): unchanged vol over all 9 moves, then vol up
@@ -157,9 +157,9 @@ library ScenarioGrid {
     function addLinear(int256[15] memory acc, Moves memory mv, int256 size, int256 spot) internal pure {
         int256[9] memory move = mv.move;
         unchecked {
-            // |size| <= 1e27, spot <= 1e30, |x| <= 3e18: |size * spot * x / 1e18| < 2^200.
+            // |size| <= 1e27, spot <= 1e30, |x| <= 3e18: |size * spot * x| <= 3e75 < 2^255.
             for (uint256 s; s < SCENARIOS; ++s) {
-                acc[s] += size * (spot * move[moveOf(s)] / WAD);
+                acc[s] += size * spot * move[moveOf(s)] / WAD;
             }
         }
     }

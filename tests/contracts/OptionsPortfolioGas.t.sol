@@ -65,7 +65,7 @@ contract OptionsPortfolioGasTest is OptionsPortfolioBase {
         ScenarioGrid.Moves memory mv = ScenarioGrid.moves(0.16e18, Black76NormalCdf.table());
         int256[9] memory fwd;
         for (uint256 p; p < 9; ++p) fwd[p] = 100_000e18 * mv.mult[p] / 1e18;
-        int256[10] memory q = [int256(0.05e18), 0.2e18, 95_000e18, 0, -1e18, int256(mv.cdfTable), 0, 1, 9, 0];
+        int256[12] memory q = [int256(0.05e18), 0.2e18, 95_000e18, 0, -1e18, int256(mv.cdfTable), 0, 1, 9, 0, 0, 0];
         g = gasleft();
         Black76NormalCdf.addRow(acc, mv.lnMult, fwd, q);
         emit log_named_uint("addRow, per scenario (9 scenarios)", (g - gasleft()) / 9);
