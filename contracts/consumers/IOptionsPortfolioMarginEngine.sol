@@ -202,7 +202,8 @@ interface IOptionsPortfolioMarginEngine {
         view
         returns (uint256 initialWad, uint256 maintenanceWad);
 
-    /// @notice Whether `liquidate(account)` would succeed now.
+    /// @notice Whether `liquidate(account)` would succeed now; reverts like `liquidate` while the data
+    ///         the book needs is unusable (then no liquidation can succeed either).
     function isLiquidatable(address account) external view returns (bool);
 
     /// @notice The end of the liquidation grace period of the account's underlyings, 0 if none now.
