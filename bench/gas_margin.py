@@ -127,7 +127,9 @@ def deploy(w3: Web3, out_dir: Path | None) -> Stack:
 
 def deploy_real(w3: Web3, out_dir: Path | None) -> Stack:
     """The engine on a real VolSurfaceOracle sharing a fresh RiskOracle stack's signers."""
-    config = load_deploy_config().model_copy(update={"models": ("0x" + MODEL.hex(),), "adapters": ()})
+    config = load_deploy_config().model_copy(
+        update={"models": ("0x" + MODEL.hex(),), "adapters": (), "surface": None}
+    )
     deployer = resolve_account(config.deployer)
     deployment = deploy_stack(w3, deployer, config, out_dir)
     surface_config = SurfaceOracleConfig(
