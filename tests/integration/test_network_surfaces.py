@@ -1,6 +1,7 @@
 """Surfaces through the oracle network on a real anvil: 5 nodes (k = 3) fit recorded Deribit chains,
 the round's leader proposes its surfaces, followers co-sign what matches their own fit, and the
-VolSurfaceOracle stores them.
+VolSurfaceOracle stores them; the options portfolio margin engine then margins a short put on them,
+and refuses the same trade once the surface is older than its max age (closing stays possible).
 
 Each node runs the production provider (service.surfaces.ChainReplay over two real snapshots, two
 rounds per chain) and the production surface round (network.surface_round); risk observations are
@@ -15,11 +16,14 @@ import csv
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
+from oracle_node.chain.contracts import ContractReverted, ContractWrapper, TestUSD, TxResult
 from oracle_node.chain.deploy import (
     SurfaceBoundsConfig,
     SurfaceOracleConfig,
@@ -161,10 +165,48 @@ def test_network__five_nodes__surfaces_fitted_cosigned_and_stored(
             want = math.sqrt(_w_atm(sl) / sl.t)  # the fit's own ATM vol (t on the fit's year basis)
             assert abs(vol - want) < 1e-4, (u.surface.underlying, expiry, vol, want)
 
+    engine_refuses_stale_surface(Web3(HTTPProvider(anvil.url)), oracle)
+
     # the doctored node's surfaces (several vol points off) never got an honest co-signature
     doctored_outcomes = [o for o, _ in cluster.members[4].outcomes if o.kind == "surface"]
     assert doctored_outcomes and not [o for o in doctored_outcomes if o.status == "included"]
     assert any(o.status == "no_quorum" for o in doctored_outcomes), doctored_outcomes
+
+
+class PortfolioEngine(ContractWrapper):
+    ARTIFACT = "OptionsPortfolioMarginEngine"
+
+    def call(self, function: str, *args: Any) -> Any:
+        return self._call(function, *args)
+
+    def send(self, function: str, *args: Any, sender: str) -> TxResult:
+        return self._send(function, *args, sender=sender)
+
+
+def engine_refuses_stale_surface(w3: Web3, oracle: VolSurfaceOracle) -> None:
+    """A short BTC put margins on the fresh surface; after max age the same trade reverts stale."""
+    owner, trader = w3.eth.accounts[0], w3.eth.accounts[7]
+    usd = TestUSD.deploy(w3, owner, owner)
+    engine = PortfolioEngine.deploy(w3, owner, oracle.address, usd.address, owner, 0, 8 * 10**17)
+    btc = onchain.underlying_id("BTC")
+    observed = oracle.get_spot(btc)[1]
+    max_age = int(w3.eth.get_block("latest")["timestamp"]) - observed + 30
+    engine.send("listUnderlying", btc, max_age, sender=owner)
+    usd.mint(trader, 10**12, sender=owner)
+    usd.approve(engine.address, 10**12, sender=trader)
+    engine.send("deposit", 10**12, sender=trader)  # 1,000,000 USD (6 decimals)
+    expiry = oracle.expiries_of(btc)[-2]
+    strike = 8 * oracle.get_spot(btc)[0] // 10  # 20 % out of the money
+    engine.send("setOption", btc, expiry, strike, False, -(10**18), sender=trader)
+    assert engine.call("initialMargin", trader) > 0
+    w3.provider.make_request("evm_increaseTime", [60])
+    w3.provider.make_request("evm_mine", [])
+    with pytest.raises(ContractReverted) as info:
+        engine.send("setOption", btc, expiry, strike, False, -2 * 10**18, sender=trader)
+    stale = "0x" + keccak(text="PortfolioMarginStaleData(bytes32,uint64,uint256)")[:4].hex()
+    assert info.value.raw.startswith(stale) and btc.hex() in info.value.raw, info.value
+    engine.send("setOption", btc, expiry, strike, False, 0, sender=trader)  # reducing a short: no oracle
+    assert engine.call("optionsOf", trader) == []
 
 
 def _w_atm(sl: object) -> float:
