@@ -21,8 +21,8 @@ It rises with sigma and falls as the reference grows. Flags do not enter it (the
 the score is a probability, not a penalty table.
 
 Why not P(loss over h > the published maintenance margin): MM is sized from the same forecast
-(MM >= VaR99, about 0.7 x the ES-based IM), so that probability is about the same, 1-2 %, on every
-day. It would say nothing a protocol could act on.
+(MM >= VaR99, about 0.7 x the ES-based IM), so that probability is 0.2-1.2 % on every day, and it
+falls as vol rises (t4..t8, sigma 1..8 %/day). It would say nothing a protocol could act on.
 
 Confidence: the product of three fractions, each in 0..1:
     confidence = guard_confidence * model_agreement * data_sufficiency          (rounded down)
