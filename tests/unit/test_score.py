@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from oracle_node.research.backtest.engine import WalkForwardConfig, walk_forward
+from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.score_calibration import (
     implied_t,
     reliability,
@@ -18,6 +20,7 @@ from oracle_node.research.backtest.score_calibration import (
 )
 from oracle_node.risk.score import exceedance_probability, reference_move
 from oracle_node.risk.tails import t_tail_multipliers
+from oracle_node.sources.bundled import resolve
 
 
 def test_exceedance_probability__normal_and_t__closed_forms() -> None:
@@ -109,3 +112,20 @@ def test_reliability__two_bins__counts_and_frequencies() -> None:
     assert [b["days"] for b in bins] == [2, 2]
     assert bins[0]["observed"] == 0.5 and bins[1]["observed"] == 1.0
     assert bins[1]["mean_score"] == pytest.approx(0.96)
+
+
+def test_score_on_btc_2016_2026__uses_its_range__ordinary_days_not_in_top_decile() -> None:
+    """Issue 12's range requirement, computed on the bundled BTC file with the cheapest baseline
+    (EWMA-normal, walk-forward): no decile of 0..10000 holds more than a third of the days, no
+    ordinary day scores in the top decile, and the score beats climatology out of sample."""
+    h = load_prices(resolve("bundled:btc_usd_daily"), "BTC")
+    r = np.diff(np.log(h.close))
+    test = r.size - 365
+    path = walk_forward(r, WalkForwardConfig(0.01, 365, test, 1, 0, 0), ["ewma_normal"], None, 1)[
+        "ewma_normal"
+    ]
+    c = score_calibration(r, r.size - test, path.var, path.es, 0.01, 2)
+    assert c["days_with_outcome"] == test - 1
+    assert c["max_decile_share"] <= 1 / 3
+    assert c["ordinary_days"] > 1000 and c["ordinary_top_decile_share"] == 0.0
+    assert c["brier"] < c["brier_climatology"]
