@@ -123,7 +123,7 @@ def _yul_cdf(table: Table, indent: str) -> str:
 
 
 def _yul_cdf_inline(table: Table, indent: str, arg: str, slot: str) -> str:
-    """The same N(x) as a Yul block storing N(arg) at memory `slot` (the table pointer is q[5]);
+    """The same N(x) as a Yul block storing N(arg) at memory `slot` (t is the table pointer);
     inlined in the kernel, where two function calls per scenario cost more than the two words of
     scratch memory."""
     lines = [
@@ -132,7 +132,7 @@ def _yul_cdf_inline(table: Table, indent: str, arg: str, slot: str) -> str:
         "    let m := sar(255, x)",
         "    x := sub(xor(x, m), m)",
         f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
-        f"    let c := add(mload(add(q, 0xa0)), {_row_offset(f'div(x, {table.h_wad})')})",
+        f"    let c := add(t, {_row_offset(f'div(x, {table.h_wad})')})",
         f"    x := mod(x, {table.h_wad})",
         f"    let p := add(sdiv(mul(mload(add(c, {32 * DEGREE})), x), 1000000000000000000), mload(add(c, {32 * (DEGREE - 1)})))",
     ]
@@ -167,7 +167,7 @@ def solidity(table: Table, error: float) -> str:
         bound=math.ceil(error * 1e18 * 1.01),
         ncdf=_yul_cdf(table, " " * 12),
         n1=_yul_cdf_inline(table, " " * 16, "d1", "add(q, 0x140)"),
-        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, mload(add(q, 0x20)))", "add(q, 0x160)"),
+        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, s)", "add(q, 0x160)"),
         stores=_table_stores(table, " " * 12),
     )
 
@@ -230,18 +230,22 @@ library Black76NormalCdf {{
             let off := shl(5, mload(add(q, 0xc0)))
             let out := add(acc, shl(5, mload(add(q, 0x120))))
             let end := add(out, shl(5, mload(add(q, 0x100))))
+            let s := mload(add(q, 0x20))
+            let t := mload(add(q, 0xa0))
+            let k := mload(q)
+            let strike := mload(add(q, 0x40))
+            let half := sdiv(s, 2)
             for {{}} lt(out, end) {{
                 out := add(out, 0x20)
                 off := add(off, shl(5, mload(add(q, 0xe0))))
             }} {{
-                let s := mload(add(q, 0x20))
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
+                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), k), 1000000000000000000), s), half)
 {n1}
 {n2}
                 let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(mload(add(q, 0x40)), mload(add(q, 0x160)))), 1000000000000000000)
+                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(strike, mload(add(q, 0x160)))), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
+                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
                 v := mul(v, sgt(v, 0))
                 mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
             }}

@@ -325,18 +325,22 @@ library Black76NormalCdf {
             let off := shl(5, mload(add(q, 0xc0)))
             let out := add(acc, shl(5, mload(add(q, 0x120))))
             let end := add(out, shl(5, mload(add(q, 0x100))))
+            let s := mload(add(q, 0x20))
+            let t := mload(add(q, 0xa0))
+            let k := mload(q)
+            let strike := mload(add(q, 0x40))
+            let half := sdiv(s, 2)
             for {} lt(out, end) {
                 out := add(out, 0x20)
                 off := add(off, shl(5, mload(add(q, 0xe0))))
             } {
-                let s := mload(add(q, 0x20))
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), mload(q)), 1000000000000000000), s), sdiv(s, 2))
+                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), k), 1000000000000000000), s), half)
                 {
                     let x := d1
                     let m := sar(255, x)
                     x := sub(xor(x, m), m)
                     if gt(x, 6499999999999999999) { x := 6499999999999999999 }
-                    let c := add(mload(add(q, 0xa0)), shl(7, div(x, 100000000000000000)))
+                    let c := add(t, shl(7, div(x, 100000000000000000)))
                     x := mod(x, 100000000000000000)
                     let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
@@ -344,11 +348,11 @@ library Black76NormalCdf {
                     mstore(add(q, 0x140), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
                 }
                 {
-                    let x := sub(d1, mload(add(q, 0x20)))
+                    let x := sub(d1, s)
                     let m := sar(255, x)
                     x := sub(xor(x, m), m)
                     if gt(x, 6499999999999999999) { x := 6499999999999999999 }
-                    let c := add(mload(add(q, 0xa0)), shl(7, div(x, 100000000000000000)))
+                    let c := add(t, shl(7, div(x, 100000000000000000)))
                     x := mod(x, 100000000000000000)
                     let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
                     p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
@@ -356,9 +360,9 @@ library Black76NormalCdf {
                     mstore(add(q, 0x160), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
                 }
                 let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(mload(add(q, 0x40)), mload(add(q, 0x160)))), 1000000000000000000)
+                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(strike, mload(add(q, 0x160)))), 1000000000000000000)
                 // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(mload(add(q, 0x40)), f)))
+                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
                 v := mul(v, sgt(v, 0))
                 mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
             }
