@@ -186,6 +186,46 @@ class NetworkConfig(NetworkSettings):
     listen_port: int = Field(default=9470, ge=0, le=65535, description="peer protocol port (0: any)")
 
 
+class SurfacesConfig(BaseModel):
+    """The `surfaces:` section: this node also fits implied-vol surfaces and co-signs surface reports
+    for the VolSurfaceOracle (network.surface_round), through the same rounds, key and sender.
+
+    Live (no `chains`): every `every_rounds`-th round fetches each currency's Deribit chain from
+    `deribit_url` and fits it. Replay: `chains` (recorded Deribit snapshot CSVs) are published in date
+    order, one per `rounds_per_chain` rounds from `start_round` (every node of a network must name the
+    same; a single operator may leave it to its first round). The tolerance fields are how far a
+    leader's surfaces may lie from this node's own and still get its signature (same on every node).
+    """
+
+    model_config = _FROZEN
+    oracle_address: str = Field(description="VolSurfaceOracle address (deployment JSON: surface_oracle)")
+    currencies: tuple[str, ...] = Field(default=("BTC", "ETH"), min_length=1)
+    every_rounds: int = Field(default=1, ge=1)
+    deribit_url: str = "https://www.deribit.com"
+    chains: tuple[Path, ...] = ()
+    rounds_per_chain: int = Field(default=1, ge=1)
+    start_round: int | None = Field(
+        default=None, ge=0, description="replay's first round; None: the node's first (set it in a network)"
+    )
+    tolerance_vol: float = Field(default=0.01, gt=0, description="implied vol, absolute (0.01 = 1 vol point)")
+    tolerance_forward: float = Field(default=0.005, gt=0, description="relative")
+    tolerance_spot: float = Field(default=0.005, gt=0, description="relative")
+    tolerance_shock_bp: int = Field(default=500, ge=0)
+
+    @field_validator("oracle_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return ChainConfig._checksum(value) or value
+
+    @field_validator("chains")
+    @classmethod
+    def _files(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        missing = [str(p) for p in value if not p.is_file()]
+        if missing:
+            raise ValueError(f"chain files not found: {', '.join(missing)}")
+        return value
+
+
 class NodeConfig(BaseSettings):
     """Everything a node needs; built once by the CLI and passed down."""
 
@@ -204,6 +244,9 @@ class NodeConfig(BaseSettings):
     service: ServiceConfig = ServiceConfig()
     network: NetworkConfig | None = Field(
         default=None, description="k-of-n network mode; absent = single operator (k = 1)"
+    )
+    surfaces: SurfacesConfig | None = Field(
+        default=None, description="also publish implied-vol surfaces (VolSurfaceOracle); absent = no"
     )
 
     @classmethod

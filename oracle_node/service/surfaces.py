@@ -1,5 +1,8 @@
 """This node's surface observations for the network's surface rounds (network.surface_round).
 
+`LiveChains` fetches Deribit's option chains (sources.deribit) every `every_rounds` rounds and fits
+them; `ChainReplay` replays recorded chains.
+
 A `ChainReplay` replays recorded option chains (Deribit snapshot CSVs) in date order, one chain per
 `rounds_per_chain` rounds, as the risk replay maps data hours to round slots. Each chain is fitted
 once (options.build.fit_chain: SVI per expiry, no-arbitrage enforced). A replay compresses weeks of
@@ -37,6 +40,8 @@ from oracle_node.network.errors import NothingDue
 from oracle_node.network.surface_round import SurfaceObservation
 from oracle_node.options.build import ChainFit, fit_chain
 from oracle_node.options.chain import read_chain
+from oracle_node.options.live import chain_from_live
+from oracle_node.options.live import inputs_hash as live_inputs_hash
 from oracle_node.options.onchain import Shocks
 from oracle_node.options.shocks import (
     FIXED_DOWN,
@@ -48,6 +53,8 @@ from oracle_node.options.shocks import (
     clip,
 )
 from oracle_node.options.surface import Surface
+from oracle_node.sources.deribit import DeribitOptionsSource
+from oracle_node.sources.deribit import OptionChain as LiveChain
 
 log = get_logger(__name__)
 Z_995 = 2.5758293035489004
@@ -116,7 +123,7 @@ class ChainReplay:
     """Recorded chains replayed one per `rounds_per_chain` rounds from `start_round` (see module doc)."""
 
     chains: Sequence[Path]
-    start_round: int
+    start_round: int | None  # None: the first round asked about (a single operator); a network sets it
     rounds_per_chain: int
     sizer: ShockSizer
     stored_round: Callable[[], int]  # the chain's highest stored surface round over our underlyings
@@ -130,6 +137,8 @@ class ChainReplay:
         self.chains = sorted(self.chains, key=lambda p: read_chain(p).observed_at)
 
     def index_of(self, round_: int) -> int | None:
+        if self.start_round is None:
+            self.start_round = round_
         offset = round_ - self.start_round
         if offset < 0 or offset >= len(self.chains) * self.rounds_per_chain:
             return None
@@ -142,6 +151,7 @@ class ChainReplay:
         i = self.index_of(round_)
         if i is None:
             raise NothingDue(f"round {round_}: no recorded chain for it")
+        assert self.start_round is not None  # set by index_of
         first = self.start_round + i * self.rounds_per_chain
         if self.stored_round() >= first:
             raise NothingDue(f"round {round_}: chain {i} already landed")
@@ -172,3 +182,34 @@ def _shifted(surface: Surface, shift: timedelta, slot: datetime) -> Surface | No
         if expiry > slot:
             slices.append(dataclasses.replace(s, expiry=expiry))
     return dataclasses.replace(surface, slices=tuple(slices)) if slices else None
+
+
+@dataclass
+class LiveChains:
+    """Live Deribit chains, fetched and fitted every `every_rounds` rounds (other rounds: nothing due).
+
+    Each currency's book summary and index come from its DeribitOptionsSource; a fetch or fit failure
+    is the round's failure (a later attempt of the round tries again, the node logs it).
+    """
+
+    sources: Sequence[DeribitOptionsSource]
+    every_rounds: int
+    sizer: ShockSizer
+    model_hash: bytes = field(default_factory=surface_model_hash)
+
+    async def __call__(self, round_: int, slot_time: int) -> SurfaceObservation:
+        if round_ % self.every_rounds:
+            raise NothingDue(f"round {round_}: surfaces every {self.every_rounds} rounds")
+        try:
+            chains = await asyncio.gather(*(s.fetch_chain(slot_time) for s in self.sources))
+        finally:  # one HTTP session per fetch: nothing is left open on the node's loop between rounds
+            for source in self.sources:
+                await source.close()
+        return await asyncio.to_thread(self._fit, chains, slot_time)
+
+    def _fit(self, chains: Sequence[LiveChain], slot_time: int) -> SurfaceObservation:
+        fit = fit_chain(chain_from_live(chains, slot_time))
+        surfaces = tuple(u.surface for u in fit.underlyings)
+        when = datetime.fromtimestamp(slot_time, UTC)
+        shocks = {s.underlying: self.sizer.shocks(s, when) for s in surfaces}
+        return SurfaceObservation(surfaces, shocks, self.model_hash, live_inputs_hash(chains))

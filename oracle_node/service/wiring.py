@@ -13,6 +13,7 @@ from web3.exceptions import Web3Exception
 
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.rpc import make_web3
+from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.tx import TxSender
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
@@ -21,9 +22,12 @@ from oracle_node.logs import redact_text, scrub_url
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.network import ContractChain, Domain
-from oracle_node.network.chain_view import PendingBlockWeb3
+from oracle_node.network.chain_view import ContractSurfaceChain, PendingBlockWeb3
 from oracle_node.network.reorg import ReorgWatcher
+from oracle_node.network.schedule import RoundClock
 from oracle_node.network.settings import NetworkSettings
+from oracle_node.network.surface_round import SurfaceRounds, SurfaceTolerance
+from oracle_node.options.onchain import underlying_id
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
 from oracle_node.service.feeds import LiveFeed
 from oracle_node.service.health import HealthState
@@ -32,6 +36,8 @@ from oracle_node.service.metrics import NodeMetrics
 from oracle_node.service.network_run import MeteredNode, NetworkRun, metered_provider, on_outcome
 from oracle_node.service.observer import ChainBounds, LiveObserver, PipelineObserver, ReplaySchedule
 from oracle_node.service.pipeline import NodePipeline
+from oracle_node.service.surfaces import ChainReplay, LiveChains, ShockSizer
+from oracle_node.sources.deribit import DeribitOptionsSource
 from oracle_node.sources.history import load_history
 from oracle_node.sources.replay import TickReplay
 from oracle_node.sources.tick import Tick
@@ -143,9 +149,10 @@ def build_network(
     chain = ContractChain(ctx.oracle, sender, view)
     store = NodeStore.open(cfg.service.store_path)
     provider = metered_provider(observer, metrics, health, store, settings.observe_timeout_s)
+    surfaces = surface_rounds(cfg, settings, store, signer, sender)
     node = MeteredNode(
         metrics=metrics, settings=settings, domain=Domain(cfg.chain.chain_id, ctx.oracle.address), signer=signer,
-        store=store, chain=chain, provider=provider,
+        store=store, chain=chain, provider=provider, surfaces=surfaces,
         markets=tuple(markets), on_outcome=on_outcome(metrics, tuple(markets), store, signer.address),
     )  # fmt: skip
     run = NetworkRun(node, ReorgWatcher(store, chain), store, schedule_round, observer)
@@ -153,6 +160,39 @@ def build_network(
     if isinstance(observer, LiveObserver) and observer.feed is not None:
         run.closers.append(observer.feed.close)
     return run, metrics, health
+
+
+def surface_rounds(
+    cfg: NodeConfig, settings: NetworkSettings, store: NodeStore, signer: KeystoreSigner, sender: TxSender
+) -> SurfaceRounds | None:
+    """The node's surface rounds when the config has `surfaces:` (live Deribit or a chain replay),
+    submitting through the node's own TxSender (one nonce sequence with the risk reports)."""
+    sc = cfg.surfaces
+    if sc is None:
+        return None
+    w3 = make_web3(cfg.chain.rpc_url.get_secret_value())
+    if not w3.eth.get_code(sc.oracle_address):
+        raise ConfigError(f"surfaces.oracle_address = {sc.oracle_address}: no contract code on the chain")
+    oracle = VolSurfaceOracle(w3, sc.oracle_address)
+    ids = [underlying_id(c) for c in sc.currencies]
+    surface_chain = ContractSurfaceChain(oracle, sender)
+    sizer = ShockSizer()
+    provider: ChainReplay | LiveChains
+    if sc.chains:
+        provider = ChainReplay(sc.chains, sc.start_round, sc.rounds_per_chain, sizer,
+                               lambda: surface_chain.stored_round(ids), settings.period_s)  # fmt: skip
+    else:
+        sources = [DeribitOptionsSource(c, f"{c}-USD", base_url=sc.deribit_url) for c in sc.currencies]
+        provider = LiveChains(sources, sc.every_rounds, sizer)
+    tolerance = SurfaceTolerance(
+        sc.tolerance_vol, sc.tolerance_forward, sc.tolerance_spot, sc.tolerance_shock_bp
+    )
+    rounds = SurfaceRounds(
+        settings=settings, clock=RoundClock(settings.genesis, settings.period_s, settings.leader_timeout_s),
+        provider=provider, chain=surface_chain, store=store, signer=signer, chain_id=cfg.chain.chain_id,
+        domain_oracle=sc.oracle_address, tolerance=tolerance,
+    )  # fmt: skip
+    return rounds
 
 
 def observer_and_settings(

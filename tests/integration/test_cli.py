@@ -19,6 +19,8 @@ from oracle_node.chain.anvil import ANVIL_KEYS, Anvil, free_port
 from oracle_node.chain.contracts import RiskOracle
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config
 from oracle_node.chain.rpc import make_web3
+from oracle_node.chain.surface_oracle import VolSurfaceOracle
+from oracle_node.options.onchain import underlying_id
 
 REPO = Path(__file__).resolve().parents[2]
 TICKS = REPO / "examples" / "ticks_2020-03-12.csv"
@@ -278,3 +280,48 @@ def _wait_health(port: int, proc: subprocess.Popen[str]) -> dict:  # type: ignor
             pass
         time.sleep(0.5)
     raise AssertionError("health endpoint never reported a cycle")
+
+
+def test_run__surfaces_section__publishes_a_recorded_chain_to_the_surface_oracle(
+    anvil: Anvil, deployed, shared_data: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`surfaces:` with a recorded chain: the single operator fits it and its surface round lands in
+    the VolSurfaceOracle next to the risk reports (one key, one nonce sequence)."""
+    key = tmp_path / "k.json"
+    key.write_text(json.dumps(Account.encrypt(ANVIL_KEYS[1], "pw")))
+    port = free_port()
+    chain = shared_data / "options" / "deribit_options_snapshot_20260120T092708Z.csv"
+    env = {
+        **os.environ,
+        "ORACLE_CHAIN__RPC_URL": anvil.url,
+        "ORACLE_CHAIN__ORACLE_ADDRESS": deployed.oracle,
+        "ORACLE_SIGNER__KEYSTORE": str(key),
+        "ORACLE_SIGNER__PASSWORD_ENV": "NODE_PW",
+        "NODE_PW": "pw",
+        "ORACLE_SERVICE__REPLAY_TICKS": str(TICKS),
+        "ORACLE_SERVICE__REPLAY_SPEED": "3600",
+        "ORACLE_SERVICE__TICK_INTERVAL_S": "2",
+        "ORACLE_SERVICE__STORE_PATH": str(tmp_path / "s.sqlite"),
+        "ORACLE_SERVICE__HEALTH_PORT": str(port),
+        "ORACLE_SERVICE__METRICS_PORT": str(port),
+        "ORACLE_SURFACES__ORACLE_ADDRESS": str(deployed.surface_oracle),
+        "ORACLE_SURFACES__CHAINS": json.dumps([str(chain)]),
+        "ORACLE_SURFACES__ROUNDS_PER_CHAIN": "3",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "oracle_node.cli", "run", "--config", str(EXAMPLE)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _wait_health(port, proc)
+        led = _wait_metric(port, 'mlra_oracle_surface_rounds_led_total{status="included"}', proc)
+        assert led == 1
+        surface = VolSurfaceOracle(make_web3(anvil.url), str(deployed.surface_oracle))
+        btc = underlying_id("BTC")
+        assert len(surface.expiries_of(btc)) >= 8 and surface.get_spot(btc)[0] > 0
+        expiry = surface.expiries_of(btc)[-1]
+        vol = surface.implied_vol(btc, expiry, surface.get_spot(btc)[0]) / 1e18
+        assert 0.3 < vol < 0.7  # the Dec-2026 expiry's vol near spot in the 2026-01-20 chain: about 47 %
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert '"event":"surface_included"' in err and "Traceback" not in err
