@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -65,12 +66,17 @@ def extra_columns(frame: FeatureFrame) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def arms(asset: str, names: tuple[str, ...] = EXTRA) -> tuple[MlRows, MlRows]:
-    """(plain rows, rows augmented with `names` of EXTRA) with the same `ok` mask."""
+def _files(asset: str) -> tuple[Path, Path, str]:
+    """(own hourly file, the other market's, the other's name)."""
     btc_h = SHARED / "prices" / "binance_btcusdt_spot_1h_2017_2021.csv"
     eth_h = SHARED / "prices" / "binance_ethusdt_spot_1h_2017_2021.csv"
+    return (btc_h, eth_h, "ETH") if asset == "BTC" else (eth_h, btc_h, "BTC")
+
+
+def arms(asset: str, names: tuple[str, ...] = EXTRA) -> tuple[MlRows, MlRows]:
+    """(plain rows, rows augmented with `names` of EXTRA) with the same `ok` mask."""
+    own, other, name = _files(asset)
     funding = SHARED / "funding" / "btc_perp_funding_daily_2019_2026.csv"
-    own, other, name = (btc_h, eth_h, "ETH") if asset == "BTC" else (eth_h, btc_h, "BTC")
     files = FeatureFiles(funding if asset == "BTC" else None, other_prices=other, other_asset=name)
     history = market_history(own, asset, files)
     rows = ml_rows(history)
@@ -118,6 +124,40 @@ def evaluate(
     return res
 
 
+HAR_SETS: dict[str, tuple[str, ...]] = {
+    "close HAR": ("har_d", "har_w", "har_m"),
+    "+ range": ("har_d", "har_w", "har_m", "parkinson_1d", "parkinson_7d"),
+    "+ RV/BV": ("har_d", "har_w", "har_m", "rv_1d", "bv_1d", "rv_intraday_7d"),
+}
+
+
+def har_check(asset: str, fit: tuple[str, str], valid: tuple[str, str]) -> list[dict[str, object]]:
+    """Is the information there? OLS of tomorrow's log RV^2 (intraday) and log r^2 on the logs of
+    squared vols, fitted on `fit` and scored out of sample on `valid`: R^2 against the fit mean."""
+    own, other, _ = _files(asset)
+    files = FeatureFiles(other_prices=other, other_asset="X")
+    h = market_history(own, asset, files)
+    frame = feature_table(h, external_inputs(files))
+    days = np.array([datetime.fromtimestamp(t - 1, UTC).strftime("%Y-%m-%d") for t in h.ts])
+    tr = (days >= fit[0]) & (days <= fit[1])
+    va = (days >= valid[0]) & (days <= valid[1])
+    with np.errstate(divide="ignore"):
+        logsq = {n: np.log(frame.column(n) ** 2) for n in {c for cols in HAR_SETS.values() for c in cols}}
+        targets = {"log RV^2": np.r_[logsq["rv_1d"][1:], np.nan],
+                   "log r^2": np.r_[np.log(np.diff(np.log(h.close)) ** 2), np.nan]}  # fmt: skip
+    out = []
+    for label, cols in HAR_SETS.items():
+        x = np.column_stack([np.ones(len(h)), *(logsq[c] for c in cols)])
+        for tname, y in targets.items():
+            ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
+            beta = np.linalg.lstsq(x[ok & tr], y[ok & tr], rcond=None)[0]
+            err = y[ok & va] - x[ok & va] @ beta
+            base = y[ok & va] - y[ok & tr].mean()
+            out.append({"asset": asset, "set": label, "target": tname, "days": int((ok & va).sum()),
+                        "r2_oos": float(1.0 - np.mean(err**2) / np.mean(base**2))})  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--asset", default="BTC", choices=("BTC", "ETH"))
@@ -125,7 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--valid-start", default="2019-01-01")
     p.add_argument("--valid-end", default="2019-12-31")
     p.add_argument("--features", default=",".join(EXTRA), help="comma-separated subset of EXTRA")
+    p.add_argument(
+        "--har", action="store_true", help="the HAR information check instead (fit 2017-09-20..2018)"
+    )
     a = p.parse_args(argv)
+    if a.har:
+        for row in har_check(a.asset, ("2017-09-20", "2018-12-31"), (a.valid_start, a.valid_end)):
+            print(row)
+        return 0
     names = tuple(n.strip() for n in a.features.split(",") if n.strip())
     unknown = [n for n in names if n not in EXTRA]
     if unknown:
