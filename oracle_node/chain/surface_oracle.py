@@ -133,6 +133,10 @@ class VolSurfaceOracle(ContractWrapper):
     def max_report_age(self) -> int:
         return int(self._call("maxReportAge"))
 
+    def risk_oracle(self) -> str:
+        """The RiskOracle whose signers, models, roles and pause this oracle shares."""
+        return str(self._call("riskOracle"))
+
     def pause(self, sender: Sender) -> TxResult:
         return self._send("pause", sender=sender)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, OracleNodeError
@@ -26,6 +27,7 @@ from oracle_node.service.network_run import serve_network
 from oracle_node.service.observer import ChainBounds, LiveObserver, PipelineObserver
 from oracle_node.service.pipeline import MarketOutcome
 from oracle_node.service.replay import run_replay
+from oracle_node.service.surfaces import surface_model_hash
 from oracle_node.service.wiring import (
     ChainContext,
     build_network,
@@ -228,8 +230,36 @@ def onchain_checks(
             listed = ctx.oracle.get_market_state(m.id).listed
             out.append((f"market {m.id}", listed, "listed" if listed else "not listed on the oracle"))
         out.append(("oracle paused", not ctx.oracle.paused(), "paused" if ctx.oracle.paused() else "live"))
+        if cfg.surfaces is not None:
+            out += _surface_checks(ctx, cfg)
     except OracleNodeError as exc:
         out.append(("on-chain config", False, str(exc)))
+    return out
+
+
+def _surface_checks(ctx: ChainContext, cfg: NodeConfig) -> list[tuple[str, bool, str]]:
+    """`surfaces:`: the VolSurfaceOracle exists, shares this RiskOracle, lists every currency, and the
+    surface model is allow-listed."""
+    assert cfg.surfaces is not None
+    address = cfg.surfaces.oracle_address
+    code = ctx.w3.eth.get_code(address)
+    if not code:
+        return [("surface oracle", False, f"{address} has no code")]
+    surface = VolSurfaceOracle(ctx.w3, address)
+    shared = surface.risk_oracle().lower() == ctx.oracle.address.lower()
+    out = [
+        (
+            "surface oracle",
+            shared,
+            f"{address}, " + ("shares this RiskOracle" if shared else "serves ANOTHER RiskOracle"),
+        )
+    ]
+    listed = {u.rstrip(b"\x00").decode("ascii", "replace") for u in surface.underlyings()}
+    for currency in cfg.surfaces.currencies:
+        ok = currency in listed
+        out.append((f"surface {currency}", ok, "listed" if ok else "not listed on the surface oracle"))
+    allowed = ctx.oracle.is_model_allowed(surface_model_hash())
+    out.append(("surface model allow-list", allowed, "allowed" if allowed else "NOT allow-listed by the DAO"))
     return out
 
 

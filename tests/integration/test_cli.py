@@ -308,6 +308,20 @@ def test_run__surfaces_section__publishes_a_recorded_chain_to_the_surface_oracle
         "ORACLE_SURFACES__CHAINS": json.dumps([str(chain)]),
         "ORACLE_SURFACES__ROUNDS_PER_CHAIN": "3",
     }
+    checked = cli(
+        "check",
+        "--config",
+        str(EXAMPLE),
+        env={k: v for k, v in env.items() if k.startswith(("ORACLE_", "NODE_"))},
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for line in (
+        "ok   surface oracle",
+        "ok   surface BTC",
+        "ok   surface ETH",
+        "ok   surface model allow-list",
+    ):
+        assert line in checked.stdout
     proc = subprocess.Popen([sys.executable, "-m", "oracle_node.cli", "run", "--config", str(EXAMPLE)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
