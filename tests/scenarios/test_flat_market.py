@@ -95,6 +95,7 @@ def test_pipeline__depeg__raises_every_risk_number(outcomes: list[MarketOutcome]
     # The score is P(a 2-day move beyond the market's own typical one): an ordinary day of the peg sits
     # mid-range, the depeg in the top decile (issue 12: no longer a logistic of the vol's level).
     assert 3000 < peg.params.risk_score < 7000 and late.params.risk_score > 9000
+    assert peg.explanation.score.reference_source == "history"  # the pipeline passed the market's own
     assert late.params.liquidation_threshold < peg.params.liquidation_threshold
     deviation = [outcomes[k].decision for k in range(PEG_ROUNDS, PEG_ROUNDS + DEPEG_ROUNDS)]
     assert any(d is not None and d.publish and d.reason == "deviation" for d in deviation)
