@@ -12,12 +12,14 @@ column, a non-numeric or non-finite number, an unknown option type, a bad timest
 from __future__ import annotations
 
 import csv
+import gzip
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -256,8 +258,15 @@ def _quote(row: _Row) -> tuple[OptionQuote, datetime]:
     return quote, row.time("timestamp")
 
 
+def _open(path: Path) -> TextIO:
+    """The CSV as text; a `.gz` file is decompressed on the fly."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return path.open(newline="", encoding="utf-8")
+
+
 def _rows(path: Path) -> Iterator[_Row]:
-    with path.open(newline="", encoding="utf-8") as fh:
+    with _open(path) as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         for name in REQUIRED:
@@ -283,6 +292,8 @@ def read_chain(path: Path | str) -> OptionChain:
         raise DataError(str(path), None, None, exc.reason, "not UTF-8 text") from None
     except csv.Error as exc:
         raise DataError(str(path), None, None, str(exc), "not a CSV file") from None
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz
+        raise DataError(str(path), None, None, str(exc), "unreadable (corrupt gzip?)") from None
     if latest is None:
         raise DataError(str(path), None, None, "", "no option rows")
     return OptionChain(
