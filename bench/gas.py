@@ -260,13 +260,18 @@ def table(report: dict[str, Any]) -> str:
             continue
         b = report["breakdown"].get(key, {})
         if "gas_used" in b:
-            total = f"{value:,}" + (f" ({b['gas_used']:,} total)" if b["markets"] > 1 else "")
+            total = f"{value:,}" + (f" ({b['gas_used']:,} total)" if b.get("markets", 1) > 1 else "")
             rows.append(
-                f"| {key} | {total} | {b['base']:,} | {b['calldata']:,} | {b['execution']:,} | {b['eip7623_floor']:,} |"
+                f"| {key} | {total} | {_fmt(b.get('base'))} | {_fmt(b.get('calldata'))} | {_fmt(b.get('execution'))} "
+                f"| {_fmt(b.get('eip7623_floor'))} |"
             )
         else:
             rows.append(f"| {key} | {value:,} | | | | |")
     return "\n".join(rows)
+
+
+def _fmt(value: int | None) -> str:
+    return f"{value:,}" if value is not None else ""
 
 
 def main(argv: list[str] | None = None) -> int:

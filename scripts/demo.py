@@ -10,6 +10,12 @@
 4. a trader holds a 1M tUSD BTC position in the margin engine; the table shows its maintenance
    requirement as the oracle moves;
 5. prints a summary, writes demo-out/report.html, and stops everything it started.
+
+Then the options phase (oracle_node/demo/options.py), on its own anvil whose clock follows the data:
+the 12 bundled Deribit chains in date order are fitted and published as BTC/ETH surfaces through the
+same kind of 3-node network, and three 1-BTC option books are margined on them by the options
+portfolio margin engine beside a single-volatility model; the report gains the smiles and the margin
+path.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from rich.console import Console
 from rich.live import Live
 
 from oracle_node.chain.anvil import Anvil
+from oracle_node.demo.options import CHAINS_DIR, OptionsPhase, SnapshotRecord
+from oracle_node.demo.options_report import options_section
+from oracle_node.demo.options_report import summary_lines as options_summary
 from oracle_node.demo.report import summary_lines, write_report
 from oracle_node.demo.session import DemoOptions, DemoResult, DemoSession, RoundRecord, hours
 from oracle_node.demo.table import add_rows, new_table
@@ -33,8 +42,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(
-    options: DemoOptions, out: Path, every: int = 1, workdir: Path | None = None
+    options: DemoOptions,
+    out: Path,
+    every: int = 1,
+    workdir: Path | None = None,
+    option_chains: int | None = None,
 ) -> tuple[DemoResult, Path]:
+    """`option_chains`: how many bundled chains the options phase publishes (None: all, 0: skip it)."""
     """Run the demo; node stores go to `workdir` (kept) or a temporary directory (removed)."""
     console = Console(width=None if Console().is_terminal else 200)
     began = time.time()
@@ -59,13 +73,38 @@ def run(
                     add_rows(table, record)
 
             result = asyncio.run(session.run(on_round))
-    result.wall_s = time.time() - began
     console.print()  # Live leaves the cursor after the table's last border when output is not a terminal
     for line in summary_lines(result):
         console.print(line)
-    path = write_report(result, out)
+    snapshots = run_options(console, workdir, option_chains)
+    result.wall_s = time.time() - began
+    console.print(f"wall time, both phases: {result.wall_s:.1f} s")
+    path = write_report(result, out, section=options_section(snapshots))
     console.print(f"HTML report: {path}")
     return result, path
+
+
+def run_options(console: Console, workdir: Path | None, chains: int | None) -> list[SnapshotRecord]:
+    """The options phase (module docstring), one line per snapshot as it lands."""
+    paths = sorted(CHAINS_DIR.glob("*.csv.gz"))[: chains if chains is not None else None]
+    if not paths:
+        return []
+    console.print(f"options phase: {len(paths)} Deribit chains, data time, 3 nodes (k = 2)")
+
+    def show(r: SnapshotRecord) -> None:
+        day = time.strftime("%Y-%m-%d", time.gmtime(r.observed_at))
+        if not r.landed:
+            console.print(f"  {day}: NOT published")
+            return
+        books = "; ".join(f"{n} IM {v[0]:,.0f} (single vol {v[2]:,.0f})" for n, v in r.margins.items())
+        console.print(f"  {day}: round {r.round} by {r.leader}, {r.gas_used:,} gas, BTC {r.spot:,.0f}, "
+                      f"ATM {100 * r.atm_vol:.1f} %; {books}")  # fmt: skip
+
+    with tempfile.TemporaryDirectory(prefix="mlra-demo-options-") as tmp:
+        records = OptionsPhase(workdir or Path(tmp), chains=paths).run(show)
+    for line in options_summary(records):
+        console.print(line)
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--period", type=float, default=DemoOptions.period_s, help="seconds per round")
     p.add_argument("--every", type=int, default=1, help="show every Nth round (plus every event)")
     p.add_argument("--out", type=Path, default=REPO / "demo-out" / "report.html")
+    p.add_argument(
+        "--option-chains", type=int, default=None, help="bundled chains in the options phase (0: skip)"
+    )
     args = p.parse_args(argv)
     configure_logging("ERROR")
-    run(DemoOptions(start=args.start, end=args.end, period_s=args.period), args.out, args.every)
+    run(DemoOptions(start=args.start, end=args.end, period_s=args.period), args.out, args.every,
+        option_chains=args.option_chains)  # fmt: skip
     return 0
 
 

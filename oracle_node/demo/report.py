@@ -130,7 +130,8 @@ def summary_lines(result: DemoResult) -> list[str]:
     return lines
 
 
-def write_report(result: DemoResult, path: Path, extra: Sequence[str] = ()) -> Path:
+def write_report(result: DemoResult, path: Path, extra: Sequence[str] = (), section: str = "") -> Path:
+    """The page; `section` is appended HTML (the options phase's, already escaped)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     items = "".join(f"<li>{html.escape(line)}</li>" for line in [*summary_lines(result), *extra])
     plots = "".join(f'<div class="chart">{c.render()}</div>' for c in charts(result))
@@ -141,6 +142,6 @@ def write_report(result: DemoResult, path: Path, extra: Sequence[str] = ()) -> P
         ".chart{margin:1.2em 0}</style></head><body>"
         "<h1>MLRA risk oracle network: 3 nodes, k = 2, through 2020-03-12</h1>"
         f"<p>Oracle {html.escape(result.deployment.oracle)} on chain {result.deployment.chain_id}; "
-        f"signers {html.escape(', '.join(result.deployment.signers))}.</p><ul>{items}</ul>{plots}</body></html>",
+        f"signers {html.escape(', '.join(result.deployment.signers))}.</p><ul>{items}</ul>{plots}{section}</body></html>",
     )
     return path

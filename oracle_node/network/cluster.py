@@ -56,6 +56,7 @@ class LocalCluster:
     tx_policy: TxPolicy = field(default_factory=lambda: TxPolicy(poll_interval_s=0.05, receipt_timeout_s=20))
     chain_factory: Callable[[Member], OracleChain] | None = None
     surface_oracle: str | None = None  # the VolSurfaceOracle that members with a surface provider feed
+    now: Callable[[], float] = time.time  # every member's clock (a replay in data time passes its own)
 
     @classmethod
     def create(
@@ -98,6 +99,7 @@ class LocalCluster:
             markets=self.markets,
             on_outcome=lambda outcome: member.outcomes.append((outcome, time.time())),
             surfaces=self._surfaces(member, settings, chain),
+            now=self.now,
         )
         await member.node.start()
         return member.node
@@ -122,6 +124,7 @@ class LocalCluster:
             signer=member.signer,
             chain_id=self.domain.chain_id,
             domain_oracle=self.surface_oracle,
+            now=self.now,
         )
 
     async def kill(self, member: Member) -> None:

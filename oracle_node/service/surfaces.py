@@ -129,6 +129,7 @@ class ChainReplay:
     stored_round: Callable[[], int]  # the chain's highest stored surface round over our underlyings
     period_s: float  # the network's round period (to place the replay's first slot)
     model_hash: bytes = field(default_factory=surface_model_hash)
+    rebase: bool = True  # False: the rounds run in data time (the chain's clock is the snapshots')
     _fits: dict[int, tuple[ChainFit, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -157,7 +158,7 @@ class ChainReplay:
             raise NothingDue(f"round {round_}: chain {i} already landed")
         fit, inputs_hash = self._fit(i)
         first_slot = datetime.fromtimestamp(slot_time - (round_ - self.start_round) * self.period_s, UTC)
-        shift = first_slot - read_chain(self.chains[0]).observed_at
+        shift = first_slot - read_chain(self.chains[0]).observed_at if self.rebase else timedelta(0)
         slot = datetime.fromtimestamp(slot_time, UTC)
         surfaces = tuple(s for u in fit.underlyings if (s := _shifted(u.surface, shift, slot)) is not None)
         if not surfaces:

@@ -1,6 +1,7 @@
 """A shortened `make demo` (9 data hours through the 2020-03-12 crash, node2's venues manipulated):
 every round lands with 2 signatures, the manipulated node moves no published field beyond the honest
-nodes' tolerance, and the HTML report holds the plots."""
+nodes' tolerance, and the HTML report holds the plots; the options phase (two of the bundled Deribit
+chains) publishes both surfaces through the network and margins the three books on them."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ OPTIONS = DemoOptions(start="2020-03-12T06", end="2020-03-12T14")
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     workdir = tmp_path_factory.mktemp("demo")
-    return run(OPTIONS, workdir / "report.html", workdir=workdir)
+    return run(OPTIONS, workdir / "report.html", workdir=workdir, option_chains=2)  # 2 of the 12 chains
 
 
 def test_demo__short_crash_window__every_round_lands_with_two_signatures(demo: tuple) -> None:
@@ -86,3 +87,21 @@ def test_demo__html_report__has_every_plot(demo: tuple) -> None:
         assert title in text
     assert len(re.findall(r"<polyline", text)) >= 12
     assert 'class="breach"' in text
+
+
+def test_demo__options_phase__two_chains_published_and_books_margined(demo: tuple) -> None:
+    _, path = demo
+    text = path.read_text()
+    assert "options phase: 2 of 2 Deribit chains published" in text
+    assert "not published" not in text
+    rows = re.findall(
+        r"<tr><td>(2025-12-30|2026-01-20)</td><td>(\d+) \((node\d)\)</td><td>([\d,]+)</td>", text
+    )
+    assert [r[0] for r in rows] == ["2025-12-30", "2026-01-20"]
+    # each book's IM / MM / single-vol IM cell: MM = 0.8 IM on-chain, and a short strangle needs margin
+    cells = re.findall(r"<td>([\d,]+) / ([\d,]+) / ([\d,]+)</td>", text)
+    assert len(cells) == 6
+    for im, mm, single in ((float(x.replace(",", "")) for x in c) for c in cells):
+        assert mm == pytest.approx(0.8 * im, abs=1.0) and single >= 0
+    assert float(cells[0][0].replace(",", "")) > 1_000  # short strangle, USD per 1 BTC
+    assert text.count("data:image/png;base64,") == 2
