@@ -126,7 +126,11 @@ class OptionsPhase:
         config = load_deploy_config()
         surface_cfg = config.surface
         assert surface_cfg is not None, "deploy/local.yaml has no surface section"
-        loose = {u: b.model_copy(update={"min_interval": 1}) for u, b in surface_cfg.underlyings.items()}
+        # The snapshots are weeks apart, the shipped per-update limits are sized for updates a minute
+        # apart (ETH fell 33 % between 2026-01-20 and 02-09, above spot_max_change 30 %): the demo
+        # keeps every floor and ceiling but lifts the per-update change limits and the interval.
+        lifted = {"min_interval": 1, "spot_max_change": 0xFFFF, "atm_vol_max_change": 0xFFFF}
+        loose = {u: b.model_copy(update=lifted) for u, b in surface_cfg.underlyings.items()}
         config = config.model_copy(update={
             "signers": SIGNER_ACCOUNTS, "threshold": 2, "adapters": (),
             "surface": surface_cfg.model_copy(update={"underlyings": loose}),
