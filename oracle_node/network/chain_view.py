@@ -6,7 +6,9 @@ Built from the `chain/` wrappers so this package never touches web3 itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oracle_node.chain.contracts import RiskOracle
@@ -14,7 +16,7 @@ from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.tx import TxJournal, TxOutcome, TxSender
 from oracle_node.chain.view import ChainView
 from oracle_node.network.verify import SignerView
-from oracle_node.options.onchain import SurfaceReport
+from oracle_node.options.onchain import SurfaceReport, underlying_symbol
 from oracle_node.options.onchain import to_abi as surface_abi
 from oracle_node.reports.eip712 import RiskReport, Signature, signatures_to_abi, to_abi
 
@@ -27,6 +29,20 @@ class OracleChain(Protocol):
     def submit(
         self, report: RiskReport, signatures: Sequence[Signature], journal: TxJournal | None
     ) -> TxOutcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingState:
+    """What the VolSurfaceOracle holds for one underlying, as the refusal pre-check needs it.
+
+    `state` is the raw state word (contracts/libraries/SurfaceState.sol), `limits` the DAO bounds in
+    bp (atm_vol_floor, atm_vol_ceiling, atm_vol_max_change, price_move/vol_up/vol_down floor and
+    ceiling, min_interval, spot_max_change, as SurfaceBounds names them), `smiles` the stored smile
+    word of each expiry the report names (0: not listed)."""
+
+    state: int
+    limits: Mapping[str, int]
+    smiles: Mapping[int, int]
 
 
 class PendingBlockWeb3:
@@ -97,6 +113,17 @@ class ContractSurfaceChain:
         """The highest round stored for any of `underlyings` (0 when none was ever published)."""
         words = (self.oracle.get_state_word(u) for u in underlyings)
         return max(((w >> self.ROUND_SHIFT) & ((1 << 64) - 1) for w in words), default=0)
+
+    def underlying_states(self, report: SurfaceReport) -> tuple[dict[bytes, UnderlyingState], int]:
+        """State word, DAO bounds and the stored smile of each reported expiry, per underlying."""
+        out = {}
+        words = report.surfaces()
+        for u in report.underlyings:
+            expiries = [report.observed_at + w.tau for w in words[underlying_symbol(u)]]
+            smiles = {e: self.oracle.get_smile_word(u, e) for e in expiries}
+            limits = dataclasses.asdict(self.oracle.get_bounds(u))
+            out[u] = UnderlyingState(self.oracle.get_state_word(u), limits, smiles)
+        return out, int(self.oracle.w3.eth.get_block("latest")["timestamp"])
 
     def submit(
         self, report: SurfaceReport, signatures: Sequence[Signature], journal: TxJournal | None

@@ -18,6 +18,7 @@ re-proposes exactly that one, as for risk reports.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 from oracle_node.chain.tx import TxJournal, TxOutcome
 from oracle_node.errors import DataError, OracleNodeError, SubmissionError
 from oracle_node.logs import get_logger
+from oracle_node.network.chain_view import UnderlyingState
 from oracle_node.network.client import PeerClient
 from oracle_node.network.errors import CosignRefused, NothingDue, PeerMessageError
 from oracle_node.network.leader import LeadOutcome
@@ -72,6 +74,10 @@ class SurfaceTolerance:
 
 class SurfaceChain(Protocol):
     def stored_round(self, underlyings: Sequence[bytes]) -> int: ...
+
+    def underlying_states(self, report: SurfaceReport) -> tuple[dict[bytes, UnderlyingState], int]:
+        """Each underlying's state for `report`, and the latest block's timestamp."""
+        ...
 
     def submit(
         self, report: SurfaceReport, signatures: Sequence[Signature], journal: TxJournal | None
@@ -222,6 +228,83 @@ def _underlying_differences(
 
 
 # ------------------------------------------------------------------------------------------------
+# What the chain would refuse: leave that underlying out rather than lose the whole report
+# ------------------------------------------------------------------------------------------------
+
+_LISTED, _PAUSED, _ORACLE_PAUSED = 1 << 234, 1 << 235, 1 << 236
+
+
+def _field(word: int, shift: int, bits: int) -> int:
+    return (word >> shift) & ((1 << bits) - 1)
+
+
+BP = 10_000
+
+
+def _within(new: int, old: int, change_bp: int) -> bool:
+    """The contract's change rule: new 1e4 <= old (1e4 + c) and, when c < 1e4, new 1e4 >= old (1e4 - c)."""
+    return new * BP <= old * (BP + change_bp) and (change_bp >= BP or new * BP >= old * (BP - change_bp))
+
+
+def refusal(report: SurfaceReport, index: int, held: UnderlyingState, block_time: int) -> str | None:
+    """Why the VolSurfaceOracle would revert on underlying `index` of `report` (None: it would not).
+
+    Mirrors the contract's per-underlying checks that depend on what it stores: listed, paused,
+    minimum interval (observedAt and block time), spot move, shock floors and ceilings, and each
+    smile's ATM vol floor, ceiling and change against the stored smile."""
+    s, lim = held.state, held.limits
+    if not s & _LISTED:
+        return "not listed on the surface oracle"
+    if s & (_PAUSED | _ORACLE_PAUSED):
+        return "paused"
+    spot, shocks, _ = onchain.unpack_underlying_word(report.underlying_words[index])
+    for name, value in zip(
+        onchain.SHOCK_FIELDS, (shocks.price_move, shocks.vol_up, shocks.vol_down), strict=True
+    ):
+        lo, hi = lim[f"{name}_floor"], lim[f"{name}_ceiling"]
+        if not lo <= value <= hi:
+            return f"{name} {value} bp outside [{lo}, {hi}]"
+    if _field(s, 144, 64):  # published before: interval and spot move
+        observed, lag = _field(s, 112, 32), _field(s, 208, 21)
+        if (
+            report.observed_at < observed + lim["min_interval"]
+            or block_time + 1 < observed + lag + lim["min_interval"]
+        ):
+            return f"less than min_interval {lim['min_interval']} s since the last update"
+        if not _within(spot, _field(s, 0, 64), lim["spot_max_change"]):
+            return f"spot {spot / 1e8:,.2f} moves more than {lim['spot_max_change']} bp from {_field(s, 0, 64) / 1e8:,.2f}"
+    for word in _smiles_of(report, index):
+        smile = SmileWord.unpack(word)
+        atm, expiry = word >> onchain.ATM_SHIFT & 0xFFFF, report.observed_at + smile.tau
+        if not lim["atm_vol_floor"] <= atm <= lim["atm_vol_ceiling"]:
+            return f"expiry {expiry}: ATM vol {atm} bp outside [{lim['atm_vol_floor']}, {lim['atm_vol_ceiling']}]"
+        old = held.smiles.get(expiry, 0)
+        if old and not _within(atm, old >> onchain.ATM_SHIFT & 0xFFFF, lim["atm_vol_max_change"]):
+            return f"expiry {expiry}: ATM vol {atm} bp moves more than {lim['atm_vol_max_change']} bp of the stored"
+    return None
+
+
+def _smiles_of(report: SurfaceReport, index: int) -> list[int]:
+    start = sum(onchain.unpack_underlying_word(w)[2] for w in report.underlying_words[:index])
+    return list(
+        report.smiles[start : start + onchain.unpack_underlying_word(report.underlying_words[index])[2]]
+    )
+
+
+def without(report: SurfaceReport, drop: set[int]) -> SurfaceReport | None:
+    """The report without the underlyings at `drop` (None when nothing is left)."""
+    keep = [i for i in range(len(report.underlyings)) if i not in drop]
+    if not keep:
+        return None
+    return dataclasses.replace(
+        report,
+        underlyings=tuple(report.underlyings[i] for i in keep),
+        underlying_words=tuple(report.underlying_words[i] for i in keep),
+        smiles=tuple(w for i in keep for w in _smiles_of(report, i)),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
 # One node's part in surface rounds
 # ------------------------------------------------------------------------------------------------
 
@@ -272,12 +355,27 @@ class SurfaceRounds:
         obs = await asyncio.wait_for(asyncio.shield(task), self.settings.observe_timeout_s)
         if obs is None:
             return None
-        return onchain.build_report(
+        report = onchain.build_report(
             obs.surfaces, obs.shocks, epoch=view.epoch, round=round_,
             observed_at=math.floor(self.clock.slot_time(round_)),
             deadline=report_deadline(self.clock, round_, self.settings.deadline_s),
             model_hash=obs.model_hash, inputs_hash=obs.inputs_hash,
         )  # fmt: skip
+        return await self._publishable(report)
+
+    async def _publishable(self, report: SurfaceReport) -> SurfaceReport | None:
+        """The report without the underlyings the chain would refuse now (logged; None if none is left).
+
+        One underlying out of bounds (a spot or ATM move beyond the DAO's per-update limit, a pause)
+        would otherwise revert the whole report and leave every underlying stale."""
+        states, block_time = await asyncio.to_thread(self.chain.underlying_states, report)
+        drop = set()
+        for i, u in enumerate(report.underlyings):
+            if (why := refusal(report, i, states[u], block_time)) is not None:
+                drop.add(i)
+                log.warning("surface_underlying_left_out", round=report.round,
+                            underlying=onchain.underlying_symbol(u), reason=why)  # fmt: skip
+        return without(report, drop) if drop else report
 
     async def _observe(self, round_: int) -> SurfaceObservation | None:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -33,8 +34,10 @@ from oracle_node.chain.deploy import (
 )
 from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.network import Domain, LocalObservation, NetworkSettings
+from oracle_node.network.chain_view import ContractSurfaceChain
 from oracle_node.network.cluster import LocalCluster
 from oracle_node.network.errors import NothingDue
+from oracle_node.network.surface_round import refusal, without
 from oracle_node.options import onchain
 from oracle_node.options.build import fit_chain
 from oracle_node.options.chain import read_chain
@@ -212,3 +215,36 @@ def engine_refuses_stale_surface(w3: Web3, oracle: VolSurfaceOracle) -> None:
 def _w_atm(sl: object) -> float:
     p = sl.params  # type: ignore[attr-defined]
     return p.a + p.b * (p.rho * (0.0 - p.m) + math.sqrt(p.m * p.m + p.sigma * p.sigma))
+
+
+def test_refusal_precheck__real_oracle_state__left_out_underlying_named(
+    stack: tuple[Web3, Domain, VolSurfaceOracle], shared_data: Path
+) -> None:
+    """After the network's publications: a report whose ETH spot moved 50 % (shipped-style limit 30 %
+    per update would revert it; the test stack is wide open, so tighten ETH's bounds first) is
+    published without ETH, and BTC's smiles are untouched."""
+    w3, _, oracle = stack
+    eth = onchain.underlying_id("ETH")
+    bounds = oracle.get_bounds(eth)
+    tight = dataclasses.replace(bounds, spot_max_change=3000)
+    oracle._send("tightenSurfaceBounds", eth, tight.to_abi(), sender=resolve_account(9))  # the guardian
+    chain = ContractSurfaceChain(oracle, sender=None)  # type: ignore[arg-type]  # reads only
+    fit = fit_chain(read_chain(shared_data / "options" / SNAPSHOTS[0]))
+    now = int(w3.eth.get_block("latest")["timestamp"]) + 120
+    surfaces = [u.surface for u in fit.underlyings]
+    surfaces = [
+        dataclasses.replace(s, spot=s.spot * (1.5 if s.underlying == "ETH" else 1.0)) for s in surfaces
+    ]
+    shocks = dict.fromkeys(("BTC", "ETH"), onchain.Shocks(1600, 5000, 2500))
+    report = onchain.build_report(surfaces, shocks, epoch=1, round=10**6, observed_at=now, deadline=now + 60,
+                                  model_hash=surface_model_hash(), inputs_hash=b"\x07" * 32)  # fmt: skip
+    states, block_time = chain.underlying_states(report)
+    assert refusal(report, 0, states[report.underlyings[0]], block_time) is None  # BTC
+    why = refusal(report, 1, states[eth], block_time)
+    assert why is not None and why.startswith("spot") and "3000 bp" in why
+    kept = without(report, {1})
+    assert (
+        kept is not None
+        and list(kept.surfaces()) == ["BTC"]
+        and kept.surfaces()["BTC"] == report.surfaces()["BTC"]
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from oracle_node.network.chain_view import UnderlyingState
 from oracle_node.network.errors import PeerMessageError
 from oracle_node.network.surface_round import (
     SurfaceCosignRequest,
@@ -15,7 +16,9 @@ from oracle_node.network.surface_round import (
     differences,
     parse_cosign_request,
     parse_report,
+    refusal,
     report_to_json,
+    without,
 )
 from oracle_node.options import onchain
 from oracle_node.options.surface import Surface, SurfaceSlice
@@ -94,3 +97,54 @@ def test_wire__round_trip_and_malformed_fields_named() -> None:
         parse_report(body | {"smiles": body["smiles"][:-1]})  # the words announce more smiles
     with pytest.raises(PeerMessageError, match="modelHash"):
         parse_report(body | {"modelHash": "0x12"})
+
+
+LIMITS = {
+    "atm_vol_floor": 1000, "atm_vol_ceiling": 30000, "atm_vol_max_change": 5000, "price_move_floor": 500,
+    "price_move_ceiling": 5000, "vol_up_floor": 1000, "vol_up_ceiling": 20000, "vol_down_floor": 500,
+    "vol_down_ceiling": 9000, "min_interval": 60, "spot_max_change": 3000,
+}  # fmt: skip
+LISTED = 1 << 234
+
+
+def two_underlyings() -> onchain.SurfaceReport:
+    eth = dataclasses.replace(surface(forward=3_000.0), underlying="ETH")
+    shocks = {"BTC": onchain.Shocks(1600, 5000, 2500), "ETH": onchain.Shocks(1600, 5000, 2500)}
+    return onchain.build_report([surface(), eth], shocks, epoch=1, round=7, observed_at=OBSERVED,
+                                deadline=OBSERVED + 60, model_hash=b"\x01" * 32, inputs_hash=b"\x02" * 32)  # fmt: skip
+
+
+def stored(
+    spot: float, observed: int, smiles: dict[int, int] | None = None, extra: int = 0
+) -> UnderlyingState:
+    """A published underlying: spot (1e-8 units), observedAt, round 5, lag 2 s."""
+    word = round(spot * 1e8) | observed << 112 | 5 << 144 | 2 << 208 | LISTED | extra
+    return UnderlyingState(word, LIMITS, smiles or {})
+
+
+def test_refusal__each_chain_rule_named__none_when_publishable() -> None:
+    r = two_underlyings()
+    now, earlier = OBSERVED + 1, OBSERVED - 600
+    assert refusal(r, 0, stored(90_000.0, earlier), now) is None
+    assert refusal(r, 0, UnderlyingState(0, LIMITS, {}), now) == "not listed on the surface oracle"
+    assert refusal(r, 0, stored(90_000.0, earlier, extra=1 << 235), now) == "paused"
+    assert "min_interval" in (refusal(r, 0, stored(90_000.0, OBSERVED - 30), now) or "")
+    assert "spot" in (refusal(r, 0, stored(60_000.0, earlier), now) or "")  # +50 % > 30 %
+    assert refusal(r, 0, stored(70_000.0, earlier), now) is None  # +28.6 %: within
+    first = r.surfaces()["BTC"][0]
+    expiry = r.observed_at + first.tau
+    atm = r.smiles[0] >> onchain.ATM_SHIFT & 0xFFFF
+    doubled = (atm // 2) << onchain.ATM_SHIFT  # the stored ATM vol was half: +100 % > 50 %
+    assert f"expiry {expiry}: ATM vol" in (
+        refusal(r, 0, stored(90_000.0, earlier, {expiry: doubled}), now) or ""
+    )
+    tight = UnderlyingState(stored(90_000.0, earlier).state, LIMITS | {"vol_up_ceiling": 4000}, {})
+    assert "vol_up 5000 bp outside" in (refusal(r, 0, tight, now) or "")
+
+
+def test_without__drops_one_underlying_and_keeps_the_others_smiles() -> None:
+    r = two_underlyings()
+    only_eth = without(r, {0})
+    assert only_eth is not None and list(only_eth.surfaces()) == ["ETH"]
+    assert only_eth.surfaces()["ETH"] == r.surfaces()["ETH"]
+    assert without(r, {0, 1}) is None
