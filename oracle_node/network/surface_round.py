@@ -291,6 +291,22 @@ def _smiles_of(report: SurfaceReport, index: int) -> list[int]:
     )
 
 
+def clip_shocks(report: SurfaceReport, limits: Mapping[bytes, Mapping[str, int]]) -> SurfaceReport:
+    """The report with every underlying's shocks inside the DAO's floors and ceilings as the chain
+    holds them now (the model's shock is the node's; the DAO bounds it)."""
+    words = []
+    for u, word in zip(report.underlyings, report.underlying_words, strict=True):
+        spot, shocks, n = onchain.unpack_underlying_word(word)
+        lim = limits[u]
+        clipped = Shocks(*(min(max(getattr(shocks, f), lim[f"{f}_floor"]), lim[f"{f}_ceiling"])
+                           for f in onchain.SHOCK_FIELDS))  # fmt: skip
+        if clipped != shocks:
+            log.info("surface_shock_clipped", underlying=onchain.underlying_symbol(u),
+                     model=str(shocks), published=str(clipped))  # fmt: skip
+        words.append(onchain.pack_underlying_word(spot, clipped, n))
+    return dataclasses.replace(report, underlying_words=tuple(words))
+
+
 def without(report: SurfaceReport, drop: set[int]) -> SurfaceReport | None:
     """The report without the underlyings at `drop` (None when nothing is left)."""
     keep = [i for i in range(len(report.underlyings)) if i not in drop]
@@ -369,6 +385,7 @@ class SurfaceRounds:
         One underlying out of bounds (a spot or ATM move beyond the DAO's per-update limit, a pause)
         would otherwise revert the whole report and leave every underlying stale."""
         states, block_time = await asyncio.to_thread(self.chain.underlying_states, report)
+        report = clip_shocks(report, {u: states[u].limits for u in report.underlyings})
         drop = set()
         for i, u in enumerate(report.underlyings):
             if (why := refusal(report, i, states[u], block_time)) is not None:

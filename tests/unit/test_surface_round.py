@@ -13,6 +13,7 @@ from oracle_node.network.errors import PeerMessageError
 from oracle_node.network.surface_round import (
     SurfaceCosignRequest,
     SurfaceTolerance,
+    clip_shocks,
     differences,
     parse_cosign_request,
     parse_report,
@@ -148,3 +149,13 @@ def test_without__drops_one_underlying_and_keeps_the_others_smiles() -> None:
     assert only_eth is not None and list(only_eth.surfaces()) == ["ETH"]
     assert only_eth.surfaces()["ETH"] == r.surfaces()["ETH"]
     assert without(r, {0, 1}) is None
+
+
+def test_clip_shocks__into_the_chains_floors_and_ceilings() -> None:
+    r = two_underlyings()  # shocks 1600 / 5000 / 2500 on both
+    btc, eth = r.underlyings
+    limits = {btc: LIMITS | {"vol_up_ceiling": 4000}, eth: LIMITS | {"price_move_floor": 2000}}
+    clipped = clip_shocks(r, limits)
+    assert onchain.unpack_underlying_word(clipped.underlying_words[0])[1] == onchain.Shocks(1600, 4000, 2500)
+    assert onchain.unpack_underlying_word(clipped.underlying_words[1])[1] == onchain.Shocks(2000, 5000, 2500)
+    assert clipped.smiles == r.smiles and clip_shocks(r, dict.fromkeys(r.underlyings, LIMITS)) == r
