@@ -39,6 +39,7 @@ STACK = (
     "RiskOracleTimelock",
     "TestUSD",
     "VolSurfaceOracle",
+    "OptionsPortfolioMarginEngine",
 )
 GAS_BUFFER = 1.25
 GAS_CAP = 30_000_000
@@ -409,3 +410,19 @@ class TimelockController(ContractWrapper):
 
     def is_operation_done(self, operation_id: bytes) -> bool:
         return bool(self._call("isOperationDone", operation_id))
+
+
+class OptionsPortfolioMarginEngine(ContractWrapper):
+    """The options portfolio margin engine (contracts/consumers/OptionsPortfolioMarginEngine.sol)."""
+
+    ARTIFACT = "OptionsPortfolioMarginEngine"
+
+    def list_underlying(self, underlying: bytes, max_age: int, sender: Sender) -> TxResult:
+        return self._send("listUnderlying", underlying, max_age, sender=sender)
+
+    def margin_for(
+        self, options: Sequence[tuple[bytes, int, int, bool, int]], linear: Sequence[tuple[bytes, int]]
+    ) -> tuple[int, int]:
+        """(initial, maintenance) in WAD USD of any book, on fresh data (reverts like the engine)."""
+        initial, maintenance = self._call("marginFor", list(options), list(linear))
+        return int(initial), int(maintenance)

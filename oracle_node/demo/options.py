@@ -27,7 +27,7 @@ from typing import Any
 from web3 import HTTPProvider, Web3
 
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
-from oracle_node.chain.contracts import ContractWrapper, TestUSD, TxResult
+from oracle_node.chain.contracts import OptionsPortfolioMarginEngine, TestUSD
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config, resolve_account
 from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.network import Domain, LocalObservation, NetworkSettings
@@ -45,13 +45,6 @@ SIGNER_ACCOUNTS = (1, 2, 3)
 WAD = 10**18
 BTC = onchain.underlying_id("BTC")
 BOOKS = ("short strangle", "put spread", "covered call")
-
-
-class PortfolioEngine(ContractWrapper):
-    ARTIFACT = "OptionsPortfolioMarginEngine"
-
-    def call(self, function: str, *args: Any) -> Any:
-        return self._call(function, *args)
 
 
 @dataclass
@@ -122,7 +115,7 @@ class OptionsPhase:
             on_snapshot(record)
         return records
 
-    def _deploy(self, w3: Web3) -> tuple[VolSurfaceOracle, PortfolioEngine, Domain]:
+    def _deploy(self, w3: Web3) -> tuple[VolSurfaceOracle, OptionsPortfolioMarginEngine, Domain]:
         config = load_deploy_config()
         surface_cfg = config.surface
         assert surface_cfg is not None, "deploy/local.yaml has no surface section"
@@ -143,8 +136,10 @@ class OptionsPhase:
         surface = VolSurfaceOracle(w3, deployment.surface_oracle)
         owner = w3.eth.accounts[0]
         usd = TestUSD.deploy(w3, owner, owner)
-        engine = PortfolioEngine.deploy(w3, owner, surface.address, usd.address, owner, 1800, 8 * WAD // 10)
-        _send(engine, "listUnderlying", BTC, 7 * 86_400, sender=owner)
+        engine = OptionsPortfolioMarginEngine.deploy(
+            w3, owner, surface.address, usd.address, owner, 1800, 8 * WAD // 10
+        )
+        engine.list_underlying(BTC, 7 * 86_400, sender=owner)
         return surface, engine, Domain(deployment.chain_id, deployment.oracle)
 
     async def _publish(
@@ -182,7 +177,9 @@ class OptionsPhase:
         name, outcome = won[0]
         return SnapshotRecord(observed, True, outcome.round, name, outcome.gas_used)
 
-    def _margin(self, record: SnapshotRecord, surface: VolSurfaceOracle, engine: PortfolioEngine) -> None:
+    def _margin(
+        self, record: SnapshotRecord, surface: VolSurfaceOracle, engine: OptionsPortfolioMarginEngine
+    ) -> None:
         spot_wad, _ = surface.get_spot(BTC)
         record.spot = spot_wad / WAD
         now = int(self.clock())
@@ -196,8 +193,8 @@ class OptionsPhase:
         market = _reference_market(surface, record.spot)
         flat = _flat_market(market, record.atm_vol, now)
         for name, (options, linear) in _books(expiry, forward).items():
-            im, mm = engine.call(
-                "marginFor", [_abi(o) for o in options], [(BTC, round(x.size * WAD)) for x in linear]
+            im, mm = engine.margin_for(
+                [_abi(o) for o in options], [(BTC, round(x.size * WAD)) for x in linear]
             )
             single = pm.initial_margin(options, linear, flat, now)
             record.margins[name] = (im / WAD, mm / WAD, single)
@@ -206,10 +203,6 @@ class OptionsPhase:
             ks = [x / 10 for x in range(-6, 5)]
             vols = [surface.implied_vol(BTC, e, round(s.forward * math.exp(k))) / WAD for k in ks]
             record.smiles.append(((e - now) / 86_400, ks, vols))
-
-
-def _send(contract: ContractWrapper, function: str, *args: Any, sender: str) -> TxResult:
-    return contract._send(function, *args, sender=sender)
 
 
 def _stored_round(surface: VolSurfaceOracle) -> int:
