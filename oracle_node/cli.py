@@ -53,8 +53,9 @@ def _add_shock_commands(sub: argparse._SubParsersAction) -> None:
     bt = sub.add_parser("shock-backtest", help="walk-forward backtest of the ML vol shocks vs baselines")
     tr = sub.add_parser("shock-train", help="fit the served vol-shock model: artifact + manifest")
     for sp, out in ((bt, Path("shock-backtest-out")), (tr, None)):
-        for flag in ("--dvol", "--prices", "--funding"):
-            sp.add_argument(flag, type=Path, help="DVOL JSON, daily price or funding CSV (default: bundled)")
+        for flag, what in (("--dvol", "Deribit DVOL daily JSON"), ("--prices", "BTC daily close CSV"),
+                           ("--funding", "BTC perp funding daily CSV")):  # fmt: skip
+            sp.add_argument(flag, type=Path, help=f"{what} (default: the bundled copy)")
         sp.add_argument("--horizon", type=int, default=1, help="margin period in days (default 1)")
         sp.add_argument("--level", type=float, default=0.99, help="quantile of each side (default 0.99)")
         sp.add_argument("--val-days", type=int, default=365, help="validation days, for the model choice")
