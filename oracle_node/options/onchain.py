@@ -30,11 +30,10 @@ from eth_utils import keccak, to_checksum_address
 from oracle_node.errors import DataError
 from oracle_node.options import onchain_math as om
 from oracle_node.options.surface import Surface
-from oracle_node.reports.eip712 import Signature, sign_report
+from oracle_node.reports.eip712 import DOMAIN_FIELDS, Signature, domain_separator_of, sign_report
 
 DOMAIN_NAME = "MLRA Vol Surface Oracle"
 DOMAIN_VERSION = "1"
-DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 REPORT_TYPE = (
     "SurfaceReport(uint32 epoch,uint64 round,uint64 observedAt,uint64 deadline,bytes32 modelHash,"
     "bytes32 inputsHash,bytes32[] underlyings,uint256[] underlyingWords,uint256[] smiles)"
@@ -58,12 +57,7 @@ ATM_SHIFT = 238
 SHOCK_FIELDS = ("price_move", "vol_up", "vol_down")
 
 TYPED_DATA_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
+    "EIP712Domain": DOMAIN_FIELDS,
     "SurfaceReport": [
         {"name": "epoch", "type": "uint32"},
         {"name": "round", "type": "uint64"},
@@ -313,13 +307,8 @@ def _word(value: int) -> bytes:
 
 
 def domain_separator(chain_id: int, oracle: str) -> bytes:
-    return keccak(
-        keccak(text=DOMAIN_TYPE)
-        + keccak(text=DOMAIN_NAME)
-        + keccak(text=DOMAIN_VERSION)
-        + _word(chain_id)
-        + bytes.fromhex(to_checksum_address(oracle)[2:]).rjust(32, b"\x00")
-    )
+    """The VolSurfaceOracle's domain separator (the shared EIP-712 domain shape, its own name)."""
+    return domain_separator_of(DOMAIN_NAME, DOMAIN_VERSION, chain_id, oracle)
 
 
 def hash_struct(r: SurfaceReport) -> bytes:

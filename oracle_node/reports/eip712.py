@@ -36,13 +36,16 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _UINT_FIELDS = (("epoch", 32), ("round", 64), ("observed_at", 64), ("deadline", 64))
 _WHERE = "RiskReport"
 
+# The domain's fields for eth_signTypedData (every report type of the project signs under this shape).
+DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
 TYPED_DATA_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
+    "EIP712Domain": DOMAIN_FIELDS,
     "RiskReport": [
         {"name": "epoch", "type": "uint32"},
         {"name": "round", "type": "uint64"},
@@ -167,16 +170,18 @@ def _address_word(address: str) -> bytes:
     return raw.rjust(32, b"\x00")
 
 
-def domain_separator(chain_id: int, oracle: str) -> bytes:
-    """keccak256(abi.encode(DOMAIN_TYPEHASH, name, version, chainId, verifyingContract))."""
+def domain_separator_of(name: str, version: str, chain_id: int, contract: str) -> bytes:
+    """keccak256(abi.encode(DOMAIN_TYPEHASH, name, version, chainId, verifyingContract)) for any
+    contract of the project (the RiskOracle's below; the VolSurfaceOracle's in options.onchain)."""
     _check_uint("chain_id", chain_id, 256)
     return keccak(
-        DOMAIN_TYPEHASH
-        + keccak(text=DOMAIN_NAME)
-        + keccak(text=DOMAIN_VERSION)
-        + _word(chain_id)
-        + _address_word(oracle)
+        DOMAIN_TYPEHASH + keccak(text=name) + keccak(text=version) + _word(chain_id) + _address_word(contract)
     )
+
+
+def domain_separator(chain_id: int, oracle: str) -> bytes:
+    """The RiskOracle's domain separator."""
+    return domain_separator_of(DOMAIN_NAME, DOMAIN_VERSION, chain_id, oracle)
 
 
 def hash_struct(report: RiskReport) -> bytes:
