@@ -131,11 +131,14 @@ class ChainReplay:
     model_hash: bytes = field(default_factory=surface_model_hash)
     rebase: bool = True  # False: the rounds run in data time (the chain's clock is the snapshots')
     _fits: dict[int, tuple[ChainFit, bytes]] = field(default_factory=dict)
+    _first_observed: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.chains or self.rounds_per_chain < 1:
             raise ValueError("ChainReplay needs at least one chain and rounds_per_chain >= 1")
-        self.chains = sorted(self.chains, key=lambda p: read_chain(p).observed_at)
+        observed = {p: read_chain(p).observed_at for p in self.chains}  # each file read once
+        self.chains = sorted(self.chains, key=observed.__getitem__)
+        self._first_observed = observed[self.chains[0]]
 
     def index_of(self, round_: int) -> int | None:
         if self.start_round is None:
@@ -158,7 +161,7 @@ class ChainReplay:
             raise NothingDue(f"round {round_}: chain {i} already landed")
         fit, inputs_hash = self._fit(i)
         first_slot = datetime.fromtimestamp(slot_time - (round_ - self.start_round) * self.period_s, UTC)
-        shift = first_slot - read_chain(self.chains[0]).observed_at if self.rebase else timedelta(0)
+        shift = first_slot - self._first_observed if self.rebase else timedelta(0)
         slot = datetime.fromtimestamp(slot_time, UTC)
         surfaces = tuple(s for u in fit.underlyings if (s := _shifted(u.surface, shift, slot)) is not None)
         if not surfaces:
