@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from oracle_node.drift.monitor import DriftConfig, DriftMonitor, DriftVerdict
 from oracle_node.features.history import MarketHistory
-from oracle_node.models.ml_features import ML_FEATURES, ml_rows
+from oracle_node.models.ml_features import ML_FEATURES, MlRows, ml_rows
 from oracle_node.models.tails import normal_quantile
 
 REFERENCE_DAYS = 730
@@ -21,11 +21,23 @@ REFERENCE_GAP_DAYS = 30
 def latest_verdict(history: MarketHistory, cfg: DriftConfig | None = None) -> DriftVerdict | None:
     """The verdict for the newest day of `history`; None when the history is too short to judge."""
     cfg = cfg or DriftConfig()
-    need = REFERENCE_DAYS + REFERENCE_GAP_DAYS + cfg.window + cfg.persist_days + 32
-    if len(history) < need:
+    if len(history) < min_days(cfg):
         return None
     rows = ml_rows(history)
-    k = len(rows.x) - 1
+    return verdict_at(rows, len(rows.x) - 1, cfg)
+
+
+def min_days(cfg: DriftConfig) -> int:
+    """Days of history the recipe needs before its first verdict."""
+    return REFERENCE_DAYS + REFERENCE_GAP_DAYS + cfg.window + cfg.persist_days + 32
+
+
+def verdict_at(rows: MlRows, k: int, cfg: DriftConfig | None = None) -> DriftVerdict | None:
+    """The verdict the node would raise on day k (row k), from rows before k only; None when
+    fewer than `min_days` days precede it (the retrain-policy walk-forward calls this per day)."""
+    cfg = cfg or DriftConfig()
+    if k + 1 < min_days(cfg):
+        return None
     monitor = DriftMonitor(
         rows.x[k - REFERENCE_DAYS - REFERENCE_GAP_DAYS : k - REFERENCE_GAP_DAYS], ML_FEATURES, cfg
     )
