@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ck.add_argument("--config", type=Path, required=True)
     _add_model_commands(sub)
+    _add_retrain_command(sub)
     _add_option_commands(sub)
     _add_shock_commands(sub)
     return p
@@ -109,9 +110,33 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_retrain_command(sub: argparse._SubParsersAction) -> None:
+    rp = sub.add_parser(
+        "retrain-policy", help="never / schedule / drift retraining of the ML VaR model, walk-forward"
+    )
+    rp.add_argument("--prices", type=Path, required=True, help="daily price CSV (date,price[,volume])")
+    rp.add_argument("--asset", required=True)
+    rp.add_argument("--funding", type=Path, help="daily funding CSV (date,funding_mean) for the ML features")
+    rp.add_argument("--alpha", type=float, default=0.01)
+    rp.add_argument("--start", default="2017-01-01", help="first forecast day (YYYY-MM-DD)")
+    rp.add_argument(
+        "--valid-end", default="2018-12-31", help="last day of the validation span N and gap are chosen on"
+    )
+    rp.add_argument("--out", type=Path, required=True)
+    rp.set_defaults(pool=[])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("backtest", "train", "surface", "greeks", "shock-backtest", "shock-train"):
+    if args.command in (
+        "backtest",
+        "train",
+        "surface",
+        "greeks",
+        "shock-backtest",
+        "shock-train",
+        "retrain-policy",
+    ):
         return _model_command(args)
     try:
         cfg = load_config(args.config, os.environ)
@@ -158,6 +183,7 @@ def _check_has_work(args: argparse.Namespace, cfg: NodeConfig) -> None:
 _OUTPUT_NAMES = {
     "backtest": ("metrics.json", "forecasts.csv", "report.html"),
     "train": ("manifest.json", "qgbm_har_v1.onnx"),
+    "retrain-policy": ("metrics.json", "report.md", "forecasts.csv"),
 }
 
 
@@ -187,6 +213,10 @@ def _model_command(args: argparse.Namespace) -> int:
             return (
                 shocks.shock_backtest(args) if args.command == "shock-backtest" else shocks.shock_train(args)
             )
+        if args.command == "retrain-policy":
+            from oracle_node.research.retrain.command import retrain_policy  # noqa: PLC0415 - offline code, as below
+
+            return retrain_policy(args)
         from oracle_node.research import commands as research  # noqa: PLC0415 - offline code: loaded only for these commands, never by `run`
 
         return research.backtest(args) if args.command == "backtest" else research.train(args)
