@@ -101,6 +101,11 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--refit-every", type=int, default=1)
     bt.add_argument("--sims", type=int, default=1000, help="draws per day for the Acerbi-Szekely p-value")
     bt.add_argument("--no-ml", action="store_true", help="baselines only")
+    bt.add_argument("--no-hybrid", action="store_true", help="without hybrid_gjr (GJR sigma x ML residual quantile)")
+    bt.add_argument("--no-combo", action="store_true", help="without combo (rolling FZ0-optimal weights)")
+    bt.add_argument("--combo-window", type=int, default=250, help="days combo's weights are fitted on (lead days)")
+    bt.add_argument("--hybrid-quantile", type=float, help="level hybrid_gjr's GBM fits (default: --alpha)")
+    bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
     tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
     tr.add_argument(
         "--no-walk-forward",
