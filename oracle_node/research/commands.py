@@ -8,6 +8,8 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from oracle_node.models.manifest import MANIFEST_FILE
+from oracle_node.research.backtest.combination import ComboOptions
+from oracle_node.research.backtest.hybrid import HybridOptions
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.run import run_backtest
 from oracle_node.research.training.ml_run import parse_pool, run_train
@@ -17,6 +19,8 @@ from oracle_node.research.training.train_run import format_report
 def backtest(args: Any) -> int:
     """Walk-forward backtest of the baselines and the ML models (trained before the test period)."""
     ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
+    hybrid = None if ml is None or args.no_hybrid else HybridOptions(args.hybrid_quantile)
+    combo = None if ml is None or args.no_combo else ComboOptions(args.combo_window)
     with Progress(
         TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
         TimeElapsedColumn(), disable=not sys.stderr.isatty(),
@@ -30,7 +34,7 @@ def backtest(args: Any) -> int:
 
         result = run_backtest(
             args.prices, args.asset, args.alpha, args.window, args.test_days, args.refit_every,
-            args.out, progress=progress, sims=args.sims, ml=ml,
+            args.out, progress=progress, sims=args.sims, ml=ml, hybrid=hybrid, combo=combo, end=args.end,
         )  # fmt: skip
     for name, m in result.metrics.items():
         print(

@@ -1,6 +1,7 @@
 """The walk-forward loop: one forecast per test day and model, no look-ahead by construction.
 
-For test day t (the last `test_days` indices of `returns`) each model family receives
+For test day t (the last `test_days` indices of `returns`, preceded by `lead_days` walked but not
+scored: the span a forecast combination learns its weights on) each model family receives
 `returns[:t]`, a read-only view that ends before day t: nothing a model does can read day t or
 later. Refits happen on every `refit_every`-th test day (the first one always); in between, models
 only advance their filters. Simulated draws (for the Acerbi-Szekely p-value) come from a generator
@@ -41,18 +42,24 @@ class WalkForwardConfig:
     refit_every: int = 1
     sims: int = 1000  # draws per day for the Z2 p-value (0: none)
     seed: int = 0
+    lead_days: int = 0  # days walked before the test days (not scored; a combination's warm-up)
+
+    @property
+    def walk_days(self) -> int:
+        return self.lead_days + self.test_days
 
     def validate(self, n_returns: int) -> None:
         check_alpha(self.alpha)
-        if self.window < 50 or self.test_days < 2 or self.refit_every < 1 or self.sims < 0:
+        if self.window < 50 or self.test_days < 2 or self.refit_every < 1 or min(self.sims, self.lead_days) < 0:
             raise ConfigError(
                 f"backtest: window = {self.window} (>= 50), test_days = {self.test_days} (>= 2), "
-                f"refit_every = {self.refit_every} (>= 1) and sims = {self.sims} (>= 0) are required"
+                f"refit_every = {self.refit_every} (>= 1), sims = {self.sims} and lead_days = "
+                f"{self.lead_days} (>= 0) are required"
             )
-        if self.window + self.test_days > n_returns:
+        if self.window + self.walk_days > n_returns:
             raise ConfigError(
-                f"backtest: window {self.window} + test days {self.test_days} = "
-                f"{self.window + self.test_days} returns needed, the series has {n_returns}"
+                f"backtest: window {self.window} + lead days {self.lead_days} + test days {self.test_days} = "
+                f"{self.window + self.walk_days} returns needed, the series has {n_returns}"
             )
 
 
@@ -89,13 +96,17 @@ def register_family(
 
 @dataclass
 class ModelPath:
-    """A model's forecasts over the test days."""
+    """A model's forecasts over the walked days (lead days, then test days); draws: test days only."""
 
     name: str
     var: np.ndarray
     es: np.ndarray
     draws: np.ndarray | None = None  # (sims, test_days) simulated returns, or None
     stats: dict[str, int] = field(default_factory=dict)
+
+    def last(self, n: int) -> ModelPath:
+        """The path over its last `n` days (the scored test days)."""
+        return ModelPath(self.name, self.var[-n:], self.es[-n:], self.draws, self.stats)
 
 
 def families_for(models: Sequence[str]) -> list[str]:
@@ -106,21 +117,21 @@ def families_for(models: Sequence[str]) -> list[str]:
 
 
 def run_family(family: str, returns: np.ndarray, cfg: WalkForwardConfig, report: Progress) -> list[ModelPath]:
-    """Walk one family forward over the test days; `report(family, done, total)` after each day."""
+    """Walk one family forward over the lead and test days; `report(family, done, total)` after each day."""
     model = FAMILIES[family](cfg)
     past = returns.view()
     past.flags.writeable = False
-    start, total = returns.size - cfg.test_days, cfg.test_days
+    start, total, lead = returns.size - cfg.walk_days, cfg.walk_days, cfg.lead_days
     var, es = np.empty((len(model.names), total)), np.empty((len(model.names), total))
-    draws = np.empty((len(model.names), cfg.sims, total)) if cfg.sims else None
+    draws = np.empty((len(model.names), cfg.sims, cfg.test_days)) if cfg.sims else None
     tag = zlib.crc32(family.encode())
     for i in range(total):
         t = start + i
         rng = np.random.default_rng([cfg.seed, tag, t])
         for j, fc in enumerate(model.forecast(past[:t], i % cfg.refit_every == 0, rng)):
             var[j, i], es[j, i] = fc.var, fc.es
-            if draws is not None and fc.draws is not None:
-                draws[j, :, i] = fc.draws
+            if draws is not None and fc.draws is not None and i >= lead:
+                draws[j, :, i - lead] = fc.draws
         report(family, i + 1, total)
     return [
         ModelPath(name, var[j], es[j], None if draws is None else draws[j], model.stats)
@@ -147,7 +158,7 @@ def walk_forward(
     progress: Progress | None = None,
     workers: int = 1,
 ) -> dict[str, ModelPath]:
-    """Forecasts of every requested model over the last cfg.test_days days of `returns`."""
+    """Forecasts of every requested model over the last cfg.walk_days days of `returns`."""
     r = np.array(returns, dtype=np.float64)
     if r.ndim != 1 or not np.isfinite(r).all():
         raise ModelError(f"backtest: returns must be a finite 1-D series (shape {r.shape})")

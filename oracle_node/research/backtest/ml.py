@@ -80,11 +80,12 @@ def prepare_ml(
     pool: Sequence[MarketHistory] = (),
     cal_window: int = CAL_DAYS,
 ) -> MlBundle:
-    """Train the ML models on the days before the test period and register the `ml` family."""
+    """Train the ML models on the days before the walk (lead + test days) and register the `ml` family."""
     rows = ml_rows(history)
     if rows.x.shape[0] != n_returns + 1:
         raise ModelError(f"ml: {rows.x.shape[0]} feature rows for {n_returns} returns (expected one more)")
-    bundle = train_bundle(rows, n_returns - cfg.test_days, cfg.alpha, [ml_rows(h) for h in pool], cal_window)
+    cut = n_returns - cfg.walk_days  # before the lead days when a combination learns on them
+    bundle = train_bundle(rows, cut, cfg.alpha, [ml_rows(h) for h in pool], cal_window)
 
     def factory(c: WalkForwardConfig) -> MlFamily:
         return MlFamily(bundle, rows, c.sims, cal_window)

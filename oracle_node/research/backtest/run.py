@@ -5,6 +5,11 @@ DIR/metrics.json   {"run": {...metadata...}, "models": {name: metrics}} (see bac
                    backtest.score_calibration)
 DIR/forecasts.csv  date, return, then var_<model>, es_<model> per model (log-return losses)
 DIR/report.html    metadata, the metrics table and inline SVG charts
+
+Optional families are added by preparers (`FamilyPreparer`: trained before the walk, registered, and
+named in metrics.json `run.<key>`; the hybrid is one, see `hybrid_preparer`). With `combo`, every
+model is walked `combo.window` lead days before the test period and the combination (a second stage,
+research.backtest.combination) learns its weights on them; only the test days are scored.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from oracle_node import atomic
-from oracle_node.errors import DataError
+from oracle_node.errors import ConfigError, DataError
+from oracle_node.features.history import OPTIONAL_COLUMNS, MarketHistory
+from oracle_node.research.backtest.combination import MODEL as COMBO
+from oracle_node.research.backtest.combination import ComboOptions, combine
 from oracle_node.research.backtest.engine import (
     DEFAULT_MODELS,
     ModelPath,
@@ -31,11 +39,53 @@ from oracle_node.research.backtest.engine import (
     WalkForwardConfig,
     walk_forward,
 )
+from oracle_node.research.backtest.hybrid import MODEL as HYBRID
+from oracle_node.research.backtest.hybrid import HybridOptions, prepare_hybrid
 from oracle_node.research.backtest.metrics import dm_against_best, dm_group_best, model_metrics
 from oracle_node.research.backtest.ml import MlOptions, train_for_backtest
 from oracle_node.research.backtest.prices import PriceSeries, load_prices
 from oracle_node.research.backtest.report import render_report
 from oracle_node.research.backtest.score_calibration import add_score_calibration
+from oracle_node.research.training.ml_data import with_funding
+
+
+@dataclass(frozen=True)
+class PreparedFamily:
+    """What a preparer registered: its models (added to a default run), metadata for metrics.json
+    `run.<key>`, and whether its models count as ML in the best-ML vs best-baseline DM test."""
+
+    key: str
+    models: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    challenger: bool = True
+
+
+# (asset history, number of returns, walk config, output dir) -> trains before the walk, registers
+FamilyPreparer = Callable[[MarketHistory, int, WalkForwardConfig, Path], PreparedFamily]
+
+
+def hybrid_preparer(ml: MlOptions, opts: HybridOptions) -> FamilyPreparer:
+    """The `hybrid_gjr` family (GJR sigma x ML residual quantile), with the ML inputs (funding, pool)."""
+
+    def prepare(history: MarketHistory, n: int, cfg: WalkForwardConfig, _out: Path) -> PreparedFamily:
+        model = prepare_hybrid(with_funding(history, ml.funding), n, cfg, ml.pooled(), opts)
+        return PreparedFamily("hybrid", (HYBRID,), model.split)
+
+    return prepare
+
+
+def truncate(history: MarketHistory, end: str | None) -> MarketHistory:
+    """The history up to and including the UTC day `end` (a validation run: nothing after it)."""
+    if end is None:
+        return history
+    try:
+        d = date.fromisoformat(end)
+    except ValueError:
+        raise ConfigError(f"--end {end!r} is not an ISO date (YYYY-MM-DD)") from None
+    limit = datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() + 86400.0  # close of day `end`
+    n = int(np.searchsorted(history.ts, limit, side="right"))
+    cols = {c: getattr(history, c)[:n] for c in OPTIONAL_COLUMNS if getattr(history, c) is not None}
+    return replace(history, ts=history.ts[:n], close=history.close[:n], **cols)
 
 
 @dataclass(frozen=True)
@@ -69,38 +119,75 @@ def run_backtest(
     sims: int = 1000,
     seed: int = 0,
     ml: MlOptions | None = None,
+    hybrid: HybridOptions | None = None,
+    combo: ComboOptions | None = None,
+    preparers: Sequence[FamilyPreparer] = (),
+    end: str | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of `models` (default: all baselines, plus the ML models when `ml` is
-    given: trained here on the days before the test period, written to out_dir/models/)."""
+    given: trained here before the walk, written to out_dir/models/; plus `hybrid_gjr` when `hybrid`
+    is given with `ml`, every preparer's models, and `combo` when `combo` is given). `end` cuts the
+    price history after that UTC day (validation runs)."""
     started = time.perf_counter()
-    history = load_prices(prices, asset)
+    history = truncate(load_prices(prices, asset), end)
     returns = np.diff(np.log(history.close))
     dates = day_labels(history.ts[1:])
-    cfg = WalkForwardConfig(alpha, window, test_days, refit_every, sims, seed)
+    cfg = WalkForwardConfig(alpha, window, test_days, refit_every, sims, seed, combo.window if combo else 0)
     cfg.validate(returns.size)
     out = Path(out_dir)
-    names, ml_meta = tuple(models or DEFAULT_MODELS), None
+    added: list[str] = []  # models the ML options and preparers add to a default run
+    challengers: list[str] = []
+    run_extra: dict[str, Any] = {}
+    ml_meta = None
     if ml is not None:
         bundle, model_hash = train_for_backtest(history, returns.size, cfg, ml, prices, out)
-        names = tuple(dict.fromkeys((*names, *([] if models else bundle.models))))
-        ml_meta = {
-            "split": bundle.split,
-            "manifest_hash": model_hash,
-            "train_seconds": round(time.perf_counter() - started, 3),
-        }
+        ml_meta = {"split": bundle.split, "manifest_hash": model_hash,
+                   "train_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        challengers += bundle.models
+        added += bundle.models
+        preparers = [*([hybrid_preparer(ml, hybrid)] if hybrid is not None else []), *preparers]
+    for prep in preparers:
+        done = prep(history, returns.size, cfg, out)
+        run_extra[done.key] = done.meta
+        challengers += done.models if done.challenger else []
+        added += done.models
+    names = list(models or dict.fromkeys((*DEFAULT_MODELS, *added, *([COMBO] if combo else []))))
+    walked = [m for m in names if m != COMBO]
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    paths = walk_forward(returns, cfg, names, progress, n_workers)
+    paths = walk_forward(returns, cfg, walked, progress, n_workers)
+    if combo is not None and COMBO in names:
+        run_extra["combo"] = _add_combo(paths, returns[-cfg.walk_days :], cfg, combo)
+        challengers.append(COMBO)
+    paths = {m: p.last(test_days) for m, p in paths.items()}
     test_r, test_dates = returns[-test_days:], tuple(dates[-test_days:])
     metrics = score_paths(test_r, paths, alpha)
     add_score_calibration(metrics, returns, paths, alpha)
     wall = time.perf_counter() - started
-    run = _run_meta(prices, asset, cfg, test_dates, dates[-test_days - window], n_workers, wall)
-    run["ml"] = ml_meta
-    if ml_meta is not None:
+    run = _run_meta(prices, asset, cfg, test_dates, dates[-cfg.walk_days - window], n_workers, wall)
+    run.update(ml=ml_meta, end=end, **run_extra)
+    if ml_meta is not None or challengers:
         pairs = {m: (p.var, p.es) for m, p in paths.items()}
-        ml_meta["dm_fz0_best_ml_vs_best_baseline"] = dm_group_best(test_r, pairs, alpha, bundle.models)
+        run["dm_fz0_best_ml_vs_best_baseline"] = dm_group_best(test_r, pairs, alpha, challengers)
+        run["ml_models"] = challengers
+        if ml_meta is not None:
+            ml_meta["dm_fz0_best_ml_vs_best_baseline"] = run["dm_fz0_best_ml_vs_best_baseline"]
     write_outputs(out, run, metrics, test_dates, test_r, paths, history.close[-test_days:])
     return BacktestResult(run, metrics, test_dates, test_r, paths, out, wall)
+
+
+def _add_combo(
+    paths: dict[str, ModelPath], walked_r: np.ndarray, cfg: WalkForwardConfig, combo: ComboOptions
+) -> dict[str, Any]:
+    """Add the `combo` path (test days) learned on the lead days and each test day's past."""
+    members = list(combo.members or paths)
+    missing = [m for m in members if m not in paths]
+    if missing:
+        raise ConfigError(f"combo members {missing} are not in the run ({sorted(paths)})")
+    var = np.vstack([paths[m].var for m in members])
+    es = np.vstack([paths[m].es for m in members])
+    c = combine(walked_r, var, es, cfg.alpha, combo.window, cfg.lead_days, members)
+    paths[COMBO] = ModelPath(COMBO, c.var, c.es, None, {"members": len(members)})
+    return {"window": combo.window, "lead_days": cfg.lead_days, **c.summary()}
 
 
 def score_paths(returns: np.ndarray, paths: dict[str, ModelPath], alpha: float) -> dict[str, dict[str, Any]]:
