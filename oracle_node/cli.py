@@ -106,6 +106,7 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--combo-window", type=int, default=250, help="days combo's weights are fitted on (lead days)")
     bt.add_argument("--hybrid-quantile", type=float, help="level hybrid_gjr's GBM fits (default: --alpha)")
     bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
+    bt.add_argument("--lstm", action="store_true", help="add the LSTM (needs torch: the train extra)")
     tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
     tr.add_argument(
         "--no-walk-forward",

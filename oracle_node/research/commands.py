@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from oracle_node.models.manifest import MANIFEST_FILE
 from oracle_node.research.backtest.combination import ComboOptions
 from oracle_node.research.backtest.hybrid import HybridOptions
+from oracle_node.research.backtest.lstm import lstm_preparer
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.run import run_backtest
 from oracle_node.research.training.ml_run import parse_pool, run_train
@@ -21,6 +22,8 @@ def backtest(args: Any) -> int:
     ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
     hybrid = None if ml is None or args.no_hybrid else HybridOptions(args.hybrid_quantile)
     combo = None if ml is None or args.no_combo else ComboOptions(args.combo_window)
+    pool = tuple(parse_pool(p) for p in args.pool)
+    lstm = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
     with Progress(
         TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
         TimeElapsedColumn(), disable=not sys.stderr.isatty(),
@@ -35,6 +38,7 @@ def backtest(args: Any) -> int:
         result = run_backtest(
             args.prices, args.asset, args.alpha, args.window, args.test_days, args.refit_every,
             args.out, progress=progress, sims=args.sims, ml=ml, hybrid=hybrid, combo=combo, end=args.end,
+            preparers=lstm,
         )  # fmt: skip
     for name, m in result.metrics.items():
         print(
