@@ -24,7 +24,8 @@ from oracle_node.models.manifest import MANIFEST_FILE, Manifest, load_manifest, 
 from oracle_node.models.manifest_schema import check_manifest
 from oracle_node.models.quantile_onnx import deterministic_session
 from oracle_node.models.tails import normal_quantile
-from oracle_node.research.training.onnx_export import export_quantile_pair
+from oracle_node.research.training.explain_export import write_explain_artifact
+from oracle_node.research.training.onnx_export import OUTPUTS, export_quantile_pair
 from oracle_node.research.training.train import (
     ALPHA,
     BASELINE,
@@ -136,6 +137,8 @@ def train_served_model(
     manifest_hash(data)  # NaN / infinity
     check_manifest(out_dir / MANIFEST_FILE, data)  # refused before any file in out_dir is replaced
     atomic.write_bytes(out_dir / ONNX_FILE, onnx_bytes)
+    fitted = dict(zip(OUTPUTS, (lo, hi), strict=True))
+    write_explain_artifact(out_dir, ONNX_FILE, MODEL_NAME, onnx_bytes, train_x, fitted)  # not in the manifest
     write_manifest(out_dir, data)
     model = RiskModel(load_manifest(out_dir))  # exactly what the node loads
     for h in histories.values():
