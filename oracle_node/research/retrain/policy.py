@@ -17,6 +17,7 @@ before t that the current model was not fitted on, times the model's raw VaR of 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,32 +78,45 @@ class PolicyPath:
         return self.fit_rows[1:]
 
 
-@dataclass
-class _Fitted:
+@dataclass(frozen=True)
+class Fitted:
+    """A model fitted on day `at`: its raw (uncalibrated) VaR of rows cal_start .. (the rows from
+    its held-out calibration block on, which it was not fitted on)."""
+
     at: int
     cal_start: int
-    raw: np.ndarray  # raw VaR of rows cal_start ..
+    raw: np.ndarray
 
 
-def _fit(rows: MlRows, t: int, alpha: float, model: str, cal_window: int) -> _Fitted:
-    bundle = train_bundle(rows, t, alpha, (), cal_window, models=(model,))
-    return _Fitted(t, bundle.cal_start, bundle.raw_var(model, rows, bundle.cal_start))
+Fitter = Callable[[MlRows, int], Fitted]  # (rows, t) -> a model fitted on rows before t only
+
+
+def bundle_fitter(alpha: float, model: str = "qgbm", cal_window: int = CAL_DAYS) -> Fitter:
+    """The backtest's training: `train_bundle(rows, cut=t)` with one model, raw VaR by onnxruntime."""
+
+    def fit(rows: MlRows, t: int) -> Fitted:
+        bundle = train_bundle(rows, t, alpha, (), cal_window, models=(model,))
+        return Fitted(t, bundle.cal_start, bundle.raw_var(model, rows, bundle.cal_start))
+
+    return fit
 
 
 def walk(
     rows: MlRows, policy: Policy, first: int, last: int, alpha: float,
-    model: str = "qgbm", cal_window: int = CAL_DAYS,
+    fitter: Fitter | None = None, cal_window: int = CAL_DAYS,
 ) -> PolicyPath:  # fmt: skip
     """Forecast rows first .. last - 1 (their returns must be known) under `policy`."""
     if not 0 < first < last <= rows.returns.size or not np.isfinite(rows.returns[first:last]).all():
         raise ModelError(f"retrain walk: rows {first}..{last} need known returns within {rows.returns.size}")
+    fit = fitter or bundle_fitter(alpha, cal_window=cal_window)
     n = last - first
     var, es = np.empty(n), np.empty(n)
-    fits, spent, cur = [], 0.0, None
+    fits: list[int] = []
+    spent, cur = 0.0, None
     for t in range(first, last):
         if cur is None or policy.due(rows, t, cur.at):
             started = time.perf_counter()
-            cur = _fit(rows, t, alpha, model, cal_window)
+            cur = fit(rows, t)
             spent += time.perf_counter() - started
             fits.append(t)
         lo = max(cur.cal_start, t - cal_window)

@@ -25,7 +25,7 @@ from oracle_node.errors import ModelError
 from oracle_node.models.ml_features import MlRows, ml_rows
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.retrain.evaluate import span_scores, yearly_scores
-from oracle_node.research.retrain.policy import Policy, PolicyPath, walk
+from oracle_node.research.retrain.policy import Fitter, Policy, PolicyPath, bundle_fitter, walk
 from oracle_node.research.training.ml_data import with_funding
 from oracle_node.research.training.ml_train import CAL_DAYS, day
 
@@ -86,14 +86,15 @@ def _pick(labels: Sequence[str], scores: dict[str, dict[str, Any]]) -> str:
     return min(labels, key=lambda m: (scores[m]["fz0"], scores[m]["retrains"]))
 
 
-def run_study(rows: MlRows, cfg: StudyConfig, progress: Any = None) -> Study:
+def run_study(rows: MlRows, cfg: StudyConfig, progress: Any = None, fitter: Fitter | None = None) -> Study:
     """Walk every candidate, choose on the validation span, score on the evaluation span."""
     started = time.perf_counter()
+    fitter = fitter or bundle_fitter(cfg.alpha, cfg.model, cfg.cal_window)
     dates = row_dates(rows)
     first, last = _bounds(rows, dates, cfg)
     paths: dict[str, PolicyPath] = {}
     for p in cfg.candidates():
-        paths[p.label] = walk(rows, p, first, last, cfg.alpha, cfg.model, cfg.cal_window)
+        paths[p.label] = walk(rows, p, first, last, cfg.alpha, fitter, cfg.cal_window)
         if progress is not None:
             progress(p.label, paths[p.label])
     never = paths["never"]
