@@ -118,7 +118,9 @@ def test_truncate__end_day__last_close_is_that_day(btc: MarketHistory) -> None:
     assert h.volume is not None and h.volume.size == h.close.size < btc.close.size
 
 
-def test_run_backtest__hybrid_and_combo__scored_on_test_days_with_weights(shared_data: Path, tmp_path: Path) -> None:
+def test_run_backtest__hybrid_and_combo__scored_on_test_days_with_weights(
+    shared_data: Path, tmp_path: Path
+) -> None:
     res = run_backtest(shared_data / BTC, "BTC-USD", 0.025, 300, 40, 1, tmp_path, workers=1, sims=50,
                        ml=MlOptions(shared_data / FUNDING), hybrid=HybridOptions(None, 250),
                        combo=ComboOptions(60), end="2025-06-30")  # fmt: skip

@@ -27,7 +27,6 @@ import numpy as np
 from scipy.optimize import minimize
 
 from oracle_node.errors import ModelError
-from oracle_node.research.backtest.stats import fz0_losses
 
 MODEL = "combo"
 MIN_DAYS = 50
@@ -36,10 +35,11 @@ MIN_DAYS = 50
 @dataclass(frozen=True)
 class ComboOptions:
     """window: days the weights are fitted on (also the run's lead days); members: the models
-    combined (empty: every other model of the run)."""
+    combined (empty: every other model of the run); shrink: lambda in w = (1 - lambda) w_FZ0 + lambda / m."""
 
     window: int = 250
     members: tuple[str, ...] = ()
+    shrink: float = 0.0  # weight of the equal-weight combination mixed into the fitted weights
 
 
 def _fz0_and_grad(w: np.ndarray, r: np.ndarray, var: np.ndarray, es: np.ndarray, alpha: float):
@@ -91,9 +91,11 @@ def combine(
     window: int,
     first: int,
     members: Sequence[str],
+    shrink: float = 0.0,
 ) -> Combination:
     """Combined forecasts for days first .. D-1 of the walked days (members x D arrays; returns the
-    D realised returns). Day i's weights are fitted on days max(0, i - window) .. i - 1."""
+    D realised returns). Day i's weights are fitted on days max(0, i - window) .. i - 1, then shrunk
+    towards equal weights by `shrink`."""
     if first < MIN_DAYS or var.shape != es.shape or var.shape[1] != returns.size:
         raise ModelError(f"combo: needs >= {MIN_DAYS} earlier days (got {first}) and aligned member paths")
     m, d = var.shape
@@ -102,12 +104,7 @@ def combine(
     for i in range(first, d):
         lo = max(0, i - window)
         w = fz0_weights(returns[lo:i], var[:, lo:i], es[:, lo:i], alpha, w)
-        out_w[i - first] = w
+        out_w[i - first] = (1.0 - shrink) * w + shrink / m
     cv = np.einsum("dm,md->d", out_w, var[:, first:])
     ce = np.einsum("dm,md->d", out_w, es[:, first:])
     return Combination(tuple(members), cv, ce, out_w)
-
-
-def combo_losses(returns: np.ndarray, c: Combination, alpha: float) -> np.ndarray:
-    """FZ0 losses of the combination on its scored days (the last len(c.var) returns)."""
-    return fz0_losses(returns[-c.var.size :], c.var, c.es, alpha)

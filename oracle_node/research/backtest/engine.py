@@ -50,7 +50,12 @@ class WalkForwardConfig:
 
     def validate(self, n_returns: int) -> None:
         check_alpha(self.alpha)
-        if self.window < 50 or self.test_days < 2 or self.refit_every < 1 or min(self.sims, self.lead_days) < 0:
+        if (
+            self.window < 50
+            or self.test_days < 2
+            or self.refit_every < 1
+            or min(self.sims, self.lead_days) < 0
+        ):
             raise ConfigError(
                 f"backtest: window = {self.window} (>= 50), test_days = {self.test_days} (>= 2), "
                 f"refit_every = {self.refit_every} (>= 1), sims = {self.sims} and lead_days = "

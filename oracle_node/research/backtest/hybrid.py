@@ -188,7 +188,9 @@ def prepare_hybrid(
     (another `name` registers a variant as its own family, for validation runs)."""
     rows = ml_rows(history)
     if rows.x.shape[0] != n_returns + 1:
-        raise ModelError(f"hybrid: {rows.x.shape[0]} feature rows for {n_returns} returns (expected one more)")
+        raise ModelError(
+            f"hybrid: {rows.x.shape[0]} feature rows for {n_returns} returns (expected one more)"
+        )
     model = train_hybrid(rows, n_returns - cfg.walk_days, cfg.alpha, [ml_rows(h) for h in pool], opts)
 
     def factory(c: WalkForwardConfig) -> HybridFamily:

@@ -185,9 +185,9 @@ def _add_combo(
         raise ConfigError(f"combo members {missing} are not in the run ({sorted(paths)})")
     var = np.vstack([paths[m].var for m in members])
     es = np.vstack([paths[m].es for m in members])
-    c = combine(walked_r, var, es, cfg.alpha, combo.window, cfg.lead_days, members)
+    c = combine(walked_r, var, es, cfg.alpha, combo.window, cfg.lead_days, members, combo.shrink)
     paths[COMBO] = ModelPath(COMBO, c.var, c.es, None, {"members": len(members)})
-    return {"window": combo.window, "lead_days": cfg.lead_days, **c.summary()}
+    return {"window": combo.window, "lead_days": cfg.lead_days, "shrink": combo.shrink, **c.summary()}
 
 
 def score_paths(returns: np.ndarray, paths: dict[str, ModelPath], alpha: float) -> dict[str, dict[str, Any]]:

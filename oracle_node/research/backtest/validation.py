@@ -6,7 +6,8 @@ For each market and alpha the price history is cut at the day before the README 
 (BTC 2023-12-06, ETH 2020-01-26: nothing of the test period is read). Every model, the two hybrid
 variants (GBM fitted at alpha, or at 10 %) included, is walked forward over `lead` + `days` days at the
 end of the cut history (ML models trained before the walk, as in a backtest); the combination
-variants (weight window 250 or 500 days; members: every model, or baselines + hybrid) are then
+variants (weight window 250 or 500 days; shrinkage 0 or 0.5 towards equal weights; members: every
+model, baselines + hybrid, or the GARCH family + both hybrids) are then
 learned on the walked days and every model is scored on the last `days` days only, the validation
 span. Writes OUT/validation.json and prints one line per candidate. The rule that turns this into a
 choice is in docs/model-quality.md ("Issue 12: hybrid and combination").
@@ -15,6 +16,7 @@ choice is in docs/model-quality.md ("Issue 12: hybrid and combination").
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ MARKETS: dict[str, tuple[str, str, str | None, tuple, str, int, int, int]] = {
             "2020-01-26", 500, 250, 141),
 }  # fmt: skip
 COMBO_WINDOWS = (250, 500)
+SHRINK = (0.0, 0.5)
 
 
 def score(r: np.ndarray, var: np.ndarray, es: np.ndarray, alpha: float) -> dict[str, Any]:
@@ -50,7 +53,27 @@ def score(r: np.ndarray, var: np.ndarray, es: np.ndarray, alpha: float) -> dict[
             "fz0": float(fz0_losses(r, var, es, alpha).mean())}  # fmt: skip
 
 
-def walk(data: Path, key: str, alpha: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]], int]:
+def walk(
+    data: Path, key: str, alpha: float, out: Path
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    """Walked returns and member paths (cached in OUT/paths_<key>_a<alpha>.npz)."""
+    cache = out / f"paths_{key}_a{alpha}.npz"
+    days = MARKETS[key][-1]
+    if cache.is_file():
+        z = np.load(cache)
+        names = [k[4:] for k in z.files if k.startswith("var_")]
+        return z["r"], {m: (z[f"var_{m}"], z[f"es_{m}"]) for m in names}, days
+    r, paths = _walk(data, key, alpha)
+    np.savez(
+        cache,
+        r=r,
+        **{f"var_{m}": v for m, (v, _) in paths.items()},
+        **{f"es_{m}": e for m, (_, e) in paths.items()},
+    )
+    return r, paths, days
+
+
+def _walk(data: Path, key: str, alpha: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
     prices, asset, funding, pool, end, window, lead, days = MARKETS[key]
     hist = truncate(with_funding(load_prices(data / prices, asset), data / funding if funding else None), end)
     pooled = MlOptions(None, tuple((data / p, a, data / f) for p, a, f in pool)).pooled()
@@ -61,26 +84,31 @@ def walk(data: Path, key: str, alpha: float) -> tuple[np.ndarray, dict[str, tupl
     prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions(0.1), name=Q10)
     models = (*DEFAULT_MODELS, *bundle.models, MODEL, Q10)
     paths = walk_forward(r, cfg, models, workers=2)
-    return r[-cfg.walk_days :], {m: (p.var, p.es) for m, p in paths.items()}, days
+    return r[-cfg.walk_days :], {m: (p.var, p.es) for m, p in paths.items()}
 
 
-def evaluate(r: np.ndarray, paths: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float, days: int) -> dict[str, Any]:
+def evaluate(
+    r: np.ndarray, paths: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float, days: int
+) -> dict[str, Any]:
     out = {m: score(r[-days:], v[-days:], e[-days:], alpha) for m, (v, e) in paths.items()}
     base = [m for m in DEFAULT_MODELS if m in paths]
-    sets = {"all": [m for m in paths if m != Q10], "base+hybrid": [*base, MODEL], "all_q10": [m for m in paths if m != MODEL]}
+    sets = {"all": [m for m in paths if m != Q10], "base+hybrid": [*base, MODEL], "all_q10": [m for m in paths if m != MODEL],
+            "garch+hybrids": ["garch_t", "gjr_skewt", "fhs", MODEL, Q10]}  # fmt: skip
     lead = r.size - days
     combos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for w in COMBO_WINDOWS:
         if w > lead:
             continue
-        for label, members in sets.items():
+        for (label, members), shrink in itertools.product(sets.items(), SHRINK):
             c = combine(r, np.vstack([paths[m][0] for m in members]), np.vstack([paths[m][1] for m in members]),
-                        alpha, w, lead, members)  # fmt: skip
-            name = f"combo_w{w}_{label}"
+                        alpha, w, lead, members, shrink)  # fmt: skip
+            name = f"combo_w{w}_s{shrink}_{label}"
             combos[name] = (c.var, c.es)
             out[name] = {**score(r[-days:], c.var, c.es, alpha), "mean_weights": c.summary()["mean_weights"]}
     scored = {m: (v[-days:], e[-days:]) for m, (v, e) in paths.items()} | combos
-    out["_dm_best_ml_vs_best_baseline"] = dm_group_best(r[-days:], scored, alpha, [m for m in scored if m not in base])
+    out["_dm_best_ml_vs_best_baseline"] = dm_group_best(
+        r[-days:], scored, alpha, [m for m in scored if m not in base]
+    )
     return out
 
 
@@ -94,7 +122,7 @@ def main() -> None:
     doc: dict[str, Any] = {}
     for key in args.markets.split(","):
         for alpha in (0.01, 0.025):
-            r, paths, days = walk(args.data, key, alpha)
+            r, paths, days = walk(args.data, key, alpha, args.out)
             res = evaluate(r, paths, alpha, days)
             doc[f"{key}_a{alpha}"] = res
             for m, v in res.items():
