@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oracle_node.drift.coverage import Coverage
+from oracle_node.drift.live import retrain_due
+from oracle_node.drift.monitor import DriftVerdict
 from oracle_node.errors import ConfigError
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ml_features import MlRows, ml_rows
@@ -130,3 +133,12 @@ def test_run_study__evaluation_span_poisoned__same_choices() -> None:
     assert clean.evaluation["never"]["fz0"] != poisoned.evaluation["never"]["fz0"]
     best = min(clean.validation[m]["fz0"] for m in clean.paths if m.startswith("schedule"))
     assert clean.validation[clean.chosen["schedule"]]["fz0"] == best
+
+
+@pytest.mark.parametrize(
+    ("retrain", "age", "due"), [(True, 90, True), (True, 89, False), (False, 400, False)]
+)
+def test_retrain_due__verdict_and_model_age__default_gap_90(retrain: bool, age: int, due: bool) -> None:
+    v = DriftVerdict(0, {}, Coverage(30, 0, 0.3, 1.0), retrain, False, retrain)
+    assert retrain_due(v, age) is due
+    assert retrain_due(None, 1000) is False

@@ -43,11 +43,22 @@ def span_scores(
         "retrains": sum(first <= k <= last for k in path.retrains),
     }  # fmt: skip
     if base is not None and base is not path:
-        j = _days(base, dates, lo, hi)
-        dm = stats.diebold_mariano(loss, stats.fz0_losses(base.returns[j], base.var[j], base.es[j], alpha))
-        out["dm_vs_never"] = {"mean_differential": dm.mean_differential, "statistic": dm.statistic,
-                              "p_value": dm.p_value, "lags": dm.lags}  # fmt: skip
+        out["dm_vs_never"] = dm_between(path, base, dates, lo, hi, alpha)
     return out
+
+
+def fz0_on(path: PolicyPath, dates: Sequence[str], lo: str, hi: str, alpha: float) -> np.ndarray:
+    i = _days(path, dates, lo, hi)
+    return stats.fz0_losses(path.returns[i], path.var[i], path.es[i], alpha)
+
+
+def dm_between(
+    a: PolicyPath, b: PolicyPath, dates: Sequence[str], lo: str, hi: str, alpha: float
+) -> dict[str, Any]:
+    """Diebold-Mariano of a's FZ0 loss against b's on the days lo .. hi (negative: a is better)."""
+    dm = stats.diebold_mariano(fz0_on(a, dates, lo, hi, alpha), fz0_on(b, dates, lo, hi, alpha))
+    return {"mean_differential": dm.mean_differential, "statistic": dm.statistic, "p_value": dm.p_value,
+            "lags": dm.lags}  # fmt: skip
 
 
 def yearly_scores(

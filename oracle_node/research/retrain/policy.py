@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oracle_node.drift.live import verdict_at
+from oracle_node.drift.live import retrain_due, verdict_at
 from oracle_node.drift.monitor import DriftConfig
 from oracle_node.errors import ConfigError, ModelError
 from oracle_node.models.ml_features import MlRows
@@ -55,9 +55,8 @@ class Policy:
         """Retrain on day t? Reads rows before t only (the drift verdict of day t)."""
         if self.name == "schedule":
             return t - fitted_at >= self.every
-        if self.name == "drift" and t - fitted_at >= self.min_gap:
-            verdict = verdict_at(rows, t, self.drift)
-            return verdict is not None and verdict.retrain
+        if self.name == "drift" and t - fitted_at >= self.min_gap:  # the verdict only when it can count
+            return retrain_due(verdict_at(rows, t, self.drift), t - fitted_at, self.min_gap)
         return False
 
 

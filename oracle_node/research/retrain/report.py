@@ -43,7 +43,8 @@ def study_doc(study: Study, run: dict[str, Any]) -> dict[str, Any]:
         for m, p in study.paths.items()
     }  # fmt: skip
     run = run | {"config": asdict(study.cfg), "wall_seconds": round(study.wall_seconds, 3)}
-    rec = {"policy": study.recommended, "evaluation": study.evaluation[study.recommended], "rule": RULE}
+    rec = {"policy": study.recommended, "evaluation": study.evaluation[study.recommended], "rule": RULE,
+           "dm_vs_other_chosen": study.head_to_head}  # fmt: skip
     return _safe({"run": run, "chosen": study.chosen, "recommendation": rec, "policies": policies})
 
 
@@ -89,10 +90,13 @@ def recommendation(study: Study) -> str:
     m = study.recommended
     s = study.evaluation[m]
     lo, hi = study.eval_span
+    versus = "; ".join(
+        f"vs {o} {d['statistic']:+.2f} (p {d['p_value']:.3f})" for o, d in study.head_to_head.items()
+    )
     return (
         f"Recommended default retrain policy: {m} (FZ0 {s['fz0']:.4f} on {lo} .. {hi}, "
         f"{s['breaches']} breaches / {s['expected']:.1f} expected, {s['retrains']} retrains; "
-        f"DM vs never {_dm(s)})"
+        f"DM FZ0 {versus})"
     )
 
 

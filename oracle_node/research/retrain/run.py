@@ -24,7 +24,7 @@ import numpy as np
 from oracle_node.errors import ModelError
 from oracle_node.models.ml_features import MlRows, ml_rows
 from oracle_node.research.backtest.prices import load_prices
-from oracle_node.research.retrain.evaluate import span_scores, yearly_scores
+from oracle_node.research.retrain.evaluate import dm_between, span_scores, yearly_scores
 from oracle_node.research.retrain.policy import Fitter, Policy, PolicyPath, bundle_fitter, walk
 from oracle_node.research.training.ml_data import with_funding
 from oracle_node.research.training.ml_train import CAL_DAYS, day
@@ -55,6 +55,7 @@ class Study:
     evaluation: dict[str, dict[str, Any]]
     yearly: dict[str, dict[str, dict[str, Any]]]
     recommended: str  # label
+    head_to_head: dict[str, dict[str, Any]]  # DM of the recommended policy against each other chosen one
     wall_seconds: float
 
     @property
@@ -110,6 +111,9 @@ def run_study(rows: MlRows, cfg: StudyConfig, progress: Any = None, fitter: Fitt
     evaluation = {m: span_scores(p, dates, lo, hi, cfg.alpha, never) for m, p in paths.items()}
     yearly = {m: yearly_scores(paths[m], dates, lo, hi, cfg.alpha, never) for m in chosen.values()}
     best = min(chosen.values(), key=lambda m: evaluation[m]["fz0"])
+    versus = {
+        m: dm_between(paths[best], paths[m], dates, lo, hi, cfg.alpha) for m in chosen.values() if m != best
+    }
     return Study(
-        cfg, dates, paths, chosen, validation, evaluation, yearly, best, time.perf_counter() - started
+        cfg, dates, paths, chosen, validation, evaluation, yearly, best, versus, time.perf_counter() - started
     )
