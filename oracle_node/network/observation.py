@@ -18,6 +18,7 @@ from eth_utils import keccak, to_checksum_address
 from oracle_node.network.errors import PeerMessageError
 from oracle_node.network.signing import OperatorSigner, parse_hex, recover65, sign65
 from oracle_node.reports.eip712 import domain_separator
+from oracle_node.store import BoundInputs
 from oracle_node.types import RiskParamsBps, market_id_bytes32
 
 OBSERVATION_TYPE = (
@@ -49,6 +50,7 @@ class LocalObservation:
     model_hash: bytes
     inputs_hash: bytes
     params: Mapping[str, RiskParamsBps]
+    bound: BoundInputs | None = None  # what inputs_hash commits to; stored with the signature intent
 
 
 @dataclass(frozen=True, slots=True)

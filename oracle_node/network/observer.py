@@ -27,7 +27,7 @@ from oracle_node.network.observation import (
 from oracle_node.network.schedule import RoundClock
 from oracle_node.network.settings import NetworkSettings
 from oracle_node.network.signing import OperatorSigner, sign65
-from oracle_node.store import EquivocationError, NodeStore
+from oracle_node.store import BoundInputs, EquivocationError, NodeStore
 
 log = get_logger(__name__)
 ObservationProvider = Callable[[int, int], Awaitable[LocalObservation]]
@@ -88,9 +88,9 @@ class ObservationBook:
             raise ObservationUnavailable(round_, f"provider failed: {exc}") from None
         if local.round != round_:
             raise ObservationUnavailable(round_, f"provider answered round {local.round}")
-        return self._sign(prepare_observation(local, self.domain, self.signer.address))
+        return self._sign(prepare_observation(local, self.domain, self.signer.address), local.bound)
 
-    def _sign(self, prepared: SignedObservation) -> SignedObservation:
+    def _sign(self, prepared: SignedObservation, bound: BoundInputs | None = None) -> SignedObservation:
         try:
             signature = self.store.sign_once(
                 prepared.round,
@@ -98,6 +98,7 @@ class ObservationBook:
                 self.signer.address,
                 lambda d: sign65(self.signer, d),
                 OBSERVATION,
+                bound,
             )
         except EquivocationError as exc:
             log.error("observation_equivocation_refused", round=prepared.round, existing=exc.existing)

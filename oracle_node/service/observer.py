@@ -17,17 +17,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from eth_utils import keccak
+
 from oracle_node.chain.view import ChainView
-from oracle_node.errors import BoundsViolation, DataError
+from oracle_node.errors import BoundsViolation, DataError, ModelError
 from oracle_node.logs import get_logger
 from oracle_node.network.errors import NothingDue
 from oracle_node.network.observation import LocalObservation
-from oracle_node.reports.inputs import MarketInputs, inputs_hash
+from oracle_node.reports.inputs import MarketInputs, canonical_inputs
 from oracle_node.risk.project import project
 from oracle_node.service.breaker import Breaker
 from oracle_node.service.feeds import LiveFeed
 from oracle_node.service.pipeline import MarketOutcome, NodePipeline
 from oracle_node.sources.tick import Tick
+from oracle_node.store import BoundInputs
 from oracle_node.types import RiskParamsBps
 
 log = get_logger(__name__)
@@ -144,13 +147,27 @@ class PipelineObserver:
             outcomes = self.pipeline.step(data_time, self._new_ticks(data_time))
             signed = self._fit(outcomes, slot_time)
             self._due = {o.market: o for o in outcomes if o.market in signed}
+            records = self._attributions([o for o in outcomes if o.market in signed], round_)
         finally:
             self._busy.release()
         self.rounds[round_] = NodeRound(round_, data_time, {o.market: o for o in outcomes}, signed)
         if not signed:
             raise NothingToPublish(self.name, None, "round", round_, "no market is due this round")
-        inputs = [_inputs(o) for o in outcomes if o.market in signed]
-        return LocalObservation(round_, slot_time, self.model_hash, inputs_hash(inputs), signed)
+        inputs = [_inputs(o, records.get(o.market)) for o in outcomes if o.market in signed]
+        document = canonical_inputs(inputs)
+        bound = BoundInputs(document, records)
+        return LocalObservation(round_, slot_time, self.model_hash, keccak(document), signed, bound)
+
+    def _attributions(self, outcomes: Sequence[MarketOutcome], round_: int) -> dict[str, bytes]:
+        """Each signed market's attribution record; none (the entry then has no "attribution" hash)
+        when it cannot be made: an explanation never holds back a publication."""
+        if not outcomes:
+            return {}
+        try:
+            return self.pipeline.attributions(outcomes)
+        except (ModelError, DataError) as exc:
+            log.error("attribution_failed", node=self.name, round=round_, error=str(exc))
+            return {}
 
     def _settle_from_chain(self) -> None:
         """Tell each trigger whether last round's candidate landed: the chain's stored round moved."""
@@ -215,10 +232,11 @@ class LiveObserver(PipelineObserver):
         return out
 
 
-def _inputs(o: MarketOutcome) -> MarketInputs:
+def _inputs(o: MarketOutcome, record: bytes | None = None) -> MarketInputs:
     quotes = []
     for name in sorted(o.guard.accepted):
         st = o.guard.state.source(name)
         if st is not None:
             quotes.append((name, st.last_ts, st.last_price))
-    return MarketInputs(o.market, o.guard.require_price(), tuple(quotes))
+    attribution = None if record is None else keccak(record)
+    return MarketInputs(o.market, o.guard.require_price(), tuple(quotes), attribution)

@@ -27,6 +27,7 @@ from typing import Any
 
 from oracle_node.config import NodeConfig
 from oracle_node.errors import BoundsViolation, DataError, ModelError
+from oracle_node.explain.attribute import Attributor
 from oracle_node.guard import GuardResult, GuardState, evaluate
 from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
@@ -100,6 +101,7 @@ class NodePipeline:
         self.cfg = cfg
         self.model = model
         self.book = book
+        self.attributor = Attributor(model)  # shap's import (~2 s) at start-up, not in a round
         self._state: dict[str, _MarketState] = {}
 
     def markets(self) -> list[str]:
@@ -120,6 +122,13 @@ class NodePipeline:
             self._outcome(m, now, g, forecasts.get(m), risks.get(m), errors.get(m))
             for m, g in guarded.items()
         ]
+
+    def attributions(self, outcomes: Iterable[MarketOutcome]) -> dict[str, bytes]:
+        """Attribution records (explain/record.py) of these outcomes' forecasts, from the histories of
+        the round just stepped (call before the next `step`)."""
+        published = {o.market: o.forecast for o in outcomes if o.forecast is not None}
+        histories = [h for h in (self.book.snapshot(m) for m in sorted(published)) if h is not None]
+        return self.attributor.records(histories, published)
 
     def settle(self, outcome: MarketOutcome, *, published: bool, params: RiskParamsBps | None = None) -> None:
         """Advance the trigger after a round: published means the market's report landed, with `params`

@@ -3,6 +3,9 @@
 from oracle_node.store.errors import EquivocationError, StoreError
 from oracle_node.store.node_store import NodeStore, SubmissionJournal
 from oracle_node.store.records import (
+    AttributionRow,
+    BoundInputs,
+    InputsRow,
     Observation,
     ReportRecord,
     ReportStatus,
@@ -14,7 +17,10 @@ from oracle_node.store.records import (
 from oracle_node.store.submissions import SignedTx
 
 __all__ = [
+    "AttributionRow",
+    "BoundInputs",
     "EquivocationError",
+    "InputsRow",
     "NodeStore",
     "Observation",
     "ReportRecord",

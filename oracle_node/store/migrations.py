@@ -97,6 +97,32 @@ CREATE TABLE round_state (
 INSERT INTO round_state (id, committed_round) VALUES (1, 0);
 """
 
+# Issue 12: what a signed observation's inputsHash commits to, written in the transaction that records
+# the signature intent (so a signed observation always has them): the canonical inputs document
+# (keccak256 = the observation's inputsHash) and each market's attribution record (its keccak256 is the
+# document's "attribution" field). Keyed by round: one observation per round per node.
+_V2 = """
+CREATE TABLE bound_inputs (
+    round INTEGER PRIMARY KEY CHECK (round >= 0),
+    digest TEXT NOT NULL,
+    document TEXT NOT NULL,
+    inputs_hash TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE attributions (
+    round INTEGER NOT NULL CHECK (round >= 0),
+    market TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    record TEXT NOT NULL,
+    record_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (round, market)
+);
+CREATE INDEX attributions_market ON attributions (market, round);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tick decisions, observations, reports, signatures, submissions, round state", _V1),
+    Migration(2, "inputs documents and attribution records bound to signed observations", _V2),
 )

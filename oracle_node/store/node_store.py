@@ -16,9 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from oracle_node.store import rounds, submissions
+from oracle_node.store import explanations, rounds, submissions
 from oracle_node.store.db import BUSY_TIMEOUT_S, Database
 from oracle_node.store.records import (
+    AttributionRow,
+    BoundInputs,
+    InputsRow,
     Observation,
     ReportRecord,
     ReportStatus,
@@ -131,14 +134,23 @@ class NodeStore:
     # -- signatures (no equivocation) ----------------------------------------------------------
 
     def record_signature_intent(
-        self, round_: int, digest: bytes | str, signer: str, purpose: str = REPORT
+        self,
+        round_: int,
+        digest: bytes | str,
+        signer: str,
+        purpose: str = REPORT,
+        bound: BoundInputs | None = None,
     ) -> bytes | None:
-        """Commit `signer` to `digest` for the round before signing. Returns the signature already made
-        for this same digest (re-send those bytes), None if none yet; EquivocationError for another digest."""
+        """Commit `signer` to `digest` for the round before signing, with `bound` (what the digest's
+        inputsHash commits to) in the same transaction. Returns the signature already made for this
+        same digest (re-send those bytes), None if none yet; EquivocationError for another digest."""
+        key = hex32(digest, "digest")
         with self.db.write() as conn:
             record = rounds.record_intent(
-                conn, purpose, round_, hex32(digest, "digest"), signer=signer.lower(), now=self.db.clock()
+                conn, purpose, round_, key, signer=signer.lower(), now=self.db.clock()
             )
+            if bound is not None:
+                explanations.save_bound(conn, round_, key, bound, self.db.clock())
         return record.signature
 
     def record_signature(
@@ -163,10 +175,12 @@ class NodeStore:
         signer: str,
         sign: Callable[[bytes], bytes],
         purpose: str = REPORT,
+        bound: BoundInputs | None = None,
     ) -> bytes:
-        """Sign `digest` at most once per (purpose, round, signer), durably before returning the bytes."""
+        """Sign `digest` at most once per (purpose, round, signer), durably before returning the bytes;
+        `bound` (inputs document, attribution records) is stored with the intent, before signing."""
         key = hex32(digest, "digest")
-        existing = self.record_signature_intent(round_, key, signer, purpose)
+        existing = self.record_signature_intent(round_, key, signer, purpose, bound)
         if existing is not None:
             return existing
         signature = self.record_signature(round_, key, signer, sign(bytes.fromhex(key[2:])), purpose)
@@ -187,6 +201,22 @@ class NodeStore:
     def signatures(self, round_: int, digest: bytes | str, purpose: str = REPORT) -> list[SignatureRecord]:
         with self.db.write() as conn:
             return rounds.signatures_for(conn, purpose, round_, hex32(digest, "digest"))
+
+    # -- inputs documents and attribution records (bound to signed observations) ----------------
+
+    def bound_inputs(self, round_: int) -> InputsRow | None:
+        """The inputs document this node's observation of `round_` committed to (None: none stored)."""
+        with self.db.write() as conn:
+            return explanations.inputs_row(conn, round_)
+
+    def attribution(self, round_: int, market: str) -> AttributionRow | None:
+        with self.db.write() as conn:
+            return explanations.attribution_row(conn, round_, market)
+
+    def attribution_rounds(self, market: str) -> list[int]:
+        """Rounds with an attribution record for `market`, oldest first."""
+        with self.db.write() as conn:
+            return explanations.attribution_rounds(conn, market)
 
     # -- submissions ---------------------------------------------------------------------------
 

@@ -179,3 +179,41 @@ def _unhex(text: str, name: str) -> bytes:
         return bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
         raise ValueError(f"{name} {text!r} is not hex") from None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundInputs:
+    """What a signed observation's inputsHash commits to: the canonical inputs document and each
+    market's attribution record (canonical bytes, hashed as stored)."""
+
+    document: bytes
+    attributions: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionRow:
+    """A stored attribution record, the observation digest it is bound to and its keccak256."""
+
+    round: int
+    market: str
+    digest: str
+    record: str
+    record_hash: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AttributionRow:
+        return cls(row["round"], row["market"], row["digest"], row["record"], row["record_hash"])
+
+
+@dataclass(frozen=True, slots=True)
+class InputsRow:
+    """A stored inputs document (keccak256 = inputs_hash) and the observation digest it is bound to."""
+
+    round: int
+    digest: str
+    document: str
+    inputs_hash: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> InputsRow:
+        return cls(row["round"], row["digest"], row["document"], row["inputs_hash"])

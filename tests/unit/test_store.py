@@ -41,14 +41,14 @@ def store(tmp_path: Path) -> NodeStore:
     return NodeStore.open(tmp_path / "var" / "node.sqlite")
 
 
-def test_open__new_file__wal_mode_schema_version_1_and_reopen_is_idempotent(tmp_path: Path) -> None:
+def test_open__new_file__wal_mode_schema_version_2_and_reopen_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "node.sqlite"
     with NodeStore.open(path) as store:
-        assert store.db.schema_version() == 1
+        assert store.db.schema_version() == 2
         assert store.db.query("PRAGMA journal_mode")[0][0] == "wal"
     with NodeStore.open(path) as store:
         rows = store.db.query("SELECT version FROM schema_migrations")
-        assert [r[0] for r in rows] == [1]
+        assert [r[0] for r in rows] == [1, 2]
 
 
 def test_open__not_a_database__config_error_names_path(tmp_path: Path) -> None:

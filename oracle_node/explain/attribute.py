@@ -1,0 +1,181 @@
+"""Attributor: the attribution record of every market a round publishes (record.py), from the model
+that produced its forecast.
+
+Per market: the ML model's feature row and output, SHAP contributions per output from the method of
+the model's kind (`METHODS`: onnx_quantile -> TreeSHAP of the ONNX trees; another kind, e.g. a
+gradient method for a served LSTM, registers its own `MlExplainer`), the baseline's forecast and the
+ensemble's floor, and per published field which branch set it: "ml" (the ML value was published),
+"baseline_floor" ((1 - tolerance) x baseline was), "fallback_baseline" (the ML model did not serve
+the market), or "other" (neither value: the ensemble combined them another way; the record still
+carries all three numbers). An attribution failure never stops a round: the record then says why
+(`ml.error`) and is bound like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from oracle_node.errors import DataError, ModelError
+from oracle_node.explain.covers import explain_path, load_covers
+from oracle_node.explain.record import FIELDS, SCHEMA, encode, num
+from oracle_node.explain.trees import read_ensembles
+from oracle_node.explain.treeshap import METHOD, Attribution, TreeShap
+from oracle_node.features.build import latest_features
+from oracle_node.features.history import MarketHistory
+from oracle_node.models.ensemble import RiskModel
+from oracle_node.models.forecast import Flag, Forecast
+from oracle_node.models.quantile_onnx import OnnxQuantileModel
+from oracle_node.models.tails import std_t_quantile
+
+
+class MlExplainer(Protocol):
+    method: str
+    library: str
+    artifact_sha256: str
+
+    def explain(self, rows: np.ndarray) -> Attribution: ...
+
+
+class OnnxTreeExplainer:
+    """TreeSHAP of an onnx_quantile model; the explain artifact beside its ONNX file."""
+
+    method = METHOD
+
+    def __init__(self, ml: OnnxQuantileModel) -> None:
+        self.ml = ml
+        onnx_file = str(ml.manifest.data["onnx"]["file"])
+        path = ml.manifest.artifact_path(onnx_file)
+        ensembles = read_ensembles(path.read_bytes(), str(path))
+        covers = load_covers(explain_path(path), str(ml.manifest.data["artifacts"][onnx_file]), ensembles)
+        self.artifact_sha256 = covers.sha256
+        self.shap = TreeShap(ensembles, covers.covers)
+        self.library = self.shap.library
+
+    def explain(self, rows: np.ndarray) -> Attribution:
+        z = self.ml.predict(rows)
+        return self.shap.attribute(rows, dict(zip(self.ml.output_names, z.T, strict=True)))
+
+
+METHODS: dict[type, Callable[[object], MlExplainer]] = {OnnxQuantileModel: OnnxTreeExplainer}  # type: ignore[dict-item]
+
+
+class Attributor:
+    """Builds attribution records for a RiskModel; the explainer is made once (shap's import: ~2 s)."""
+
+    def __init__(self, model: RiskModel) -> None:
+        self.model = model
+        self.explainer: MlExplainer | None = None
+        self.unavailable: str | None = None
+        make = METHODS.get(type(model.ml))
+        if make is None:
+            self.unavailable = f"no attribution method for {type(model.ml).__name__}"
+            return
+        try:
+            self.explainer = make(model.ml)
+        except ModelError as exc:
+            self.unavailable = str(exc)
+
+    def records(
+        self, histories: Sequence[MarketHistory], published: Mapping[str, Forecast]
+    ) -> dict[str, bytes]:
+        """{market: canonical record} for each history whose market has a published forecast."""
+        hs = [h for h in histories if h.market in published]
+        if not hs:
+            return {}
+        rows, scales = self._rows(hs)
+        served = [i for i, h in enumerate(hs) if Flag.FALLBACK_BASELINE not in published[h.market].flags]
+        ml_docs = self._ml_docs(rows[served], scales[served]) if served else []
+        by_row = dict(zip(served, ml_docs, strict=True))
+        return {h.market: encode(self._doc(h, published[h.market], by_row.get(i))) for i, h in enumerate(hs)}
+
+    def _rows(self, hs: Sequence[MarketHistory]) -> tuple[np.ndarray, np.ndarray]:
+        names = (*self.model.ml.features, self.model.ml.scale_feature)
+        block = np.array([latest_features(h).last_row(names) for h in hs], dtype=np.float64)
+        return block[:, :-1], block[:, -1]
+
+    def _ml_docs(self, rows: np.ndarray, scales: np.ndarray) -> list[dict[str, object]]:
+        names = self.model.ml.features
+        base = {"method": getattr(self.explainer, "method", None), "error": self.unavailable}
+        if self.explainer is not None:
+            base |= {"library": self.explainer.library, "explain_sha256": self.explainer.artifact_sha256}
+        att = None
+        if self.explainer is not None:
+            try:
+                att = self.explainer.explain(rows)
+            except (ModelError, DataError) as exc:
+                base["error"] = str(exc)
+        x32 = rows.astype(np.float32).astype(np.float64)
+        docs = []
+        for i in range(rows.shape[0]):
+            doc = dict(base)
+            doc["features"] = {n: num(float(v)) for n, v in zip(names, x32[i], strict=True)}
+            doc["scale"] = {self.model.ml.scale_feature: num(float(scales[i]))}
+            doc["outputs"] = None if att is None else self._outputs(att, i, float(scales[i]))
+            docs.append(doc)
+        return docs
+
+    def _outputs(self, att: Attribution, i: int, scale: float) -> dict[str, object]:
+        names = self.model.ml.features
+        lo, hi = self.model.ml.output_names
+        div = 2.0 * abs(std_t_quantile(self.model.ml.alpha, self.model.ml.nu))  # as OnnxQuantileModel
+        out = {}
+        for o in (lo, hi):
+            out[o] = _output(names, att.expected[o], float(att.outputs[o][i]), att.contributions[o][i])
+        k = scale / div  # sigma = k (z_hi - z_lo): linear, so its SHAP values are exact
+        phi = k * (att.contributions[hi][i] - att.contributions[lo][i])
+        sigma = k * (float(att.outputs[hi][i]) - float(att.outputs[lo][i]))
+        out["sigma_1d"] = _output(names, k * (att.expected[hi] - att.expected[lo]), sigma, phi)
+        return out
+
+    def _doc(
+        self, h: MarketHistory, published: Forecast, ml_doc: dict[str, object] | None
+    ) -> dict[str, object]:
+        base = self.model.baseline.forecast(h)
+        tol = self.model.tolerance
+        fallback = ml_doc is None
+        fields = {f: _field(f, published, base, tol, fallback) for f in FIELDS}
+        branches = {v["branch"] for v in fields.values()}
+        return {
+            "schema": SCHEMA,
+            "market": h.market,
+            "ts": int(h.ts[-1]),
+            "model": self.model.manifest.model,
+            "model_hash": self.model.manifest.hash_hex,
+            "tolerance": num(tol),
+            "baseline": base.model,
+            "branch": branches.pop() if len(branches) == 1 else "mixed",
+            "fields": fields,
+            "flags": sorted(published.flags),
+            "ml": ml_doc,
+        }
+
+
+def _field(name: str, published: Forecast, base: Forecast, tol: float, fallback: bool) -> dict[str, object]:
+    """published = max(ML, floor): equal to the floor, the floor set it; above it, the ML model did."""
+    value, b = getattr(published, name), getattr(base, name)
+    floor = (1.0 - tol) * b
+    if fallback:
+        branch = "fallback_baseline"
+    elif value == floor:
+        branch = "baseline_floor"
+    elif value > floor:
+        branch = "ml"
+    else:
+        branch = "other"
+    return {
+        "published": num(value),
+        "baseline": num(b),
+        "floor": num(floor),
+        "branch": branch,
+    }
+
+
+def _output(names: Sequence[str], expected: float, value: float, phi: np.ndarray) -> dict[str, object]:
+    return {
+        "expected": num(expected),
+        "value": num(value),
+        "contributions": {n: num(float(p)) for n, p in zip(names, phi, strict=True)},
+    }

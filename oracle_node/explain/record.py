@@ -1,0 +1,85 @@
+"""The attribution record of one market in one round: canonical bytes, hash, and how to read it back.
+
+Canonical form: JSON with sorted keys, no spaces, ASCII only, and no JSON numbers for measured values:
+every float is a string in fixed scientific notation with 9 significant digits (`num`), so every
+platform hashes the same bytes; its keccak256 goes into the inputs document (reports/inputs.py).
+
+    {"schema": "mlra.attribution/1", "market", "ts" (data time, unix s), "model", "model_hash",
+     "tolerance" (the ensemble's), "baseline" (its model name),
+     "branch": "ml" | "baseline_floor" | "fallback_baseline" | "mixed" | "other" (all fields' branch),
+     "fields": {field: {"published", "ml" (or null), "baseline", "floor" ((1 - tolerance) x baseline),
+                        "branch"}} for sigma_1d, var99, es99, var99_short, es99_short,
+     "flags": [...the published forecast's flags],
+     "ml": null (the ML model did not serve the market) or
+           {"method", "library", "explain_sha256", "features": {name: value}, "scale": {name: value},
+            "error": null or why no attribution could be made,
+            "outputs": {output: {"expected", "value", "contributions": {feature: phi}}}}}
+
+The ML outputs are the model's standardised quantiles (q_lo: 1 %, drives the long side; q_hi: 99 %,
+the short side) and sigma_1d = scale x (q_hi - q_lo) / (2 |t_nu(alpha)|), whose contributions follow
+exactly from the two (SHAP values are linear in the output).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak
+
+from oracle_node.errors import ModelError
+
+SCHEMA = "mlra.attribution/1"
+FIELDS: tuple[str, ...] = ("sigma_1d", "var99", "es99", "var99_short", "es99_short")
+BRANCHES = ("ml", "baseline_floor", "fallback_baseline", "other")
+
+
+def num(x: float) -> str:
+    """A float as the record writes it (ModelError on NaN or infinity)."""
+    if not math.isfinite(x):
+        raise ModelError(f"attribution record: non-finite value {x!r}")
+    return f"{x:.8e}"
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def record_hash(record: bytes) -> bytes:
+    return keccak(record)
+
+
+@dataclass(frozen=True)
+class Driver:
+    feature: str
+    value: float
+    contribution: float
+    share: float  # |contribution| / sum |contributions| of the output
+
+
+def parse(record: bytes | str) -> dict[str, Any]:
+    """The record as a dict (ModelError when it is not a version-1 attribution record)."""
+    try:
+        doc = json.loads(record)
+    except ValueError as exc:
+        raise ModelError(f"attribution record is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ModelError(
+            f"attribution record: schema {doc.get('schema') if isinstance(doc, dict) else None!r}, expected {SCHEMA!r}"
+        )
+    return doc
+
+
+def top_drivers(doc: dict[str, Any], output: str, k: int) -> list[Driver]:
+    """The k features with the largest |contribution| to `output` (ties: feature name)."""
+    ml = doc.get("ml") or {}
+    out = (ml.get("outputs") or {}).get(output)
+    if out is None:
+        return []
+    phi = {f: float(v) for f, v in out["contributions"].items()}
+    total = sum(abs(v) for v in phi.values()) or 1.0
+    ranked = sorted(phi, key=lambda f: (-abs(phi[f]), f))[:k]
+    features = ml.get("features", {})
+    return [Driver(f, float(features.get(f, "nan")), phi[f], abs(phi[f]) / total) for f in ranked]
