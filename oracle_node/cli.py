@@ -42,11 +42,22 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="check config, keystore, RPC, chain id, on-chain config and model files"
     )
     ck.add_argument("--config", type=Path, required=True)
+    ex = sub.add_parser("explain", help="a published market's top drivers in a round, from the node's store")
+    ex.add_argument("--config", type=Path, required=True)
+    ex.add_argument("--market", required=True)
+    ex.add_argument("--round", type=int, help="observation round (default: the market's latest)")
+    ex.add_argument("--top", type=_positive, default=5, help="drivers per output (default 5)")
     _add_model_commands(sub)
     _add_retrain_command(sub)
     _add_option_commands(sub)
     _add_shock_commands(sub)
     return p
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
 
 
 def _add_shock_commands(sub: argparse._SubParsersAction) -> None:
@@ -188,7 +199,7 @@ def _check_has_work(args: argparse.Namespace, cfg: NodeConfig) -> None:
 # The files each model command writes into its --out directory (never one of its inputs).
 _OUTPUT_NAMES = {
     "backtest": ("metrics.json", "forecasts.csv", "report.html"),
-    "train": ("manifest.json", "qgbm_har_v1.onnx"),
+    "train": ("manifest.json", "qgbm_har_v1.onnx", "qgbm_har_v1.explain.json"),
     "retrain-policy": ("metrics.json", "report.md", "forecasts.csv"),
 }
 
@@ -240,6 +251,8 @@ def _dispatch(args: argparse.Namespace, cfg: NodeConfig) -> int:
         return commands.check(cfg, dict(os.environ))
     if args.command == "once":
         return commands.once(cfg, dict(os.environ), publish=args.publish)
+    if args.command == "explain":
+        return commands.explain(cfg, args.market, args.round, args.top)
     return commands.run(cfg, dict(os.environ))
 
 

@@ -15,7 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
-from oracle_node.errors import ConfigError, OracleNodeError
+from oracle_node.errors import ConfigError, DataError, OracleNodeError
+from oracle_node.explain.show import explain_lines
 from oracle_node.logs import get_logger, scrub_text
 from oracle_node.network.errors import NothingDue
 from oracle_node.network.leader import LeadOutcome
@@ -36,6 +37,7 @@ from oracle_node.service.wiring import (
     load_node_signer,
     observer_and_settings,
 )
+from oracle_node.store import NodeStore
 from oracle_node.types import RISK_FIELDS
 
 log = get_logger(__name__)
@@ -136,6 +138,32 @@ def _market_status(out: MarketOutcome, signed: bool, led: LeadOutcome | None) ->
     if led is None:
         return "dry_run"
     return "published" if led.status == "included" else "failed"
+
+
+def explain(cfg: NodeConfig, market: str, round_: int | None, top: int) -> int:
+    """The attribution record this node stored for `market` in `round_` (default: its latest): which
+    branch set each published field and the top drivers, and whether the record is the one the
+    round's inputsHash commits to. A missing store, market or round is one error line, exit 2."""
+    path = cfg.service.store_path
+    if not path.is_file():
+        raise ConfigError(
+            f"service.store_path = {path}: no node store there (has the node run with this config?)"
+        )
+    with NodeStore.open(path) as store:
+        rounds = store.attribution_rounds(market)
+        if not rounds:
+            raise DataError(str(path), None, "market", market, "no attribution record for this market")
+        round_ = rounds[-1] if round_ is None else round_
+        row, bound = store.attribution(round_, market), store.bound_inputs(round_)
+    if row is None:
+        near = ", ".join(str(r) for r in rounds[-5:])
+        raise DataError(
+            str(path), None, "round", round_, f"no {market} record in this round (latest: {near})"
+        )
+    document, inputs_hash = (bound.document, bound.inputs_hash) if bound else (None, None)
+    for line in explain_lines(round_, row.record, row.record_hash, document, inputs_hash, top):
+        print(line)
+    return 0
 
 
 def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
