@@ -51,7 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     _add_retrain_command(sub)
     _add_option_commands(sub)
     _add_shock_commands(sub)
+    _add_cascade_commands(sub)
     return p
+
+
+def _add_cascade_commands(sub: argparse._SubParsersAction) -> None:
+    """Liquidation-cascade research (research.cascade, docs/cascade.md)."""
+    cp = sub.add_parser("cascade", help="liquidation-cascade forecasts (research)")
+    bt = cp.add_subparsers(dest="cascade_command", required=True).add_parser(
+        "backtest", help="walk-forward backtest: climatology, Hawkes and ML forecasts of 24-h liquidations"
+    )
+    bt.add_argument("--liquidations", type=Path, required=True, help="Aave V2 LiquidationCall research CSV")
+    bt.add_argument("--prices", type=Path, required=True, help="BTC daily close CSV (date,price[,volume])")
+    bt.add_argument("--funding", type=Path, help="BTC perp funding daily CSV (date,funding_mean,funding_abs)")
+    bt.add_argument("--val-start", default="2021-03-15", help="first validation day (default 2021-03-15)")
+    bt.add_argument("--test-start", default="2021-05-01", help="first out-of-sample day (default 2021-05-01)")
+    bt.add_argument("--end", help="last forecast day (default: the last day the file covers)")
+    bt.add_argument("--refit-every", type=int, default=14, help="days between refits (default 14)")
+    bt.add_argument("--out", type=Path, required=True, help="directory for metrics.json, forecasts.csv, report.html")
 
 
 def _positive(text: str) -> int:
@@ -153,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shock-backtest",
         "shock-train",
         "retrain-policy",
+        "cascade",
     ):
         return _model_command(args)
     try:
@@ -230,6 +248,10 @@ def _model_command(args: argparse.Namespace) -> int:
             return (
                 shocks.shock_backtest(args) if args.command == "shock-backtest" else shocks.shock_train(args)
             )
+        if args.command == "cascade":
+            from oracle_node.research.cascade.commands import cascade_backtest  # noqa: PLC0415 - offline code, as below
+
+            return cascade_backtest(args)
         if args.command == "retrain-policy":
             from oracle_node.research.retrain.command import retrain_policy  # noqa: PLC0415 - offline code, as below
 
