@@ -31,6 +31,16 @@ class LiquidationTimes:
         return float(self.ts[0]), float(self.ts[-1])
 
 
+def event_time(name: str, line: int, raw: str) -> float:
+    """A row's `timestamp` (unix seconds), or DataError naming the file, line and value."""
+    text = raw.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(name, line, "timestamp", text, "not a number") from None
+    return check_time(name, line, "timestamp", text, value)
+
+
 def read_aave_liquidations(path: str | Path) -> LiquidationTimes:
     name = str(path)
     times: list[float] = []
@@ -41,12 +51,7 @@ def read_aave_liquidations(path: str | Path) -> LiquidationTimes:
             raise DataError(name, 1, "header", fields, "expected a timestamp column (unix seconds)")
         for line, raw in csv_records(reader, name, 1):
             rec = complete(raw, name, line, len(fields))
-            text = rec["timestamp"].strip()
-            try:
-                value = float(text)
-            except ValueError:
-                raise DataError(name, line, "timestamp", text, "not a number") from None
-            times.append(check_time(name, line, "timestamp", text, value))
+            times.append(event_time(name, line, rec["timestamp"]))
     if not times:
         raise DataError(name, None, "timestamp", None, "no liquidation events")
     return LiquidationTimes(name, np.sort(np.array(times)))
