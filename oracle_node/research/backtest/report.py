@@ -2,7 +2,9 @@
 
 Charts: the price over the test window (log scale), then per model the realised daily returns with
 -VaR and -ES drawn under them and every breach (return < -VaR) marked by a red dot. When the
-metrics carry a `risk_score` object, a calibration table and a reliability diagram per model.
+metrics carry a `risk_score` object, a calibration table and a reliability diagram per model. With
+the `qgbm` model, its TreeSHAP attributions over the test days (research/backtest/attribution.py):
+what drove its VaR up on the largest day-over-day increases, and each feature's contribution per day.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+
+from oracle_node.research.backtest.attribution import AttributionSeries, biggest_increases
 
 WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 900, 260, 60, 10, 12, 28
 TABLE_KEYS = (
@@ -181,6 +185,48 @@ def score_section(models: dict[str, dict[str, Any]]) -> str:
     )
 
 
+PALETTE = ("#1f4e9a", "#d11", "#e80", "#2a2", "#80c", "#0aa", "#a60", "#777", "#c4a", "#4c8", "#468")
+
+
+def attribution_chart(series: AttributionSeries) -> str:
+    """Each feature's contribution to the raw VaR per test day (colour per feature, legend in the title)."""
+    x = np.arange(series.var.size, dtype=float)
+    c = series.contributions
+    f = Frame(x, float(min(c.min(), 0.0)) * 1.05, float(max(c.max(), 0.0)) * 1.05)
+    ticks = [(v, f"{v:+.1%}") for v in np.linspace(f.lo, f.hi, 5)]
+    lines = "".join(_polyline(f, x, c[:, j], PALETTE[j % len(PALETTE)]) for j in range(c.shape[1]))
+    zero = _polyline(f, x[[0, -1]], np.zeros(2), "#000", 'stroke-dasharray="2 2"')
+    legend = ", ".join(f"{n} ({PALETTE[j % len(PALETTE)]})" for j, n in enumerate(series.features))
+    return _svg(
+        _axes(f, series.dates, ticks) + zero + lines,
+        f"{series.model}: contribution to raw VaR per day: {legend}",
+    )
+
+
+def attribution_section(series: AttributionSeries | None, days: int = 8, top: int = 3) -> str:
+    """The largest day-over-day raw VaR increases with the features whose contributions moved most."""
+    if series is None or series.var.size < 2:
+        return ""
+    rows = []
+    for i in biggest_increases(series, days):
+        delta = series.contributions[i] - series.contributions[i - 1]
+        order = np.argsort(-delta, kind="stable")[:top]
+        drivers = "; ".join(f"{series.features[j]} {delta[j]:+.2%}" for j in order)
+        rows.append(
+            f"<tr><th>{html.escape(series.dates[i])}</th><td>{series.var[i - 1]:.2%}</td>"
+            f"<td>{series.var[i]:.2%}</td><td>{series.var[i] - series.var[i - 1]:+.2%}</td>"
+            f"<td style='text-align:left'>{html.escape(drivers)}</td></tr>"
+        )
+    return (
+        f"<h2>Attributions ({html.escape(series.model)}, TreeSHAP)</h2><p>Raw VaR = -har_m x the model's "
+        "1 % standardised quantile, before the conformal multiplier; per day expected value + the "
+        "features' contributions = raw VaR. The largest day-over-day increases and the features whose "
+        "contributions rose most:</p><table><tr><th>day forecast (features to the previous close)</th><th>raw VaR before</th><th>after</th>"
+        f"<th>change</th><th>top drivers (change of contribution)</th></tr>{''.join(rows)}</table>"
+        + attribution_chart(series)
+    )
+
+
 def render_report(
     meta: dict[str, Any],
     models: dict[str, dict[str, Any]],
@@ -188,6 +234,7 @@ def render_report(
     close: np.ndarray,
     returns: np.ndarray,
     paths: dict[str, tuple[np.ndarray, np.ndarray]],
+    attribution: AttributionSeries | None = None,
 ) -> str:
     """The complete HTML page (close: prices at the test days' closes)."""
     info = "".join(
@@ -201,5 +248,5 @@ def render_report(
         f"<p>Generated {stamp}. VaR and ES are 1-day log-return losses at alpha = {meta.get('alpha')}; "
         f"a breach is a day whose return is below -VaR.</p><table>{info}</table><h2>Metrics</h2>"
         f"{metrics_table(models)}{score_section(models)}<h2>Charts</h2>{price_chart(dates, close, str(meta.get('asset')))}{charts}"
-        "</body></html>"
+        f"{attribution_section(attribution)}</body></html>"
     )

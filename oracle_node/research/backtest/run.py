@@ -30,6 +30,8 @@ import numpy as np
 from oracle_node import atomic
 from oracle_node.errors import ConfigError, DataError
 from oracle_node.features.history import OPTIONAL_COLUMNS, MarketHistory
+from oracle_node.models.ml_features import ml_rows
+from oracle_node.research.backtest.attribution import AttributionSeries, qgbm_attributions
 from oracle_node.research.backtest.combination import MODEL as COMBO
 from oracle_node.research.backtest.combination import ComboOptions, combine
 from oracle_node.research.backtest.engine import (
@@ -171,7 +173,10 @@ def run_backtest(
         run["ml_models"] = challengers
         if ml_meta is not None:
             ml_meta["dm_fz0_best_ml_vs_best_baseline"] = run["dm_fz0_best_ml_vs_best_baseline"]
-    write_outputs(out, run, metrics, test_dates, test_r, paths, history.close[-test_days:])
+    attribution = None
+    if ml is not None:  # the qgbm model's TreeSHAP attributions, for the report
+        attribution = qgbm_attributions(bundle, ml_rows(with_funding(history, ml.funding)), dates, test_days)
+    write_outputs(out, run, metrics, test_dates, test_r, paths, history.close[-test_days:], attribution)
     return BacktestResult(run, metrics, test_dates, test_r, paths, out, wall)
 
 
@@ -243,6 +248,7 @@ def write_outputs(
     returns: np.ndarray,
     paths: dict[str, ModelPath],
     close: np.ndarray,
+    attribution: AttributionSeries | None = None,
 ) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -250,7 +256,9 @@ def write_outputs(
         atomic.write_text(out / "metrics.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
         write_forecasts(out / "forecasts.csv", dates, returns, paths)
         pairs = {m: (p.var, p.es) for m, p in paths.items()}
-        atomic.write_text(out / "report.html", render_report(run, metrics, dates, close, returns, pairs))
+        atomic.write_text(
+            out / "report.html", render_report(run, metrics, dates, close, returns, pairs, attribution)
+        )
     except OSError as exc:
         raise DataError(str(out), None, None, exc.strerror, "cannot write the backtest outputs") from exc
 
