@@ -52,7 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_option_commands(sub)
     _add_shock_commands(sub)
     _add_cascade_commands(sub)
+    _add_stability_command(sub)
     return p
+
+
+def _add_stability_command(sub: argparse._SubParsersAction) -> None:
+    """research.stability: does IM jump on noise? (docs/stability.md)"""
+    st = sub.add_parser("stability", help="replay hourly prices: IM flips on calm moves, crash lag")
+    st.add_argument("--prices", type=Path, required=True, help="hourly OHLCV export (Binance columns)")
+    st.add_argument("--from", dest="start", required=True, help="first UTC hour: 2020-03-09, 2020-03-10T12")
+    st.add_argument("--to", dest="end", required=True, help="end UTC hour (exclusive)")
+    st.add_argument("--market", default="BTC-USD", help="market id of the rounds")
+    st.add_argument("--out", type=Path, required=True, help="directory: metrics.json, rounds_<market>.csv")
 
 
 def _add_cascade_commands(sub: argparse._SubParsersAction) -> None:
@@ -171,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shock-train",
         "retrain-policy",
         "cascade",
+        "stability",
     ):
         return _model_command(args)
     try:
@@ -248,6 +260,10 @@ def _model_command(args: argparse.Namespace) -> int:
             return (
                 shocks.shock_backtest(args) if args.command == "shock-backtest" else shocks.shock_train(args)
             )
+        if args.command == "stability":
+            from oracle_node.research import stability  # noqa: PLC0415 - offline code, as below
+
+            return stability.command(args)
         if args.command == "cascade":
             from oracle_node.research.cascade.commands import cascade_backtest  # noqa: PLC0415 - offline code, as below
 
