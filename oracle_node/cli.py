@@ -143,6 +143,8 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--no-hybrid", action="store_true", help="without hybrid_gjr (GJR sigma x ML quantile)")
     bt.add_argument("--no-combo", action="store_true", help="without combo (rolling FZ0-optimal weights)")
     bt.add_argument("--combo-window", type=int, default=250, help="days combo's weights learn on")
+    bt.add_argument("--combo-lead", type=int, help="days walked before the test (default: the window)")
+    bt.add_argument("--combo-shrink", type=float, default=0.0, help="weight of equal weights in combo")
     bt.add_argument("--hybrid-quantile", type=float, help="level hybrid_gjr's GBM fits (default: --alpha)")
     bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
     bt.add_argument("--lstm", action="store_true", help="add the LSTM (needs torch: the train extra)")
