@@ -21,7 +21,11 @@ def backtest(args: Any) -> int:
     """Walk-forward backtest of the baselines and the ML models (trained before the test period)."""
     ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
     hybrid = None if ml is None or args.no_hybrid else HybridOptions(args.hybrid_quantile)
-    combo = None if ml is None or args.no_combo else ComboOptions(args.combo_window)
+    combo = (
+        None
+        if ml is None or args.no_combo
+        else ComboOptions(args.combo_window, shrink=args.combo_shrink, lead=args.combo_lead)
+    )
     pool = tuple(parse_pool(p) for p in args.pool)
     lstm = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
     with Progress(

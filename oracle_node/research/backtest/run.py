@@ -134,7 +134,9 @@ def run_backtest(
     history = truncate(load_prices(prices, asset), end)
     returns = np.diff(np.log(history.close))
     dates = day_labels(history.ts[1:])
-    cfg = WalkForwardConfig(alpha, window, test_days, refit_every, sims, seed, combo.window if combo else 0)
+    cfg = WalkForwardConfig(
+        alpha, window, test_days, refit_every, sims, seed, combo.lead_days if combo else 0
+    )
     cfg.validate(returns.size)
     out = Path(out_dir)
     added: list[str] = []  # models the ML options and preparers add to a default run
