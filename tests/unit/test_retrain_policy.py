@@ -9,6 +9,9 @@ test trains the real model (`train_bundle`, qgbm) on each retrain day.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -20,6 +23,7 @@ from oracle_node.features.history import MarketHistory
 from oracle_node.models.ml_features import MlRows, ml_rows
 from oracle_node.research.retrain.evaluate import span_scores, yearly_scores
 from oracle_node.research.retrain.policy import Fitted, Policy, PolicyPath, walk
+from oracle_node.research.retrain.report import recommendation, write_study
 from oracle_node.research.retrain.run import StudyConfig, row_dates, run_study
 
 T0 = 1420156800.0  # 2015-01-02 00:00 UTC: the close of 2015-01-01
@@ -142,3 +146,16 @@ def test_retrain_due__verdict_and_model_age__default_gap_90(retrain: bool, age: 
     v = DriftVerdict(0, {}, Coverage(30, 0, 0.3, 1.0), retrain, False, retrain)
     assert retrain_due(v, age) is due
     assert retrain_due(None, 1000) is False
+
+
+def test_write_study__synthetic__metrics_json_names_the_lowest_fz0_policy(tmp_path: Path) -> None:
+    cfg = StudyConfig(start="2017-06-01", valid_end="2017-12-31", every_grid=(30,), gap_grid=(30,))
+    study = run_study(ml_rows(_history(1300, shift=1000)), cfg, fitter=_ewma_fitter)
+    write_study(tmp_path, study, {"asset": "SYN"})
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    fz0 = {m: doc["policies"][m]["evaluation"]["fz0"] for m in doc["chosen"].values()}
+    assert doc["recommendation"]["policy"] == min(fz0, key=fz0.__getitem__)
+    assert doc["policies"]["schedule_30d"]["fit_days"][:2] == ["2017-06-01", "2017-07-01"]
+    assert set(doc["recommendation"]["dm_vs_other_chosen"]) == set(fz0) - {doc["recommendation"]["policy"]}
+    assert recommendation(study) in (tmp_path / "report.md").read_text()
+    assert len((tmp_path / "forecasts.csv").read_text().splitlines()) == 1 + study.paths["never"].var.size
