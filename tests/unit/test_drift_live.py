@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from oracle_node.drift.live import latest_verdict
+from oracle_node.drift.live import RETRAIN_MIN_GAP_DAYS, latest_verdict
 from oracle_node.features.history import MarketHistory
 from oracle_node.service.metrics import NodeMetrics
-from oracle_node.service.refit import judge_drift
+from oracle_node.service.refit import judge_drift, model_cut
 from oracle_node.sources.history import load_history
 
 
@@ -35,9 +35,30 @@ def test_latest_verdict__short_history__none(btc: MarketHistory) -> None:
     assert latest_verdict(_until(btc, "2016-06-01")) is None
 
 
-def test_judge_drift__crash_history__retrain_requested_metric_set(btc: MarketHistory) -> None:
+def _cut_days_before(history: MarketHistory, days: int) -> float:
+    return float(history.ts[-1]) - days * 86400.0
+
+
+def test_judge_drift__crash_history_old_model__retrain_requested_metric_set(btc: MarketHistory) -> None:
     metrics = NodeMetrics(["BTC-USD"])
     crash = _until(btc, "2020-03-22")
-    judge_drift(MarketHistory("BTC-USD", crash.ts, crash.close, volume=crash.volume), metrics)
+    h = MarketHistory("BTC-USD", crash.ts, crash.close, volume=crash.volume)
+    judge_drift(h, metrics, _cut_days_before(h, RETRAIN_MIN_GAP_DAYS))
     assert metrics.retrain_requested.labels(market="BTC-USD")._value.get() == 1
     assert metrics.drift_flag.labels(market="BTC-USD")._value.get() == 1
+
+
+def test_judge_drift__crash_history_model_younger_than_gap__drift_flagged_retrain_deferred(
+    btc: MarketHistory,
+) -> None:
+    metrics = NodeMetrics(["BTC-USD"])
+    crash = _until(btc, "2020-03-22")
+    h = MarketHistory("BTC-USD", crash.ts, crash.close, volume=crash.volume)
+    judge_drift(h, metrics, _cut_days_before(h, RETRAIN_MIN_GAP_DAYS - 1))
+    assert metrics.drift_flag.labels(market="BTC-USD")._value.get() == 1
+    assert metrics.retrain_requested.labels(market="BTC-USD")._value.get() == 0
+
+
+def test_model_cut__bundled_manifest__its_test_start_midnight_utc() -> None:
+    manifest = {"training": {"test_start": "2021-01-01"}}
+    assert model_cut(manifest) == 1609459200.0
