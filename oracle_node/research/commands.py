@@ -17,14 +17,21 @@ from oracle_node.research.training.ml_run import parse_pool, run_train
 from oracle_node.research.training.train_run import format_report
 
 
+def combo_members(args: Any) -> tuple[str, ...]:
+    """--combo-members, without the hybrids when --no-hybrid (empty: every other model)."""
+    members = tuple(m for m in args.combo_members.split(",") if m)
+    return tuple(m for m in members if not (args.no_hybrid and m.startswith("hybrid_gjr")))
+
+
 def backtest(args: Any) -> int:
     """Walk-forward backtest of the baselines and the ML models (trained before the test period)."""
     ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
-    hybrid = None if ml is None or args.no_hybrid else HybridOptions(args.hybrid_quantile)
+    no_hybrid = ml is None or args.no_hybrid
+    hybrids = () if no_hybrid else (HybridOptions(), HybridOptions.variant(args.hybrid_quantile))
     combo = (
         None
         if ml is None or args.no_combo
-        else ComboOptions(args.combo_window, shrink=args.combo_shrink, lead=args.combo_lead)
+        else ComboOptions(args.combo_window, combo_members(args), args.combo_shrink, args.combo_lead)
     )
     pool = tuple(parse_pool(p) for p in args.pool)
     lstm = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
@@ -41,7 +48,7 @@ def backtest(args: Any) -> int:
 
         result = run_backtest(
             args.prices, args.asset, args.alpha, args.window, args.test_days, args.refit_every,
-            args.out, progress=progress, sims=args.sims, ml=ml, hybrid=hybrid, combo=combo, end=args.end,
+            args.out, progress=progress, sims=args.sims, ml=ml, hybrids=hybrids, combo=combo, end=args.end,
             preparers=lstm,
         )  # fmt: skip
     for name, m in result.metrics.items():

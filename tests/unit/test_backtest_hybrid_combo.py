@@ -122,7 +122,7 @@ def test_run_backtest__hybrid_and_combo__scored_on_test_days_with_weights(
     shared_data: Path, tmp_path: Path
 ) -> None:
     res = run_backtest(shared_data / BTC, "BTC-USD", 0.025, 300, 40, 1, tmp_path, workers=1, sims=50,
-                       ml=MlOptions(shared_data / FUNDING), hybrid=HybridOptions(None, 250),
+                       ml=MlOptions(shared_data / FUNDING), hybrids=[HybridOptions(None, 250)],
                        combo=ComboOptions(60), end="2025-06-30")  # fmt: skip
     doc = json.loads((tmp_path / "metrics.json").read_text())
     assert list(doc["models"])[-3:] == ["mlp", "hybrid_gjr", "combo"]
@@ -132,7 +132,7 @@ def test_run_backtest__hybrid_and_combo__scored_on_test_days_with_weights(
     assert sum(run["combo"]["mean_weights"].values()) == pytest.approx(1.0, abs=1e-3)
     assert set(run["ml_models"]) == {"qgbm", "mlp", "hybrid_gjr", "combo"}
     assert run["dm_fz0_best_ml_vs_best_baseline"]["ml"] in run["ml_models"]
-    assert run["hybrid"]["fitted_quantile"] == 0.025
+    assert run["hybrid_gjr"]["fitted_quantile"] == 0.025
     for name in ("hybrid_gjr", "combo"):
         m = doc["models"][name]
         assert m["violations"] == int(np.sum(res.returns < -res.paths[name].var))

@@ -45,10 +45,16 @@ Z_FEATURES = ("z_lag1", "absz_5", "absz_20", "log_gjr_rel")
 
 @dataclass(frozen=True)
 class HybridOptions:
-    """quantile: the level the GBM fits (None: the backtest's alpha); cal_window: conformal days."""
+    """quantile: the level the GBM fits (None: the backtest's alpha); cal_window: conformal days;
+    name: the model's name (`hybrid_gjr`; `variant(q)` names a second one, e.g. hybrid_gjr_q10)."""
 
     quantile: float | None = None
     cal_window: int = CAL_DAYS
+    name: str = MODEL
+
+    @staticmethod
+    def variant(quantile: float, cal_window: int = CAL_DAYS) -> HybridOptions:
+        return HybridOptions(quantile, cal_window, f"{MODEL}_q{round(quantile * 100)}")
 
 
 def fixed_gjr_sigma(returns: np.ndarray, fit_end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,10 +188,9 @@ def prepare_hybrid(
     cfg: WalkForwardConfig,
     pool: Sequence[MarketHistory] = (),
     opts: HybridOptions = HybridOptions(),
-    name: str = MODEL,
 ) -> HybridModel:
     """Train the residual model before the walk (lead + test days) and register the `hybrid` family
-    (another `name` registers a variant as its own family, for validation runs)."""
+    (a variant with another name is registered as a family of that name)."""
     rows = ml_rows(history)
     if rows.x.shape[0] != n_returns + 1:
         raise ModelError(
@@ -194,7 +199,7 @@ def prepare_hybrid(
     model = train_hybrid(rows, n_returns - cfg.walk_days, cfg.alpha, [ml_rows(h) for h in pool], opts)
 
     def factory(c: WalkForwardConfig) -> HybridFamily:
-        return HybridFamily(model, c.window, c.sims, opts.cal_window, name)
+        return HybridFamily(model, c.window, c.sims, opts.cal_window, opts.name)
 
-    register_family(FAMILY if name == MODEL else name, factory, (name,), replace=True)
+    register_family(FAMILY if opts.name == MODEL else opts.name, factory, (opts.name,), replace=True)
     return model

@@ -41,7 +41,6 @@ from oracle_node.research.backtest.engine import (
     WalkForwardConfig,
     walk_forward,
 )
-from oracle_node.research.backtest.hybrid import MODEL as HYBRID
 from oracle_node.research.backtest.hybrid import HybridOptions, prepare_hybrid
 from oracle_node.research.backtest.metrics import dm_against_best, dm_group_best, model_metrics
 from oracle_node.research.backtest.ml import MlOptions, train_for_backtest
@@ -67,11 +66,11 @@ FamilyPreparer = Callable[[MarketHistory, int, WalkForwardConfig, Path], Prepare
 
 
 def hybrid_preparer(ml: MlOptions, opts: HybridOptions) -> FamilyPreparer:
-    """The `hybrid_gjr` family (GJR sigma x ML residual quantile), with the ML inputs (funding, pool)."""
+    """A `hybrid_gjr` family (GJR sigma x ML residual quantile), with the ML inputs (funding, pool)."""
 
     def prepare(history: MarketHistory, n: int, cfg: WalkForwardConfig, _out: Path) -> PreparedFamily:
         model = prepare_hybrid(with_funding(history, ml.funding), n, cfg, ml.pooled(), opts)
-        return PreparedFamily("hybrid", (HYBRID,), model.split)
+        return PreparedFamily(opts.name, (opts.name,), model.split)
 
     return prepare
 
@@ -121,14 +120,14 @@ def run_backtest(
     sims: int = 1000,
     seed: int = 0,
     ml: MlOptions | None = None,
-    hybrid: HybridOptions | None = None,
+    hybrids: Sequence[HybridOptions] = (),
     combo: ComboOptions | None = None,
     preparers: Sequence[FamilyPreparer] = (),
     end: str | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of `models` (default: all baselines, plus the ML models when `ml` is
-    given: trained here before the walk, written to out_dir/models/; plus `hybrid_gjr` when `hybrid`
-    is given with `ml`, every preparer's models, and `combo` when `combo` is given). `end` cuts the
+    given: trained here before the walk, written to out_dir/models/; plus a `hybrid_gjr` per `hybrids`
+    entry (with `ml`), every preparer's models, and `combo` when `combo` is given). `end` cuts the
     price history after that UTC day (validation runs)."""
     started = time.perf_counter()
     history = truncate(load_prices(prices, asset), end)
@@ -149,7 +148,7 @@ def run_backtest(
                    "train_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
         challengers += bundle.models
         added += bundle.models
-        preparers = [*([hybrid_preparer(ml, hybrid)] if hybrid is not None else []), *preparers]
+        preparers = [*(hybrid_preparer(ml, h) for h in hybrids), *preparers]
     for prep in preparers:
         done = prep(history, returns.size, cfg, out)
         run_extra[done.key] = done.meta

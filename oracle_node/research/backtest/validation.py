@@ -6,7 +6,7 @@ For each market and alpha the price history is cut at the day before the README 
 (BTC 2023-12-06, ETH 2020-01-26: nothing of the test period is read). Every model, the two hybrid
 variants (GBM fitted at alpha, or at 10 %) included, is walked forward over `lead` + `days` days at the
 end of the cut history (ML models trained before the walk, as in a backtest); the combination
-variants (weight window 250 or 500 days; shrinkage 0 or 0.5 towards equal weights; members: every
+variants (weight window 250 or 500 days, growing from the lead days when those are fewer; shrinkage 0 or 0.5 towards equal weights; members: every
 model, baselines + hybrid, or the GARCH family + both hybrids) are then
 learned on the walked days and every model is scored on the last `days` days only, the validation
 span. Writes OUT/validation.json and prints one line per candidate. The rule that turns this into a
@@ -81,7 +81,7 @@ def _walk(data: Path, key: str, alpha: float) -> tuple[np.ndarray, dict[str, tup
     cfg = WalkForwardConfig(alpha, window, days, 1, 0, 0, lead)
     bundle = prepare_ml(hist, r.size, cfg, pooled)
     prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions(None))
-    prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions(0.1), name=Q10)
+    prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions.variant(0.1))
     models = (*DEFAULT_MODELS, *bundle.models, MODEL, Q10)
     paths = walk_forward(r, cfg, models, workers=2)
     return r[-cfg.walk_days :], {m: (p.var, p.es) for m, p in paths.items()}
@@ -97,8 +97,6 @@ def evaluate(
     lead = r.size - days
     combos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for w in COMBO_WINDOWS:
-        if w > lead:
-            continue
         for (label, members), shrink in itertools.product(sets.items(), SHRINK):
             c = combine(r, np.vstack([paths[m][0] for m in members]), np.vstack([paths[m][1] for m in members]),
                         alpha, w, lead, members, shrink)  # fmt: skip
@@ -110,6 +108,13 @@ def evaluate(
         r[-days:], scored, alpha, [m for m in scored if m not in base]
     )
     return out
+
+
+def pooled_ranking(doc: dict[str, Any]) -> list[tuple[float, str]]:
+    """The selection rule: mean over the validation cells of FZ0(candidate) - FZ0(gjr_skewt), lowest first."""
+    cells = list(doc.values())
+    names = [m for m in cells[0] if not m.startswith("_") and all(m in c for c in cells)]
+    return sorted((float(np.mean([c[m]["fz0"] - c["gjr_skewt"]["fz0"] for c in cells])), m) for m in names)
 
 
 def main() -> None:
@@ -131,6 +136,11 @@ def main() -> None:
                           f"kupiec {v['kupiec_p']:.3f} cc {v['chr_cc_p']:.3f} fz0 {v['fz0']:.4f}", flush=True)  # fmt: skip
             print(f"{key} {alpha} DM {res['_dm_best_ml_vs_best_baseline']}", flush=True)
             (args.out / "validation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    ranking = pooled_ranking(doc)
+    for score_, m in ranking:
+        print(f"pooled {m:32s} mean FZ0 - gjr_skewt {score_:+.4f}")
+    doc["_ranking"] = [{"model": m, "mean_fz0_minus_gjr_skewt": v} for v, m in ranking]
+    (args.out / "validation.json").write_text(json.dumps(doc, indent=2) + "\n")
 
 
 if __name__ == "__main__":
