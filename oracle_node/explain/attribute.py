@@ -138,6 +138,8 @@ class Attributor:
         fallback = ml_doc is None
         fields = {f: _field(f, published, base, tol, fallback) for f in FIELDS}
         branches = {v["branch"] for v in fields.values()}
+        if ml_doc is not None:
+            ml_doc["explains_published"] = _explains(ml_doc, published, fields["sigma_1d"]["branch"])
         return {
             "schema": SCHEMA,
             "market": h.market,
@@ -151,6 +153,16 @@ class Attributor:
             "flags": sorted(published.flags),
             "ml": ml_doc,
         }
+
+
+def _explains(ml_doc: dict[str, object], published: Forecast, sigma_branch: object) -> bool | None:
+    """Whether the attributed row's sigma_1d is the published one (when the ML branch set it): False
+    when the ensemble's ML value came from other rows (e.g. averaged over a partial day's closes)."""
+    outputs = ml_doc.get("outputs")
+    if not isinstance(outputs, dict) or sigma_branch != "ml":
+        return None
+    value = float(outputs["sigma_1d"]["value"])
+    return abs(value - published.sigma_1d) <= 1e-8 * published.sigma_1d
 
 
 def _field(name: str, published: Forecast, base: Forecast, tol: float, fallback: bool) -> dict[str, object]:

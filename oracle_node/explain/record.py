@@ -13,6 +13,8 @@ platform hashes the same bytes; its keccak256 goes into the inputs document (rep
      "ml": null (the ML model did not serve the market) or
            {"method", "library", "explain_sha256", "features": {name: value}, "scale": {name: value},
             "error": null or why no attribution could be made,
+            "explains_published": whether the attributed row's sigma_1d is the published one (null
+                                  when the floor set sigma_1d or there are no outputs),
             "outputs": {output: {"expected", "value", "contributions": {feature: phi}}}}}
 
 The ML outputs are the model's standardised quantiles (q_lo: 1 %, drives the long side; q_hi: 99 %,

@@ -46,7 +46,7 @@ def _strings_only(node: object) -> bool:
         return all(_strings_only(v) for k, v in node.items() if k != "ts")
     if isinstance(node, list):
         return all(_strings_only(v) for v in node)
-    return node is None or isinstance(node, str)
+    return node is None or isinstance(node, str | bool)
 
 
 def test_record__crash_day__canonical_strings_and_additive_contributions(
@@ -64,8 +64,11 @@ def test_record__crash_day__canonical_strings_and_additive_contributions(
         total = float(o["expected"]) + sum(float(v) for v in o["contributions"].values())
         assert total == pytest.approx(float(o["value"]), rel=1e-6)
     sigma = doc["ml"]["outputs"]["sigma_1d"]
-    if doc["fields"]["sigma_1d"]["branch"] == "ml":
-        assert float(sigma["value"]) == pytest.approx(published["BTC-USD"].sigma_1d, rel=1e-7)
+    assert (
+        doc["fields"]["sigma_1d"]["branch"] == "ml"
+    )  # the crash day's close: the ML model is above the floor
+    assert float(sigma["value"]) == pytest.approx(published["BTC-USD"].sigma_1d, rel=1e-7)
+    assert doc["ml"]["explains_published"] is True  # a complete day: the attributed row is the one served
 
 
 def test_record__same_histories_twice__same_bytes_and_hash(
