@@ -71,10 +71,14 @@ class HawkesModel:
 def _logit(c: float) -> Callable[[], tuple[Pipeline, Pipeline]]:
     def make() -> tuple[Pipeline, Pipeline]:
         clf = make_pipeline(
-            SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(C=c, max_iter=500)
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=c, max_iter=500),
         )
         reg = make_pipeline(
-            SimpleImputer(strategy="median"), StandardScaler(), PoissonRegressor(alpha=1.0 / c, max_iter=500)
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            PoissonRegressor(alpha=1.0 / c, max_iter=500),
         )
         return clf, reg
 
@@ -90,9 +94,12 @@ def _gbm() -> tuple[Pipeline, Pipeline]:
         "l2_regularization": 1.0,
     }
     return (
-        make_pipeline(SimpleImputer(strategy="median"), HistGradientBoostingClassifier(random_state=0, **kw)),
         make_pipeline(
-            SimpleImputer(strategy="median"),
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            HistGradientBoostingClassifier(random_state=0, **kw),
+        ),
+        make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
             HistGradientBoostingRegressor(loss="poisson", random_state=0, **kw),
         ),
     )

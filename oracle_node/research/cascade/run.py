@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.cascade import metrics as mt
@@ -120,11 +119,10 @@ def run_cascade(
     def step(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
-    with threadpool_limits(limits=1):  # one thread: a shared machine, and small fits
-        val = walk_forward(panels, events, WalkSpan(day_ts(opts.val_start), test0 - 86400.0, opts.refit_every,
-                                                    tuple(ML_CONFIGS)), step("validation"))  # fmt: skip
-        best, val_brier, levels = _choose(val)
-        test = walk_forward(panels, events, WalkSpan(test0, end, opts.refit_every, (best,)), step("test"))
+    val = walk_forward(panels, events, WalkSpan(day_ts(opts.val_start), test0 - 86400.0, opts.refit_every,
+                                                tuple(ML_CONFIGS)), step("validation"))  # fmt: skip
+    best, val_brier, levels = _choose(val)
+    test = walk_forward(panels, events, WalkSpan(test0, end, opts.refit_every, (best,)), step("test"))
     levels = {m: levels[m] for m in (CLIMATOLOGY, HAWKES, HAWKES_CAL, f"ml_{best}")}
     result = {
         "data": {"liquidations": str(liquidations), "events": int(events.ts.size), "usd_total": float(events.usd.sum()),
@@ -137,6 +135,7 @@ def run_cascade(
         "validation": {"ml_brier": val_brier, "ml_chosen": best, "alert_levels": levels,
                        "summary": summarise(val, levels | {f"ml_{c}": 0.5 for c in ML_CONFIGS}, events)},
         "test": summarise(test, levels, events),
+        "hawkes_fits": [f | {"refit": iso(float(f["refit"]))} for f in test.hawkes_fits],
     }  # fmt: skip
     result["wall_seconds"] = time.monotonic() - t0
     return result, test

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from oracle_node.research.cascade.data import LiquidationEvents
 from oracle_node.research.cascade.features import MarketPanel
@@ -47,6 +48,7 @@ class Forecasts:
     event: list[float] = field(default_factory=list)
     next_usd: list[float] = field(default_factory=list)
     thr: list[float] = field(default_factory=list)
+    hawkes_fits: list[dict[str, float | str]] = field(default_factory=list)  # one per (refit, market)
 
     def add(self, panel: MarketPanel, i: int, model: str, p: float, e_usd: float) -> None:
         self.market.append(panel.market)
@@ -108,6 +110,9 @@ def _block(
     for k, panel in enumerate(panels):
         ev = events.market(panel.market)
         hawkes = HawkesModel.fit(ev.ts, ev.usd, origin, now)
+        hp = hawkes.params
+        out.hawkes_fits.append({"refit": now, "market": panel.market, "mu": hp.mu, "alpha": hp.alpha,
+                                "beta": hp.beta, "branching": hp.branching, "events": int((ev.ts <= now).sum())})  # fmt: skip
         known = _known(panel, now)
         cal = HawkesCalibration.fit(
             hawkes_expected(hawkes, ev.ts, ts[known]), panel.thr[known], panel.event[known]
@@ -145,8 +150,9 @@ def walk_forward(
         if span.start <= ts[i] <= span.end and all(np.isfinite(p.event[i]) for p in panels)
     ]
     out = Forecasts()
-    for b in range(0, len(days), span.refit_every):
-        _block(panels, events, span, days[b : b + span.refit_every], out)
-        if progress is not None:
-            progress(min(b + span.refit_every, len(days)), len(days))
+    with threadpool_limits(limits=1):  # small fits: threads only contend (a shared machine)
+        for b in range(0, len(days), span.refit_every):
+            _block(panels, events, span, days[b : b + span.refit_every], out)
+            if progress is not None:
+                progress(min(b + span.refit_every, len(days)), len(days))
     return out
