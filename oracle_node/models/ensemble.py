@@ -4,7 +4,10 @@ forecast(history) / forecast_many(histories) -> Forecast per market. For each ma
 1. the baseline (GJR-GARCH-t from the scheduled fit, or EWMA, flagged) - see baseline.py;
 2. the ML feature row of the last day; if any feature is NaN or outside the training range (widened
    by the manifest's range_tolerance), the baseline is published, flagged out_of_training_range and
-   fallback_baseline;
+   fallback_baseline. A closed day is evaluated as it is; on a partial day (the node's intraday
+   rounds) the ML quantiles are the conditional expectation of the model's output at the day's close,
+   anchored on the previous close's output (models.partial_day): smooth in the price instead of the
+   trees' steps, continuous across midnight, and centred on the observed move (no lag);
 3. otherwise ML and baseline are combined conservatively, field by field (sigma, VaR, ES, both sides):
        published = max(ml, (1 - tolerance) * baseline)
    so the result is never more than `tolerance` below the baseline and follows the ML model whenever
@@ -32,6 +35,7 @@ from oracle_node.models.ewma import EwmaModel
 from oracle_node.models.forecast import Flag, Forecast
 from oracle_node.models.gjr import GjrGarchT
 from oracle_node.models.manifest import ARTIFACTS_DIR, Manifest, load_manifest
+from oracle_node.models.partial_day import combine_quantiles, row_set
 from oracle_node.models.registry import create_ml_model
 
 FIELDS: tuple[str, ...] = ("sigma_1d", "var99", "es99", "var99_short", "es99_short")
@@ -101,8 +105,7 @@ class RiskModel:
         if len(set(markets)) != len(markets):
             raise ModelError(f"forecast_many: duplicate markets in {markets}")
         bases = [self.baseline.forecast(h) for h in histories]
-        rows, scales = self._feature_rows(histories)
-        mls = self.ml.forecast_rows(rows, scales) if histories else []
+        mls = self._ml_forecasts(histories)
         out: dict[str, Forecast] = {}
         for h, base, ml in zip(histories, bases, mls, strict=True):
             if isinstance(ml, Forecast):
@@ -111,9 +114,39 @@ class RiskModel:
                 out[h.market] = replace(base, flags=base.flags | {ml, Flag.FALLBACK_BASELINE})
         return out
 
-    def _feature_rows(self, histories: Sequence[MarketHistory]) -> tuple[np.ndarray, np.ndarray]:
+    def _ml_forecasts(self, histories: Sequence[MarketHistory]) -> list[Forecast | str]:
+        """Per market the ML Forecast, or the Flag saying why it cannot serve; one onnxruntime call.
+
+        In range or not is decided on the observed row of the history (NaN or outside the widened
+        training range: out_of_training_range, as before); a partial day's quantiles then combine the
+        rows of models.partial_day."""
         names = (*self.ml.features, self.ml.scale_feature)
-        block = np.empty((len(histories), len(names)))
-        for i, h in enumerate(histories):
-            block[i] = latest_features(h).last_row(names)
-        return block[:, :-1], block[:, -1]
+        observed = np.array([latest_features(h).last_row(names) for h in histories]).reshape(-1, len(names))
+        ok = self.ml.in_range(observed[:, :-1]).tolist()
+        sets = [
+            row_set(h, names, row) if good else None
+            for h, row, good in zip(histories, observed, ok, strict=True)
+        ]
+        live = [s.rows for s in sets if s is not None]
+        z = self.ml.predict(np.vstack(live)[:, :-1]) if live else np.empty((0, 2))
+        out: list[Forecast | str] = []
+        at = 0
+        for s in sets:
+            if s is None:
+                out.append(Flag.OUT_OF_TRAINING_RANGE)
+                continue
+            zs, scales, at = z[at : at + len(s.rows)], s.rows[:, -1], at + len(s.rows)
+            out.append(self._ml_forecast(zs, scales, s.w))
+        return out
+
+    def _ml_forecast(self, z: np.ndarray, scales: np.ndarray, w: float) -> Forecast | str:
+        """A closed day: the model's own output, bit for bit; a partial day: partial_day's combination
+        (every row's quantiles must be valid, as one row's must be)."""
+        if len(scales) == 1:
+            fc = self.ml.to_forecast(float(z[0, 0]), float(z[0, 1]), float(scales[0]))
+        elif np.isfinite(scales).all() and (scales > 0).all() and (z[:, 0] < 0).all() and (z[:, 1] > 0).all():
+            q_lo, q_hi = combine_quantiles(scales[:, None] * z, w)
+            fc = self.ml.to_forecast(q_lo, q_hi, 1.0)
+        else:
+            fc = None
+        return fc if fc is not None else Flag.ML_INVALID_OUTPUT
