@@ -87,7 +87,7 @@ def _table(head: list[str], rows: list[list[object]]) -> str:
 
 def render(result: dict[str, Any], fc: Forecasts, command: str) -> str:
     test = result["test"]
-    summary = [[m, r["n"], r["events"], r["brier"], r["bss"], f'{r["bss_90ci"][0]:.3f} .. {r["bss_90ci"][1]:.3f}',
+    summary = [[m, r["n"], r["events"], f"{r['brier']:.4f}", r["bss"], f'{r["bss_90ci"][0]:.3f} .. {r["bss_90ci"][1]:.3f}',
                 r["alerts"]["level"], r["alerts"]["precision"], r["alerts"]["recall"], r["usd"]["rmse_musd"],
                 r["usd"]["spearman"]] for m, r in test.items()]  # fmt: skip
     leads = [[m, mk, w, lv["lead_days"], lv["hours_to_crossing"], lv["p_at_wave"]]

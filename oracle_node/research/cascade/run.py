@@ -133,7 +133,7 @@ def run_cascade(
         "spans": {"validation": [opts.val_start, iso(test0 - 86400.0)], "test": [opts.test_start, iso(end)],
                   "refit_every_days": opts.refit_every},
         "validation": {"ml_brier": val_brier, "ml_chosen": best, "alert_levels": levels,
-                       "summary": summarise(val, levels | {f"ml_{c}": 0.5 for c in ML_CONFIGS}, events)},
+                       "summary": summarise(val, {f"ml_{c}": 0.5 for c in ML_CONFIGS} | levels, events)},
         "test": summarise(test, levels, events),
         "hawkes_fits": [f | {"refit": iso(float(f["refit"]))} for f in test.hawkes_fits],
     }  # fmt: skip
