@@ -1,13 +1,14 @@
 """Attributor: the attribution record of every market a round publishes (record.py), from the model
 that produced its forecast.
 
-Per market: the ML model's feature row and output, SHAP contributions per output from the method of
+Per market: the ML model's observed feature row, the log-return quantiles it served (explain/served.py:
+the ensemble's own rows, exact on partial days too), SHAP contributions per output from the method of
 the model's kind (`METHODS`: onnx_quantile -> TreeSHAP of the ONNX trees; another kind, e.g. a
 gradient method for a served LSTM, registers its own `MlExplainer`), the baseline's forecast and the
 ensemble's floor, and per published field which branch set it: "ml" (the ML value was published),
 "baseline_floor" ((1 - tolerance) x baseline was), "fallback_baseline" (the ML model did not serve
-the market), or "other" (neither value: the ensemble combined them another way; the record still
-carries all three numbers). An attribution failure never stops a round: the record then says why
+the market), or "other" (below the floor: the ensemble combined them another way; the record still
+carries the numbers). An attribution failure never stops a round: the record then says why
 (`ml.error`) and is bound like any other.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 from oracle_node.errors import DataError, ModelError
 from oracle_node.explain.covers import explain_path, load_covers
 from oracle_node.explain.record import FIELDS, SCHEMA, encode, num
+from oracle_node.explain.served import Served, evaluate
 from oracle_node.explain.trees import read_ensembles
 from oracle_node.explain.treeshap import METHOD, Attribution, TreeShap
 from oracle_node.features.build import latest_features
@@ -85,50 +87,48 @@ class Attributor:
         hs = [h for h in histories if h.market in published]
         if not hs:
             return {}
-        rows, scales = self._rows(hs)
-        served = [i for i, h in enumerate(hs) if Flag.FALLBACK_BASELINE not in published[h.market].flags]
-        ml_docs = self._ml_docs(rows[served], scales[served]) if served else []
-        by_row = dict(zip(served, ml_docs, strict=True))
-        return {h.market: encode(self._doc(h, published[h.market], by_row.get(i))) for i, h in enumerate(hs)}
+        served = [h for h in hs if Flag.FALLBACK_BASELINE not in published[h.market].flags]
+        ml_docs = dict(zip([h.market for h in served], self._ml_docs(served), strict=True))
+        return {h.market: encode(self._doc(h, published[h.market], ml_docs.get(h.market))) for h in hs}
 
-    def _rows(self, hs: Sequence[MarketHistory]) -> tuple[np.ndarray, np.ndarray]:
-        names = (*self.model.ml.features, self.model.ml.scale_feature)
-        block = np.array([latest_features(h).last_row(names) for h in hs], dtype=np.float64)
-        return block[:, :-1], block[:, -1]
-
-    def _ml_docs(self, rows: np.ndarray, scales: np.ndarray) -> list[dict[str, object]]:
-        names = self.model.ml.features
+    def _ml_docs(self, hs: Sequence[MarketHistory]) -> list[dict[str, object]]:
+        if not hs:
+            return []
+        ml = self.model.ml
+        names = (*ml.features, ml.scale_feature)
+        observed = np.array([latest_features(h).last_row(names) for h in hs], dtype=np.float64)
+        evals = evaluate(ml, hs, observed)
         base = {"method": getattr(self.explainer, "method", None), "error": self.unavailable}
-        if self.explainer is not None:
-            base |= {"library": self.explainer.library, "explain_sha256": self.explainer.artifact_sha256}
         att = None
         if self.explainer is not None:
+            base |= {"library": self.explainer.library, "explain_sha256": self.explainer.artifact_sha256}
             try:
-                att = self.explainer.explain(rows)
+                att = self.explainer.explain(np.vstack([e.rows[: e.head, :-1] for e in evals]))
             except (ModelError, DataError) as exc:
                 base["error"] = str(exc)
-        x32 = rows.astype(np.float32).astype(np.float64)
-        docs = []
-        for i in range(rows.shape[0]):
+        x32 = observed[:, :-1].astype(np.float32).astype(np.float64)
+        docs, at = [], 0
+        for i, e in enumerate(evals):
             doc = dict(base)
-            doc["features"] = {n: num(float(v)) for n, v in zip(names, x32[i], strict=True)}
-            doc["scale"] = {self.model.ml.scale_feature: num(float(scales[i]))}
-            doc["outputs"] = None if att is None else self._outputs(att, i, float(scales[i]))
+            doc["features"] = {n: num(float(v)) for n, v in zip(ml.features, x32[i], strict=True)}
+            doc["scale"] = {ml.scale_feature: num(float(observed[i, -1]))}
+            doc["rows"], doc["elapsed"] = len(e.rows), num(e.w)
+            doc["anchor_factor"] = dict(zip(ml.output_names, map(num, e.factor.tolist()), strict=True))
+            doc["outputs"] = None if att is None else self._outputs(att, e, slice(at, at + e.head))
+            at += e.head
             docs.append(doc)
         return docs
 
-    def _outputs(self, att: Attribution, i: int, scale: float) -> dict[str, object]:
-        names = self.model.ml.features
-        lo, hi = self.model.ml.output_names
+    def _outputs(self, att: Attribution, e: Served, rows: slice) -> dict[str, object]:
+        """Per served log-return quantile and for sigma_1d: expected + contributions = value, exactly."""
+        names, (lo, hi) = self.model.ml.features, self.model.ml.output_names
+        parts = {}
+        for k, o in enumerate((lo, hi)):
+            parts[o] = (*e.split(k, att.expected[o], att.contributions[o][rows]), float(e.q[k]))
         div = 2.0 * abs(std_t_quantile(self.model.ml.alpha, self.model.ml.nu))  # as OnnxQuantileModel
-        out = {}
-        for o in (lo, hi):
-            out[o] = _output(names, att.expected[o], float(att.outputs[o][i]), att.contributions[o][i])
-        k = scale / div  # sigma = k (z_hi - z_lo): linear, so its SHAP values are exact
-        phi = k * (att.contributions[hi][i] - att.contributions[lo][i])
-        sigma = k * (float(att.outputs[hi][i]) - float(att.outputs[lo][i]))
-        out["sigma_1d"] = _output(names, k * (att.expected[hi] - att.expected[lo]), sigma, phi)
-        return out
+        (e_lo, c_lo, v_lo), (e_hi, c_hi, v_hi) = parts[lo], parts[hi]
+        parts["sigma_1d"] = ((e_hi - e_lo) / div, (c_hi - c_lo) / div, (v_hi - v_lo) / div)  # linear in q
+        return {o: _output(names, ev, v, c) for o, (ev, c, v) in parts.items()}
 
     def _doc(
         self, h: MarketHistory, published: Forecast, ml_doc: dict[str, object] | None

@@ -7,19 +7,21 @@ platform hashes the same bytes; its keccak256 goes into the inputs document (rep
     {"schema": "mlra.attribution/1", "market", "ts" (data time, unix s), "model", "model_hash",
      "tolerance" (the ensemble's), "baseline" (its model name),
      "branch": "ml" | "baseline_floor" | "fallback_baseline" | "mixed" | "other" (all fields' branch),
-     "fields": {field: {"published", "ml" (or null), "baseline", "floor" ((1 - tolerance) x baseline),
-                        "branch"}} for sigma_1d, var99, es99, var99_short, es99_short,
+     "fields": {field: {"published", "baseline", "floor" ((1 - tolerance) x baseline), "branch"}} for sigma_1d, var99, es99, var99_short, es99_short,
      "flags": [...the published forecast's flags],
      "ml": null (the ML model did not serve the market) or
-           {"method", "library", "explain_sha256", "features": {name: value}, "scale": {name: value},
+           {"method", "library", "explain_sha256", "features": {name: value} (the observed row),
+            "scale": {name: value}, "rows" (rows the ensemble evaluated: 1 on a closed day, 33 on a
+            partial day), "elapsed" (w), "anchor_factor": {q_lo, q_hi} (explain/served.py),
             "error": null or why no attribution could be made,
-            "explains_published": whether the attributed row's sigma_1d is the published one (null
-                                  when the floor set sigma_1d or there are no outputs),
+            "explains_published": whether the attributed sigma_1d is the published one (null when the
+                                  floor set sigma_1d or there are no outputs),
             "outputs": {output: {"expected", "value", "contributions": {feature: phi}}}}}
 
-The ML outputs are the model's standardised quantiles (q_lo: 1 %, drives the long side; q_hi: 99 %,
-the short side) and sigma_1d = scale x (q_hi - q_lo) / (2 |t_nu(alpha)|), whose contributions follow
-exactly from the two (SHAP values are linear in the output).
+The ML outputs are the log-return quantiles the ensemble served (q_lo: 1 %, drives the long side; q_hi:
+99 %, the short side; on a partial day the stabilised combination of models.partial_day, split exactly
+by explain/served.py) and sigma_1d = (q_hi - q_lo) / (2 |t_nu(alpha)|), whose contributions follow
+exactly from the two (SHAP values are linear in the output): expected + sum(contributions) = value.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ BRANCH_TEXT = {
     "other": "neither ML nor the floor alone",
 }
 OUTPUT_TEXT = {
-    "q_lo": "1 % quantile of the standardised return (long side: VaR99, ES99)",
-    "q_hi": "99 % quantile of the standardised return (short side)",
+    "q_lo": "1 % quantile of the next-day log return (long side: VaR99, ES99)",
+    "q_hi": "99 % quantile of the next-day log return (short side)",
     "sigma_1d": "sigma_1d (the margin grid's scan range)",
 }
 

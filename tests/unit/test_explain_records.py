@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from eth_utils import keccak
 
@@ -41,9 +42,9 @@ def btc() -> MarketHistory:
 
 
 def _strings_only(node: object) -> bool:
-    """No JSON number anywhere but the integer data time: every measured value is a fixed string."""
+    """No JSON number but the integers ts and rows: every measured value is a fixed string."""
     if isinstance(node, dict):
-        return all(_strings_only(v) for k, v in node.items() if k != "ts")
+        return all(_strings_only(v) for k, v in node.items() if k not in ("ts", "rows"))
     if isinstance(node, list):
         return all(_strings_only(v) for v in node)
     return node is None or isinstance(node, str | bool)
@@ -69,6 +70,37 @@ def test_record__crash_day__canonical_strings_and_additive_contributions(
     )  # the crash day's close: the ML model is above the floor
     assert float(sigma["value"]) == pytest.approx(published["BTC-USD"].sigma_1d, rel=1e-7)
     assert doc["ml"]["explains_published"] is True  # a complete day: the attributed row is the one served
+
+
+def _partial(h: MarketHistory, hours: float, move: float) -> MarketHistory:
+    """`h` plus a partial day `hours` after its last close at close x exp(move) (the node's rounds)."""
+    assert h.volume is not None
+    return MarketHistory(h.market, np.append(h.ts, h.ts[-1] + hours * 3600.0),
+                         np.append(h.close, h.close[-1] * np.exp(move)), volume=np.append(h.volume, h.volume[-1]))  # fmt: skip
+
+
+@pytest.mark.parametrize(("hours", "move"), [(3.0, -0.08), (13.0, 0.02), (23.0, -0.15)])
+def test_record__partial_day__contributions_add_up_to_the_served_ml_quantiles(
+    model: RiskModel, attributor: Attributor, btc: MarketHistory, hours: float, move: float
+) -> None:
+    h = _partial(btc, hours, move)
+    published = model.forecast_many([h])
+    doc = parse(attributor.records([h], published)["BTC-USD"])
+    ml = doc["ml"]
+    assert ml["rows"] == 33 and float(ml["elapsed"]) == pytest.approx(hours / 24)
+    assert float(ml["anchor_factor"]["q_lo"]) != 1.0  # the pull towards the previous close is recorded
+    for out in ("q_lo", "q_hi", "sigma_1d"):
+        o = ml["outputs"][out]
+        total = float(o["expected"]) + sum(float(v) for v in o["contributions"].values())
+        assert total == pytest.approx(float(o["value"]), rel=1e-6)
+    ref = model.ml.to_forecast(
+        float(ml["outputs"]["q_lo"]["value"]), float(ml["outputs"]["q_hi"]["value"]), 1.0
+    )
+    assert ref is not None
+    for field in ("sigma_1d", "var99", "var99_short"):
+        if doc["fields"][field]["branch"] == "ml":  # the served ML value is the one attributed
+            assert getattr(ref, field) == pytest.approx(getattr(published["BTC-USD"], field), rel=1e-7)
+    assert ml["explains_published"] in (True, None)
 
 
 def test_record__same_histories_twice__same_bytes_and_hash(
