@@ -137,6 +137,8 @@ def test_attributions__every_published_report__hash_chain_from_the_store_matches
                 doc = parse(records[market])
                 branches.add(doc["branch"])
                 with_shap += doc["ml"] is not None and doc["ml"]["outputs"] is not None
+                if doc["ml"] is not None and doc["fields"]["sigma_1d"]["branch"] == "ml":
+                    assert doc["ml"]["explains_published"] is True  # the served quantiles, partial days too
                 assert doc["market"] == market and doc["model_hash"] == "0x" + event["modelHash"].hex()
             assert set(records) == {e["market"] for e in json.loads(bound.document)}  # every market bound
             assert _report_inputs_hash(store, domain, report, records) == event["inputsHash"]
