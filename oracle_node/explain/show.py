@@ -19,7 +19,7 @@ BRANCH_TEXT = {
 OUTPUT_TEXT = {
     "q_lo": "1 % quantile of the next-day log return (long side: VaR99, ES99)",
     "q_hi": "99 % quantile of the next-day log return (short side)",
-    "sigma_1d": "sigma_1d (the margin grid's scan range)",
+    "sigma_1d": "1-day volatility (the margin grid's scan range)",
 }
 
 
@@ -48,7 +48,9 @@ def _binding(
     digest = "0x" + keccak(record.encode()).hex()
     bound = document is not None and attribution_hashes(document).get(doc["market"]) == digest
     state = "verified" if bound and digest == stored_hash else "NOT bound (record or document altered?)"
-    return [f"record {digest} in the inputs document (inputsHash {inputs_hash or '-'}): {state}"]
+    return [
+        f"record {digest} in this node's inputs document (observation inputsHash {inputs_hash or '-'}): {state}"
+    ]
 
 
 def _fields(doc: dict[str, Any]) -> list[str]:

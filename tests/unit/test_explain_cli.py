@@ -68,7 +68,7 @@ def test_explain__stored_round__prints_branch_fields_and_top_drivers(
     out = capsys.readouterr().out
     doc = parse(record)
     assert out.startswith("BTC-USD round 42: data 2020-03-13 00:00 UTC, model qgbm_har_v1")
-    assert f"record 0x{keccak(record).hex()} in the inputs document" in out and ": verified" in out
+    assert f"record 0x{keccak(record).hex()} in this node's inputs document" in out and ": verified" in out
     best = top_drivers(doc, "q_lo", 2)
     assert [line.split()[0] for line in out.splitlines() if line.startswith("  ") and "%" in line][:2] == [
         d.feature for d in best
