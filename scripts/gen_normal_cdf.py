@@ -122,27 +122,21 @@ def _yul_cdf(table: Table, indent: str) -> str:
     return "\n".join(indent + line for line in lines)
 
 
-def _yul_cdf_inline(table: Table, indent: str, arg: str, slot: str) -> str:
-    """The same N(x) as a Yul block storing N(arg) at memory `slot` (t is the table pointer);
-    inlined in the kernel, where two function calls per scenario cost more than the two words of
-    scratch memory."""
+def _yul_cdf_inline(table: Table, indent: str, var: str) -> str:
+    """The same N(x) as a Yul block replacing the variable `var` by N(var) (t is the table pointer);
+    inlined in the kernel, where two function calls per scenario cost more than the block."""
+    horner = f"mload(add(c, {32 * DEGREE}))"
+    for k in range(DEGREE - 1, 0, -1):
+        horner = f"add(sdiv(mul({horner}, x), 1000000000000000000), mload(add(c, {32 * k})))"
+    horner = f"add(sdiv(mul({horner}, x), 1000000000000000000), mload(c))"
     lines = [
         "{",
-        f"    let x := {arg}",
-        "    let m := sar(255, x)",
-        "    x := sub(xor(x, m), m)",
+        f"    let m := sar(255, {var})",
+        f"    let x := sub(xor({var}, m), m)",
         f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
         f"    let c := add(t, {_row_offset(f'div(x, {table.h_wad})')})",
         f"    x := mod(x, {table.h_wad})",
-        f"    let p := add(sdiv(mul(mload(add(c, {32 * DEGREE})), x), 1000000000000000000), mload(add(c, {32 * (DEGREE - 1)})))",
-    ]
-    lines += [
-        f"    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, {32 * k})))"
-        for k in range(DEGREE - 2, 0, -1)
-    ]
-    lines += [
-        "    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))",
-        f"    mstore({slot}, add(and(m, 1000000000000000000), sub(xor(p, m), m)))",
+        f"    {var} := add(and(m, 1000000000000000000), sub(xor({horner}, m), m))",
         "}",
     ]
     return "\n".join(indent + line for line in lines)
@@ -166,8 +160,8 @@ def solidity(table: Table, error: float) -> str:
         error=f"{error:.2e}",
         bound=math.ceil(error * 1e18 * 1.01),
         ncdf=_yul_cdf(table, " " * 12),
-        n1=_yul_cdf_inline(table, " " * 16, "d1", "add(q, 0x140)"),
-        n2=_yul_cdf_inline(table, " " * 16, "sub(d1, s)", "add(q, 0x160)"),
+        n1=_yul_cdf_inline(table, " " * 20, "n1"),
+        n2=_yul_cdf_inline(table, " " * 20, "n2"),
         stores=_table_stores(table, " " * 12),
     )
 
@@ -217,37 +211,43 @@ library Black76NormalCdf {{
         }}
     }}
 
-    /// @notice For j in [0, count): acc[outBase + j] += size * value(p), p = pFrom + j * pStep, where
-    ///         value(p) is the undiscounted Black-76 value (floored at 0) at forward forwards[p],
-    ///         log-moneyness ln(F_p / K) = lnMult[p] - k and total standard deviation s (> 0).
-    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase, and two
-    ///        scratch words for N(d1) and N(d2)], in memory: the stack is too shallow for them.
-    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[12] memory q)
-        internal
-        pure
-    {{
+    /// @notice acc[j] += size * value(i_j) for the 15 scenarios j = 0..14 of ScenarioGrid: i_j = j at
+    ///         total standard deviation q[1] for j < 9 (unchanged vol), i_j = 9, 10, 11 at q[2] for
+    ///         j = 9..11 (vol up) and at q[3] for j = 12..14 (vol down). value(i) is the undiscounted
+    ///         Black-76 value (floored at 0) at forward F_i = pairs[2i + 1] and log-moneyness
+    ///         ln(F_i / K) = pairs[2i] - k; every standard deviation is > 0.
+    /// @param pairs 12 pairs (ln(1 + x), F (1 + x)): the price moves 0..8, then 2, 4, 6 again for the
+    ///        vol rows (ScenarioGrid.term builds them).
+    /// @param q [k, s, sUp, sDown, strike, isPut (1 or 0), size, table()], in memory: the stack is too
+    ///        shallow for them.
+    function addOption(int256[15] memory acc, int256[24] memory pairs, int256[8] memory q) internal pure {{
         assembly ("memory-safe") {{
-            let off := shl(5, mload(add(q, 0xc0)))
-            let out := add(acc, shl(5, mload(add(q, 0x120))))
-            let end := add(out, shl(5, mload(add(q, 0x100))))
-            let s := mload(add(q, 0x20))
-            let t := mload(add(q, 0xa0))
+            let t := mload(add(q, 0xe0))
             let k := mload(q)
-            let strike := mload(add(q, 0x40))
-            let half := sdiv(s, 2)
-            for {{}} lt(out, end) {{
-                out := add(out, 0x20)
-                off := add(off, shl(5, mload(add(q, 0xe0))))
-            }} {{
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), k), 1000000000000000000), s), half)
+            let strike := mload(add(q, 0x80))
+            let isPut := mload(add(q, 0xa0))
+            let size := mload(add(q, 0xc0))
+            let out := acc
+            // Rows: moves 0..8 at q[1], then moves 2, 4, 6 at q[2] and at q[3].
+            for {{ let row := 1 }} lt(row, 4) {{ row := add(row, 1) }} {{
+                let s := mload(add(q, shl(5, row)))
+                let half := sdiv(s, 2)
+                let end := add(out, shl(5, add(3, mul(6, eq(row, 1)))))
+                for {{ let ptr := add(pairs, mul(576, gt(row, 1))) }} lt(out, end) {{
+                    out := add(out, 0x20)
+                    ptr := add(ptr, 0x40)
+                }} {{
+                    let n1 := add(sdiv(mul(sub(mload(ptr), k), 1000000000000000000), s), half)
+                    let n2 := sub(n1, s)
 {n1}
 {n2}
-                let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(strike, mload(add(q, 0x160)))), 1000000000000000000)
-                // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
-                v := mul(v, sgt(v, 0))
-                mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
+                    let f := mload(add(ptr, 0x20))
+                    let v := sdiv(sub(mul(f, n1), mul(strike, n2)), 1000000000000000000)
+                    // A put by parity (isPut = 1), then floored at zero.
+                    v := add(v, mul(isPut, sub(strike, f)))
+                    v := mul(v, sgt(v, 0))
+                    mstore(out, add(mload(out), mul(size, v)))
+                }}
             }}
         }}
     }}

@@ -312,59 +312,57 @@ library Black76NormalCdf {
         }
     }
 
-    /// @notice For j in [0, count): acc[outBase + j] += size * value(p), p = pFrom + j * pStep, where
-    ///         value(p) is the undiscounted Black-76 value (floored at 0) at forward forwards[p],
-    ///         log-moneyness ln(F_p / K) = lnMult[p] - k and total standard deviation s (> 0).
-    /// @param q [k, s, strike, isCall (1 or 0), size, table(), pFrom, pStep, count, outBase, and two
-    ///        scratch words for N(d1) and N(d2)], in memory: the stack is too shallow for them.
-    function addRow(int256[15] memory acc, int256[9] memory lnMult, int256[9] memory forwards, int256[12] memory q)
-        internal
-        pure
-    {
+    /// @notice acc[j] += size * value(i_j) for the 15 scenarios j = 0..14 of ScenarioGrid: i_j = j at
+    ///         total standard deviation q[1] for j < 9 (unchanged vol), i_j = 9, 10, 11 at q[2] for
+    ///         j = 9..11 (vol up) and at q[3] for j = 12..14 (vol down). value(i) is the undiscounted
+    ///         Black-76 value (floored at 0) at forward F_i = pairs[2i + 1] and log-moneyness
+    ///         ln(F_i / K) = pairs[2i] - k; every standard deviation is > 0.
+    /// @param pairs 12 pairs (ln(1 + x), F (1 + x)): the price moves 0..8, then 2, 4, 6 again for the
+    ///        vol rows (ScenarioGrid.term builds them).
+    /// @param q [k, s, sUp, sDown, strike, isPut (1 or 0), size, table()], in memory: the stack is too
+    ///        shallow for them.
+    function addOption(int256[15] memory acc, int256[24] memory pairs, int256[8] memory q) internal pure {
         assembly ("memory-safe") {
-            let off := shl(5, mload(add(q, 0xc0)))
-            let out := add(acc, shl(5, mload(add(q, 0x120))))
-            let end := add(out, shl(5, mload(add(q, 0x100))))
-            let s := mload(add(q, 0x20))
-            let t := mload(add(q, 0xa0))
+            let t := mload(add(q, 0xe0))
             let k := mload(q)
-            let strike := mload(add(q, 0x40))
-            let half := sdiv(s, 2)
-            for {} lt(out, end) {
-                out := add(out, 0x20)
-                off := add(off, shl(5, mload(add(q, 0xe0))))
-            } {
-                let d1 := add(sdiv(mul(sub(mload(add(lnMult, off)), k), 1000000000000000000), s), half)
-                {
-                    let x := d1
-                    let m := sar(255, x)
-                    x := sub(xor(x, m), m)
-                    if gt(x, 6499999999999999999) { x := 6499999999999999999 }
-                    let c := add(t, shl(7, div(x, 100000000000000000)))
-                    x := mod(x, 100000000000000000)
-                    let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
-                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
-                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
-                    mstore(add(q, 0x140), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
+            let strike := mload(add(q, 0x80))
+            let isPut := mload(add(q, 0xa0))
+            let size := mload(add(q, 0xc0))
+            let out := acc
+            // Rows: moves 0..8 at q[1], then moves 2, 4, 6 at q[2] and at q[3].
+            for { let row := 1 } lt(row, 4) { row := add(row, 1) } {
+                let s := mload(add(q, shl(5, row)))
+                let half := sdiv(s, 2)
+                let end := add(out, shl(5, add(3, mul(6, eq(row, 1)))))
+                for { let ptr := add(pairs, mul(576, gt(row, 1))) } lt(out, end) {
+                    out := add(out, 0x20)
+                    ptr := add(ptr, 0x40)
+                } {
+                    let n1 := add(sdiv(mul(sub(mload(ptr), k), 1000000000000000000), s), half)
+                    let n2 := sub(n1, s)
+                    {
+                        let m := sar(255, n1)
+                        let x := sub(xor(n1, m), m)
+                        if gt(x, 6499999999999999999) { x := 6499999999999999999 }
+                        let c := add(t, shl(7, div(x, 100000000000000000)))
+                        x := mod(x, 100000000000000000)
+                        n1 := add(and(m, 1000000000000000000), sub(xor(add(sdiv(mul(add(sdiv(mul(add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64))), x), 1000000000000000000), mload(add(c, 32))), x), 1000000000000000000), mload(c)), m), m))
+                    }
+                    {
+                        let m := sar(255, n2)
+                        let x := sub(xor(n2, m), m)
+                        if gt(x, 6499999999999999999) { x := 6499999999999999999 }
+                        let c := add(t, shl(7, div(x, 100000000000000000)))
+                        x := mod(x, 100000000000000000)
+                        n2 := add(and(m, 1000000000000000000), sub(xor(add(sdiv(mul(add(sdiv(mul(add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64))), x), 1000000000000000000), mload(add(c, 32))), x), 1000000000000000000), mload(c)), m), m))
+                    }
+                    let f := mload(add(ptr, 0x20))
+                    let v := sdiv(sub(mul(f, n1), mul(strike, n2)), 1000000000000000000)
+                    // A put by parity (isPut = 1), then floored at zero.
+                    v := add(v, mul(isPut, sub(strike, f)))
+                    v := mul(v, sgt(v, 0))
+                    mstore(out, add(mload(out), mul(size, v)))
                 }
-                {
-                    let x := sub(d1, s)
-                    let m := sar(255, x)
-                    x := sub(xor(x, m), m)
-                    if gt(x, 6499999999999999999) { x := 6499999999999999999 }
-                    let c := add(t, shl(7, div(x, 100000000000000000)))
-                    x := mod(x, 100000000000000000)
-                    let p := add(sdiv(mul(mload(add(c, 96)), x), 1000000000000000000), mload(add(c, 64)))
-                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(c, 32)))
-                    p := add(sdiv(mul(p, x), 1000000000000000000), mload(c))
-                    mstore(add(q, 0x160), add(and(m, 1000000000000000000), sub(xor(p, m), m)))
-                }
-                let f := mload(add(forwards, off))
-                let v := sdiv(sub(mul(f, mload(add(q, 0x140))), mul(strike, mload(add(q, 0x160)))), 1000000000000000000)
-                // A put by parity (isCall = 0), then floored at zero.
-                v := add(v, mul(iszero(mload(add(q, 0x60))), sub(strike, f)))
-                v := mul(v, sgt(v, 0))
-                mstore(out, add(mload(out), mul(mload(add(q, 0x80)), v)))
             }
         }
     }

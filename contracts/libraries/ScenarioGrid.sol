@@ -33,17 +33,18 @@ library ScenarioGrid {
     int256 internal constant DOWN_POWER = 0.13e18;
 
     /// @notice Per-underlying constants: the N(x) table, the price moves, 1 + x and ln(1 + x) (WAD),
-    ///         and `q`, the kernel's scratch words (see Black76NormalCdf.addRow), reused by every option.
+    ///         and `q`, the kernel's parameter words (see Black76NormalCdf.addOption), reused by every option.
     struct Moves {
         uint256 cdfTable;
-        int256[12] q;
+        int256[8] q;
         int256[9] move;
         int256[9] lnMult;
         int256[9] mult;
     }
 
-    /// @notice Per-expiry constants: the smile, the forward under each move, the variance rescale
-    ///         and the term-scaled vol multipliers.
+    /// @notice Per-expiry constants: the smile, the pairs (ln(1 + x_p), F (1 + x_p)) of the price moves
+    ///         p = 0..8, 2, 4, 6 (Black76NormalCdf.addOption's `pairs`), the variance rescale and the
+    ///         term-scaled vol multipliers.
     struct Expiry {
         int256 a;
         int256 b;
@@ -51,7 +52,7 @@ library ScenarioGrid {
         int256 m;
         int256 sigma;
         int256 forward;
-        int256[9] forwards;
+        int256[24] pairs;
         int256 varRatio;
         int256 upMult;
         int256 downMult;
@@ -100,11 +101,25 @@ library ScenarioGrid {
             // forge-lint: disable-next-line(unsafe-typecast)
             int256 down = WAD - int256(volDown) * FixedPointMathLib.expWad(lnR * DOWN_POWER / WAD) / WAD;
             e.downMult = down < MIN_DOWN_MULT ? MIN_DOWN_MULT : down;
-            int256[9] memory forwards = e.forwards;
-            int256[9] memory mult = mv.mult;
-            int256 forward = e.forward;
-            for (uint256 p; p < MOVES; ++p) {
-                forwards[p] = forward * mult[p] / WAD;
+        }
+        _pairs(e.pairs, mv.lnMult, mv.mult, e.forward);
+    }
+
+    /// @dev For i = 0..11, pairs[2i], pairs[2i + 1] = ln(1 + x_p), forward (1 + x_p) with p = i for
+    ///      i < 9 and p = 2, 4, 6 for i = 9, 10, 11 (the moves of the vol rows).
+    ///      Assembly: the Solidity loop's bounds checks cost twice the gas (measured).
+    function _pairs(int256[24] memory pairs, int256[9] memory lnMult, int256[9] memory mult, int256 forward)
+        private
+        pure
+    {
+        assembly ("memory-safe") {
+            // forward <= 1e30 and mult <= 4e18: the product fits.
+            for { let i := 0 } lt(i, 12) { i := add(i, 1) } {
+                let p := i
+                if gt(i, 8) { p := sub(shl(1, i), 16) }
+                let dst := add(pairs, shl(6, i))
+                mstore(dst, mload(add(lnMult, shl(5, p))))
+                mstore(add(dst, 0x20), sdiv(mul(forward, mload(add(mult, shl(5, p)))), 1000000000000000000))
             }
         }
     }
@@ -122,20 +137,14 @@ library ScenarioGrid {
         int256 k = FixedPointMathLib.lnWad(strike * WAD / e.forward);
         int256 s = Black76.totalStd(Black76.sviTotalVariance(e.a, e.b, e.rho, e.m, e.sigma, k), e.varRatio);
         // |size| < 2^96, |value| < 2^160: each product and the sums over <= 2^16 options fit int256.
-        int256[12] memory q = mv.q;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        (q[0], q[1], q[2], q[3], q[4], q[5]) = (k, s, strike, isCall ? int256(1) : int256(0), size, int256(mv.cdfTable));
-        // Three rows, one call site (the kernel is large): unchanged vol over all 9 moves, then vol up
-        // and vol down over moves 2, 4, 6 into scenarios 9..11 and 12..14.
+        int256[8] memory q = mv.q;
         unchecked {
             // s < 2^128 and the multipliers below 2^70: no overflow.
-            for (uint256 row; row < 3; ++row) {
-                if (row == 0) (q[6], q[7], q[8], q[9]) = (0, 1, 9, 0);
-                if (row == 1) (q[1], q[6], q[7], q[8], q[9]) = (_floorStd(s * e.upMult / WAD), 2, 2, 3, 9);
-                if (row == 2) (q[1], q[9]) = (_floorStd(s * e.downMult / WAD), 12);
-                Black76NormalCdf.addRow(acc, mv.lnMult, e.forwards, q);
-            }
+            (q[0], q[1], q[2], q[3]) = (k, s, _floorStd(s * e.upMult / WAD), _floorStd(s * e.downMult / WAD));
         }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        (q[4], q[5], q[6], q[7]) = (strike, isCall ? int256(0) : int256(1), size, int256(mv.cdfTable));
+        Black76NormalCdf.addOption(acc, e.pairs, q);
     }
 
     function _floorStd(int256 s) private pure returns (int256) {

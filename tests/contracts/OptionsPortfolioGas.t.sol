@@ -58,17 +58,16 @@ contract OptionsPortfolioGasTest is OptionsPortfolioBase {
         assertTrue(r != 0 && req != 0, "used");
     }
 
-    function test_gas_row() public {
-        uint256 g;
-        int256 r = 1;
+    function test_gas_kernel() public {
         int256[15] memory acc;
         ScenarioGrid.Moves memory mv = ScenarioGrid.moves(0.16e18, Black76NormalCdf.table());
-        int256[9] memory fwd;
-        for (uint256 p; p < 9; ++p) fwd[p] = 100_000e18 * mv.mult[p] / 1e18;
-        int256[12] memory q = [int256(0.05e18), 0.2e18, 95_000e18, 0, -1e18, int256(mv.cdfTable), 0, 1, 9, 0, 0, 0];
-        g = gasleft();
-        Black76NormalCdf.addRow(acc, mv.lnMult, fwd, q);
-        emit log_named_uint("addRow, per scenario (9 scenarios)", (g - gasleft()) / 9);
-        assertTrue(r != 0 && acc[0] != 0, "used");
+        ScenarioGrid.Expiry memory e;
+        e.forward = 100_000e18;
+        ScenarioGrid.term(e, mv, 30 days, 30 days, 0.5e18, 0.25e18);
+        int256[8] memory q = [int256(0.05e18), 0.2e18, 0.3e18, 0.15e18, 95_000e18, 1, -1e18, int256(mv.cdfTable)];
+        uint256 g = gasleft();
+        Black76NormalCdf.addOption(acc, e.pairs, q);
+        emit log_named_uint("kernel, per scenario (15 scenarios)", (g - gasleft()) / 15);
+        assertTrue(acc[0] != 0 && acc[9] != 0, "used");
     }
 }
