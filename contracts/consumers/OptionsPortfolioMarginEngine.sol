@@ -516,12 +516,16 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
             if (cached == 0 || expiries[last] != expiry) {
                 last = type(uint256).max;
                 for (uint256 j; j < cached; ++j) {
-                    if (expiries[j] == expiry) last = j;
+                    if (expiries[j] == expiry) {
+                        last = j;
+                        break;
+                    }
                 }
                 if (last == type(uint256).max) {
                     (last, cached) = (cached, cached + 1);
                     expiries[last] = expiry;
-                    cache[last] = _expiry(mv, underlying, expiry, maxAge, shocks);
+                    _newExpiry(cache, last);
+                    _expiry(cache[last], mv, underlying, expiry, maxAge, shocks);
                 }
             }
             ScenarioGrid.addOption(acc, mv, cache[last], strike, slot & CALL_BIT != 0, _sizeOf(slot));
@@ -529,8 +533,8 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     }
 
     /// @dev Two arrays of n entries whose elements are left unset (dirty memory): `new` would build
-    ///      n zeroed Expiry structs (19 words each) where a book holds only a few expiries. Only entries
-    ///      the caller has written are read (index < cached in _addOptions).
+    ///      n zeroed Expiry structs where a book holds only a few expiries. Only entries the caller has
+    ///      written are read (index < cached in _addOptions).
     function _caches(uint256 n)
         private
         pure
@@ -545,13 +549,28 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         }
     }
 
+    /// @dev cache[i] := a new Expiry in unzeroed memory (10 head words, then its 24-word pairs array,
+    ///      linked): zeroing the 34 words cost about 1,000 gas per expiry. _expiry and ScenarioGrid.term
+    ///      write every field before anything reads it.
+    ///      (A struct return value would itself be allocated zeroed: the pointer goes into cache[i].)
+    function _newExpiry(ScenarioGrid.Expiry[] memory cache, uint256 i) private pure {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(0x40, add(ptr, 1088))
+            mstore(add(ptr, 0xc0), add(ptr, 0x140))
+            mstore(add(cache, shl(5, add(i, 1))), ptr)
+        }
+    }
+
+    /// @dev Fill `e` (every field) for one live expiry from its smile.
     function _expiry(
+        ScenarioGrid.Expiry memory e,
         ScenarioGrid.Moves memory mv,
         bytes32 underlying,
         uint64 expiry,
         uint256 maxAge,
         IVolSurfaceOracle.Shocks memory shocks
-    ) private view returns (ScenarioGrid.Expiry memory e) {
+    ) private view {
         // slither-disable-next-line calls-loop
         IVolSurfaceOracle.Smile memory smile = _oracle.getSmileNoOlderThan(underlying, expiry, maxAge);
         if (smile.forward == 0 || smile.forward > MAX_PRICE || smile.observedAt >= expiry) {
