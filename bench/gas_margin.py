@@ -4,7 +4,7 @@
 anvil. Each figure is the TOTAL gas (from the receipt: 21,000 base, calldata and execution) of one
 `setOption` transaction that opens a new short put on an account already holding the rest of the
 book, so it runs the full margin check over the whole book (every smile read from the surface
-oracle, every option revalued in all 19 scenarios):
+oracle, every option revalued in all 15 scenarios):
 
 - margin_check_16_options: the account holds 15 options across 2 underlyings (BTC, ETH) x 4 expiries
   each (8 smiles) plus a linear hedge on each underlying; the transaction opens the 16th option;
