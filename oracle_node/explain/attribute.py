@@ -20,10 +20,9 @@ from typing import Protocol
 import numpy as np
 
 from oracle_node.errors import DataError, ModelError
-from oracle_node.explain.covers import explain_path, load_covers
+from oracle_node.explain.covers import load_for
 from oracle_node.explain.record import FIELDS, SCHEMA, encode, num
 from oracle_node.explain.served import Served, evaluate
-from oracle_node.explain.trees import read_ensembles
 from oracle_node.explain.treeshap import METHOD, Attribution, TreeShap
 from oracle_node.features.build import latest_features
 from oracle_node.features.history import MarketHistory
@@ -48,10 +47,7 @@ class OnnxTreeExplainer:
 
     def __init__(self, ml: OnnxQuantileModel) -> None:
         self.ml = ml
-        onnx_file = str(ml.manifest.data["onnx"]["file"])
-        path = ml.manifest.artifact_path(onnx_file)
-        ensembles = read_ensembles(path.read_bytes(), str(path))
-        covers = load_covers(explain_path(path), str(ml.manifest.data["artifacts"][onnx_file]), ensembles)
+        ensembles, covers = load_for(ml.manifest)
         self.artifact_sha256 = covers.sha256
         self.shap = TreeShap(ensembles, covers.covers)
         self.library = self.shap.library
@@ -62,6 +58,14 @@ class OnnxTreeExplainer:
 
 
 METHODS: dict[type, Callable[[object], MlExplainer]] = {OnnxQuantileModel: OnnxTreeExplainer}  # type: ignore[dict-item]
+
+
+def artifact_sha256(model: RiskModel) -> str:
+    """The sha256 of the model's explain artifact, checked against the served trees without loading
+    shap (`oracle-node check`); ModelError when missing, wrong, or the kind has no method."""
+    if not isinstance(model.ml, OnnxQuantileModel):
+        raise ModelError(f"no attribution method for {type(model.ml).__name__}")
+    return load_for(model.ml.manifest)[1].sha256
 
 
 class Attributor:

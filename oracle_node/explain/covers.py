@@ -23,7 +23,8 @@ import numpy as np
 
 from oracle_node import atomic
 from oracle_node.errors import ModelError
-from oracle_node.explain.trees import Ensemble, count_covers
+from oracle_node.explain.trees import Ensemble, count_covers, read_ensembles
+from oracle_node.models.manifest import Manifest
 
 SCHEMA_VERSION = 1
 KIND = "tree_covers"
@@ -60,6 +61,14 @@ def build_covers(model: str, onnx_bytes: bytes, ensembles: dict[str, Ensemble], 
 
 def write_covers(path: Path, data: bytes) -> None:
     atomic.write_bytes(path, data)
+
+
+def load_for(manifest: Manifest) -> tuple[dict[str, Ensemble], Covers]:
+    """The served trees of an onnx_quantile manifest and their verified covers (ModelError otherwise)."""
+    onnx_file = str(manifest.data["onnx"]["file"])
+    path = manifest.artifact_path(onnx_file)
+    ensembles = read_ensembles(path.read_bytes(), str(path))
+    return ensembles, load_covers(explain_path(path), str(manifest.data["artifacts"][onnx_file]), ensembles)
 
 
 def load_covers(path: Path, onnx_sha256: str, ensembles: dict[str, Ensemble]) -> Covers:

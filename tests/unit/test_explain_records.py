@@ -3,6 +3,7 @@ explain artifact or when TreeSHAP fails, and how they bind into the inputs docum
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import replace
@@ -13,7 +14,7 @@ import pytest
 from eth_utils import keccak
 
 from oracle_node.errors import ModelError
-from oracle_node.explain.attribute import Attributor
+from oracle_node.explain.attribute import Attributor, artifact_sha256
 from oracle_node.explain.record import SCHEMA, num, parse, top_drivers
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ensemble import RiskModel, combine
@@ -232,3 +233,14 @@ def test_store__sign_once_with_bound_inputs__document_and_records_stored_with_th
     with NodeStore.open(tmp_path / "s.sqlite") as store:  # durable across a reopen
         again = store.bound_inputs(7)
         assert again is not None and again.document.encode() == doc
+
+
+def test_artifact_sha256__bundled_model_verified__missing_artifact_model_error(
+    model: RiskModel, tmp_path: Path
+) -> None:
+    expected = hashlib.sha256((ARTIFACTS_DIR / "qgbm_har_v1.explain.json").read_bytes()).hexdigest()
+    assert artifact_sha256(model) == expected
+    for name in ("manifest.json", "qgbm_har_v1.onnx"):
+        shutil.copy(ARTIFACTS_DIR / name, tmp_path / name)
+    with pytest.raises(ModelError, match=r"qgbm_har_v1\.explain\.json is missing"):
+        artifact_sha256(RiskModel.load(tmp_path))
