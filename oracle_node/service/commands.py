@@ -16,6 +16,7 @@ from oracle_node.chain.surface_oracle import VolSurfaceOracle
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, DataError, OracleNodeError
+from oracle_node.explain.attribute import artifact_sha256
 from oracle_node.explain.show import explain_lines
 from oracle_node.logs import get_logger, scrub_text
 from oracle_node.network.errors import NothingDue
@@ -196,6 +197,9 @@ def check(cfg: NodeConfig, environ: dict[str, str]) -> int:
         lambda: load_model(cfg),
         lambda m: f"manifest 0x{m.model_hash.hex()[:16]}…, hashes verified",
     )
+    if model is not None:
+        _check(results, "explain artifact", lambda: artifact_sha256(model),
+               lambda sha: f"tree covers verified (sha256 {sha[:16]}…): reports carry TreeSHAP attributions")  # fmt: skip
     signer = _check(
         results,
         "keystore",
