@@ -96,9 +96,11 @@ class Attributor:
         return {h.market: encode(self._doc(h, published[h.market], ml_docs.get(h.market))) for h in hs}
 
     def _ml_docs(self, hs: Sequence[MarketHistory]) -> list[dict[str, object]]:
+        ml = self.model.ml
+        if not isinstance(ml, OnnxQuantileModel):  # another kind without a method: say so, bind anyway
+            return [{"method": None, "error": self.unavailable, "outputs": None} for _ in hs]
         if not hs:
             return []
-        ml = self.model.ml
         names = (*ml.features, ml.scale_feature)
         observed = np.array([latest_features(h).last_row(names) for h in hs], dtype=np.float64)
         evals = evaluate(ml, hs, observed)
@@ -160,8 +162,8 @@ class Attributor:
 
 
 def _explains(ml_doc: dict[str, object], published: Forecast, sigma_branch: object) -> bool | None:
-    """Whether the attributed row's sigma_1d is the published one (when the ML branch set it): False
-    when the ensemble's ML value came from other rows (e.g. averaged over a partial day's closes)."""
+    """Whether the attributed sigma_1d is the published one (when the ML branch set it): False would
+    mean the ensemble served something explain/served.py does not reproduce (its rule changed)."""
     outputs = ml_doc.get("outputs")
     if not isinstance(outputs, dict) or sigma_branch != "ml":
         return None

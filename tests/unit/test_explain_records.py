@@ -3,6 +3,7 @@ explain artifact or when TreeSHAP fails, and how they bind into the inputs docum
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -244,3 +245,15 @@ def test_artifact_sha256__bundled_model_verified__missing_artifact_model_error(
         shutil.copy(ARTIFACTS_DIR / name, tmp_path / name)
     with pytest.raises(ModelError, match=r"qgbm_har_v1\.explain\.json is missing"):
         artifact_sha256(RiskModel.load(tmp_path))
+
+
+def test_attributor__ml_kind_without_a_method__records_say_so_and_still_bind(
+    model: RiskModel, btc: MarketHistory
+) -> None:
+    published = model.forecast_many([btc])
+    other = copy.copy(model)
+    other.ml = object()  # e.g. a served LSTM before its gradient method is registered
+    doc = parse(Attributor(other).records([btc], published)["BTC-USD"])
+    assert doc["ml"] == {"method": None, "error": "no attribution method for object", "outputs": None,
+                         "explains_published": None}  # fmt: skip
+    assert doc["fields"]["var99"]["published"] == num(published["BTC-USD"].var99)
