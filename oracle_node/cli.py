@@ -145,7 +145,7 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--no-hybrid", action="store_true", help="without hybrid_gjr (GJR sigma x ML quantile)")
     bt.add_argument("--no-combo", action="store_true", help="without combo (rolling FZ0-optimal weights)")
     bt.add_argument("--combo-window", type=int, default=500, help="days combo's weights learn on")
-    bt.add_argument("--combo-lead", type=int, help="days walked before the test (default: the window)")
+    bt.add_argument("--combo-lead", type=int, help="days walked before the test (default: window or what fits)")
     bt.add_argument("--combo-shrink", type=float, default=0.5, help="weight of equal weights in combo")
     bt.add_argument("--combo-members", default=COMBO_MEMBERS, help="comma-separated ('': every model)")
     bt.add_argument("--hybrid-quantile", type=float, default=0.1, help="level of the second hybrid's GBM")
