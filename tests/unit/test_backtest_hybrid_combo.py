@@ -137,3 +137,9 @@ def test_run_backtest__hybrid_and_combo__scored_on_test_days_with_weights(
         m = doc["models"][name]
         assert m["violations"] == int(np.sum(res.returns < -res.paths[name].var))
         assert 0.0 < m["mean_var"] < m["mean_es"] < 0.3
+
+
+def test_combo_options__lead_days__window_capped_by_spare_returns_unless_given() -> None:
+    assert ComboOptions(500).lead_days(391) == 391  # ETH: window 500 + 500 test days leave 391
+    assert ComboOptions(500).lead_days(2000) == 500
+    assert ComboOptions(500, lead=250).lead_days(391) == 250

@@ -35,17 +35,18 @@ MIN_DAYS = 50
 @dataclass(frozen=True)
 class ComboOptions:
     """window: days the weights are fitted on (a window longer than the lead days grows from them);
-    lead: days walked before the test period (default: window); members: the models
-    combined (empty: every other model of the run); shrink: lambda in w = (1 - lambda) w_FZ0 + lambda / m."""
+    lead: days walked before the test period (default: the window, or as many as the series has);
+    members: the models combined (empty: every other model of the run); shrink: lambda in
+    w = (1 - lambda) w_FZ0 + lambda / m."""
 
     window: int = 250
     members: tuple[str, ...] = ()
     shrink: float = 0.0  # weight of the equal-weight combination mixed into the fitted weights
-    lead: int | None = None  # lead days walked before the test period (None: window)
+    lead: int | None = None  # lead days walked before the test period (None: window, or what fits)
 
-    @property
-    def lead_days(self) -> int:
-        return self.window if self.lead is None else self.lead
+    def lead_days(self, spare: int) -> int:
+        """`lead`, or the window capped by the `spare` returns before the first fit window."""
+        return self.lead if self.lead is not None else max(0, min(self.window, spare))
 
 
 def _fz0_and_grad(w: np.ndarray, r: np.ndarray, var: np.ndarray, es: np.ndarray, alpha: float):

@@ -133,9 +133,8 @@ def run_backtest(
     history = truncate(load_prices(prices, asset), end)
     returns = np.diff(np.log(history.close))
     dates = day_labels(history.ts[1:])
-    cfg = WalkForwardConfig(
-        alpha, window, test_days, refit_every, sims, seed, combo.lead_days if combo else 0
-    )
+    lead = 0 if combo is None else combo.lead_days(returns.size - window - test_days)
+    cfg = WalkForwardConfig(alpha, window, test_days, refit_every, sims, seed, lead)
     cfg.validate(returns.size)
     out = Path(out_dir)
     added: list[str] = []  # models the ML options and preparers add to a default run
