@@ -45,7 +45,8 @@ def qgbm_attributions(
         return None
     (output, ensemble), *_ = read_ensembles(fitted.onnx, MODEL).items()
     own = rows.x[: bundle.cal_start][rows.ok[: bundle.cal_start]]
-    covers = {output: tuple(count_covers(t, own) for t in ensemble.trees)}
+    fit = own if bundle.fit_x is None else bundle.fit_x  # covers of the rows the trees were fitted on
+    covers = {output: tuple(count_covers(t, fit) for t in ensemble.trees)}
     n = len(dates)
     days = np.arange(n - test_days, n)
     days = days[rows.ok[days]]

@@ -62,6 +62,7 @@ class MlBundle:
     fit_rows: int
     models: dict[str, FittedModel]
     split: dict[str, Any] = field(default_factory=dict)
+    fit_x: np.ndarray | None = None  # the rows the models were fitted on (pooled ones included)
 
     def raw_var(self, name: str, rows: MlRows, start: int) -> np.ndarray:
         """Uncalibrated VaR (log-return loss) of rows[start:], one onnxruntime run; NaN where not ok."""
@@ -104,7 +105,7 @@ def train_bundle(
         "fit_rows": int(x.shape[0]),
         "calibration_rows": int(n_cal),
     }  # fmt: skip
-    return MlBundle(rows.market, alpha, cut, cal_start, int(x.shape[0]), fitted, split)
+    return MlBundle(rows.market, alpha, cut, cal_start, int(x.shape[0]), fitted, split, x)
 
 
 def static_calibration(bundle: MlBundle, name: str, rows: MlRows) -> Calibration:
