@@ -89,9 +89,13 @@ def test_run_backtest__with_ml__metrics_models_and_manifest(shared_data: Path, t
 def test_cli_backtest__small_btc_run__writes_outputs(shared_data: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "bt"
     code = main(["backtest", "--prices", str(shared_data / BTC), "--asset", "BTC-USD", "--alpha", "0.025",
-                 "--window", "300", "--test-days", "30", "--sims", "0", "--out", str(out)])  # fmt: skip
+                 "--window", "300", "--test-days", "30", "--sims", "0", "--no-hybrid", "--combo-window", "60",
+                 "--out", str(out)])  # fmt: skip
     assert code == 0
     doc = json.loads((out / "metrics.json").read_text())
-    assert set(doc["models"]) == {"hs", "ewma_normal", "garch_t", "gjr_skewt", "fhs", "qgbm", "mlp"}
+    assert set(doc["models"]) == {"hs", "ewma_normal", "garch_t", "gjr_skewt", "fhs", "qgbm", "mlp", "combo"}
+    # --no-hybrid drops the hybrids from the default members
+    assert doc["run"]["combo"]["members"] == ["garch_t", "gjr_skewt", "fhs"]
+    assert doc["run"]["combo"]["lead_days"] == 60 and "combo" in doc["run"]["ml_models"]
     assert (out / "report.html").read_text().count("qgbm") >= 1
     assert "qgbm" in capsys.readouterr().out
