@@ -9,12 +9,19 @@ export PYTHONHASHSEED := 0
 
 .PHONY: setup build abi lint test test-forge test-py slither demo bench bench-gas bench-node bench-network bench-surface deploy-local clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.solcx-path node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# ape-solidity finds solc only through SOLCX_BINARY_PATH (py-solc-x; no config key): this .pth makes every
+# python of the venv default it to tools/solcx, so `source .venv/bin/activate && ape compile` works in a
+# fresh shell with nothing exported (an exported value still wins). tests/integration/test_ape_cli.py
+$(VENV)/.solcx-path: $(VENV)/.installed
+	$(PY) -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "mlra_solcx.pth").write_text("import os; os.environ.setdefault(\"SOLCX_BINARY_PATH\", %r)\n" % sys.argv[1])' "$(CURDIR)/tools/solcx"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
