@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oracle_node.errors import ConfigError
 from oracle_node.features.history import MarketHistory
 from oracle_node.research.backtest.combination import ComboOptions, _fz0_and_grad, combine, fz0_weights
 from oracle_node.research.backtest.engine import WalkForwardConfig, walk_forward
@@ -143,3 +144,10 @@ def test_combo_options__lead_days__window_capped_by_spare_returns_unless_given()
     assert ComboOptions(500).lead_days(391) == 391  # ETH: window 500 + 500 test days leave 391
     assert ComboOptions(500).lead_days(2000) == 500
     assert ComboOptions(500, lead=250).lead_days(391) == 250
+
+
+def test_run_backtest__combo_named_without_options__config_error(shared_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="combo"):
+        run_backtest(
+            shared_data / BTC, "BTC-USD", 0.025, 300, 40, 1, tmp_path, ["hs", "combo"], workers=1, sims=0
+        )

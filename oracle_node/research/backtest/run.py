@@ -154,6 +154,8 @@ def run_backtest(
         challengers += done.models if done.challenger else []
         added += done.models
     names = list(models or dict.fromkeys((*DEFAULT_MODELS, *added, *([COMBO] if combo else []))))
+    if COMBO in names and combo is None:
+        raise ConfigError("backtest: model 'combo' needs combo options (ComboOptions)")
     walked = [m for m in names if m != COMBO]
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     paths = walk_forward(returns, cfg, walked, progress, n_workers)
