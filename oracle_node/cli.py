@@ -71,7 +71,8 @@ def _add_stability_command(sub: argparse._SubParsersAction) -> None:
 def _add_cascade_commands(sub: argparse._SubParsersAction) -> None:
     """Liquidation-cascade research (research.cascade, docs/cascade.md)."""
     cp = sub.add_parser("cascade", help="liquidation-cascade forecasts (research)")
-    bt = cp.add_subparsers(dest="cascade_command", required=True).add_parser(
+    csub = cp.add_subparsers(dest="cascade_command", required=True)
+    bt = csub.add_parser(
         "backtest", help="walk-forward backtest: climatology, Hawkes and ML forecasts of 24-h liquidations"
     )
     bt.add_argument("--liquidations", type=Path, required=True, help="Aave V2 LiquidationCall research CSV")
@@ -81,7 +82,35 @@ def _add_cascade_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--test-start", default="2021-05-01", help="first out-of-sample day (default 2021-05-01)")
     bt.add_argument("--end", help="last forecast day (default: the last day the file covers)")
     bt.add_argument("--refit-every", type=int, default=14, help="days between refits (default 14)")
-    bt.add_argument("--out", type=Path, required=True, help="directory for metrics.json, forecasts.csv, report.html")
+    bt.add_argument(
+        "--out", type=Path, required=True, help="directory for metrics.json, forecasts.csv, report.html"
+    )
+    _add_cascade_addon_commands(csub)
+
+
+def _add_cascade_addon_commands(sub: argparse._SubParsersAction) -> None:
+    """The LT add-on: its artifact and an hour-by-hour replay (research.cascade.addon_commands)."""
+    fit = sub.add_parser("fit-addon", help="fit the cascade add-on artifact on data before --cut")
+    rp = sub.add_parser("replay", help="replay hourly prices through the node: LT with the cascade add-on")
+    for p in (fit, rp):
+        p.add_argument(
+            "--liquidations", type=Path, required=True, help="Aave V2 LiquidationCall research CSV"
+        )
+        p.add_argument(
+            "--eth-prices", type=Path, required=True, help="ETH hourly OHLCV export (Binance columns)"
+        )
+        p.add_argument(
+            "--btc-prices", type=Path, required=True, help="BTC hourly OHLCV export (Binance columns)"
+        )
+        p.add_argument("--out", type=Path, required=True, help="output directory")
+    fit.add_argument("--val-start", default="2021-03-15", help="first validation day (default 2021-03-15)")
+    fit.add_argument(
+        "--cut", default="2021-05-01", help="nothing from this day on is read (default 2021-05-01)"
+    )
+    fit.add_argument("--artifact", type=Path, required=True, help="artifact JSON to write")
+    rp.add_argument("--from", dest="start", required=True, help="first UTC day, YYYY-MM-DD")
+    rp.add_argument("--to", dest="end", required=True, help="end UTC day (exclusive), YYYY-MM-DD")
+    rp.add_argument("--no-feed", action="store_true", help="no liquidation feed: the price-only fallback")
 
 
 def _positive(text: str) -> int:
@@ -145,7 +174,9 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--no-hybrid", action="store_true", help="without hybrid_gjr (GJR sigma x ML quantile)")
     bt.add_argument("--no-combo", action="store_true", help="without combo (rolling FZ0-optimal weights)")
     bt.add_argument("--combo-window", type=int, default=500, help="days combo's weights learn on")
-    bt.add_argument("--combo-lead", type=int, help="days walked before the test (default: window or what fits)")
+    bt.add_argument(
+        "--combo-lead", type=int, help="days walked before the test (default: window or what fits)"
+    )
     bt.add_argument("--combo-shrink", type=float, default=0.5, help="weight of equal weights in combo")
     bt.add_argument("--combo-members", default=COMBO_MEMBERS, help="comma-separated ('': every model)")
     bt.add_argument("--hybrid-quantile", type=float, default=0.1, help="level of the second hybrid's GBM")
@@ -270,8 +301,13 @@ def _model_command(args: argparse.Namespace) -> int:
 
             return stability.command(args)
         if args.command == "cascade":
+            from oracle_node.research.cascade import addon_commands  # noqa: PLC0415 - offline code, as below
             from oracle_node.research.cascade.commands import cascade_backtest  # noqa: PLC0415 - offline code, as below
 
+            if args.cascade_command == "fit-addon":
+                return addon_commands.fit_addon(args)
+            if args.cascade_command == "replay":
+                return addon_commands.replay(args)
             return cascade_backtest(args)
         if args.command == "retrain-policy":
             from oracle_node.research.retrain.command import retrain_policy  # noqa: PLC0415 - offline code, as below
