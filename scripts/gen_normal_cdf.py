@@ -5,11 +5,15 @@ absolute error of the on-chain arithmetic, emulated exactly here with Python int
 truncating signed division as the EVM's `sdiv`), against a double-precision reference,
 `0.5 * erfc(-x / sqrt(2))` (absolute error about 1e-16, eight orders of magnitude below the table's).
 
-Layout: N(x) for x >= 0 on [0, X_MAX) is cut into intervals of width H; on interval i a polynomial of
-degree DEGREE in u = x - i*H (least squares on Chebyshev nodes) is evaluated by Horner's rule in
-18-decimal fixed point; |x| is capped just below X_MAX (N(6.5) = 1 - 4e-11), and N(x) = 1 - N(-x)
-for x < 0. The coefficients sit in a memory table written once per margin check;
-an evaluation is branch-free: cap, interval index by division, DEGREE + 1 loads, DEGREE Horner steps.
+Layout: N(x) on [-X_MAX, X_MAX) is cut into intervals of width H (the table covers both signs: no
+sign fold); on interval i a polynomial of degree DEGREE in u = x + X_MAX - i*H (least squares on
+Chebyshev nodes) is evaluated by Horner's rule on integers with ONE truncating division at the end:
+the coefficient of u^k is stored scaled by 1e18 * WAD^(DEGREE - k), so
+N = (((C3 u + C2) u + C1) u + C0) / WAD^DEGREE exactly (no intermediate rounding); x is clamped to
+[-X_MAX, X_MAX) (N(6.5) = 1 - 4e-11). The coefficients are one byte string (TABLE, one 32-byte
+big-endian two's complement word per coefficient) that the margin engine deploys once as a data
+contract and copies into memory once per margin check (EXTCODECOPY); an evaluation is branch-free:
+clamp, interval index by division, DEGREE + 1 loads, DEGREE multiply-adds, one division.
 """
 
 from __future__ import annotations
@@ -34,26 +38,39 @@ def exact_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
+SCALE = WAD**DEGREE  # the single final divisor
+
+
 @dataclass(frozen=True)
 class Table:
     h_wad: int
-    coeffs: tuple[tuple[int, ...], ...]  # per interval, c0..cDEGREE in WAD
+    coeffs: tuple[tuple[int, ...], ...]  # per interval, C0..CDEGREE: c_k * 1e18 * WAD^(DEGREE - k)
 
     @property
-    def x_cap(self) -> int:
-        """|x| is capped just below X_MAX: N there is 1 - 4e-11, within the table's error of 1."""
+    def offset(self) -> int:
+        """X_MAX in WAD: x + offset indexes the table from 0."""
+        return len(self.coeffs) * self.h_wad // 2
+
+    @property
+    def y_cap(self) -> int:
+        """x + offset is clamped to [0, y_cap]: just below X_MAX, where N = 1 - 4e-11."""
         return len(self.coeffs) * self.h_wad - 1
+
+    def to_bytes(self) -> bytes:
+        """The coefficients row by row, one 32-byte big-endian two's complement word each."""
+        return b"".join(c.to_bytes(32, "big", signed=True) for row in self.coeffs for c in row)
 
 
 def fit_table() -> Table:
-    n = round(X_MAX / H)
+    n = round(2 * X_MAX / H)
     t = np.cos(np.pi * (np.arange(NODES) + 0.5) / NODES)
     u = (t + 1.0) / 2.0 * H
     rows = []
     for i in range(n):
-        y = np.array([exact_cdf(i * H + v) for v in u])
+        x0 = -X_MAX + i * H
+        y = np.array([exact_cdf(x0 + v) for v in u])
         c = np.polynomial.polynomial.polyfit(u, y, DEGREE)
-        rows.append(tuple(round(float(v) * WAD) for v in c))
+        rows.append(tuple(round(float(v) * 10 ** (18 + 18 * (DEGREE - k))) for k, v in enumerate(c)))
     return Table(round(H * WAD), tuple(rows))
 
 
@@ -64,14 +81,14 @@ def _sdiv(a: int, b: int) -> int:
 
 def cdf_fixed(x: int, table: Table) -> int:
     """N(x) exactly as the Solidity library computes it, x and the result in WAD."""
-    ax = min(-x if x < 0 else x, table.x_cap)
-    i = ax // table.h_wad
-    u = ax - i * table.h_wad
+    y = min(max(x + table.offset, 0), table.y_cap)
+    i = y // table.h_wad
+    u = y - i * table.h_wad
     c = table.coeffs[i]
     p = c[DEGREE]
     for k in range(DEGREE - 1, -1, -1):
-        p = _sdiv(p * u, WAD) + c[k]
-    return WAD - p if x < 0 else p
+        p = p * u + c[k]
+    return _sdiv(p, SCALE)
 
 
 def max_error(table: Table, step: float = 1e-4, span: float = 9.0) -> tuple[float, float]:
@@ -85,60 +102,38 @@ def max_error(table: Table, step: float = 1e-4, span: float = 9.0) -> tuple[floa
     return worst, at
 
 
-def _word(v: int) -> str:
-    """A signed constant for Yul, which has no negative literals: sub(0, |v|) keeps the bytecode short
-    (a two's complement literal would be a 33-byte PUSH32)."""
-    return str(v) if v >= 0 else f"sub(0, {-v})"
+def _clamp_index(var: str, table: Table, indent: str, declare: str) -> list[str]:
+    """Yul lines setting y := clamp(var + X_MAX) and c := the row's address: a negative sum reads
+    above y_cap as unsigned and sgt(y, 0) is 0 there, so one comparison covers both ends."""
+    return [
+        f"{indent}{declare}y := add({var}, {table.offset})",
+        f"{indent}if gt(y, {table.y_cap}) {{ y := mul({table.y_cap}, sgt(y, 0)) }}",
+        f"{indent}let c := add(t, {_row_offset(f'div(y, {table.h_wad})')})",
+        f"{indent}y := mod(y, {table.h_wad})",
+    ]
 
 
-def _table_stores(table: Table, indent: str) -> str:
-    lines = []
-    for i, row in enumerate(table.coeffs):
-        for k, c in enumerate(row):  # every word, zeros included: memory above the free pointer is dirty
-            lines.append(f"{indent}mstore(add(t, {32 * ((DEGREE + 1) * i + k)}), {_word(c)})")
-    return "\n".join(lines)
+def _horner() -> str:
+    p = f"mload(add(c, {32 * DEGREE}))"
+    for k in range(DEGREE - 1, 0, -1):
+        p = f"add(mul({p}, y), mload(add(c, {32 * k})))"
+    return f"sdiv(add(mul({p}, y), mload(c)), {SCALE})"
 
 
 def _yul_cdf(table: Table, indent: str) -> str:
     """The Yul function `ncdf(x, t) -> p` (WAD in and out, t the table), pasted where it is needed."""
-    lines = [
-        "function ncdf(x, t) -> p {",
-        "    let m := sar(255, x)",
-        "    x := sub(xor(x, m), m)",
-        f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
-        f"    t := add(t, {_row_offset(f'div(x, {table.h_wad})')})",
-        f"    x := mod(x, {table.h_wad})",
-        f"    p := add(sdiv(mul(mload(add(t, {32 * DEGREE})), x), 1000000000000000000), mload(add(t, {32 * (DEGREE - 1)})))",
-    ]
-    lines += [
-        f"    p := add(sdiv(mul(p, x), 1000000000000000000), mload(add(t, {32 * k})))"
-        for k in range(DEGREE - 2, 0, -1)
-    ]
-    lines += [
-        "    p := add(sdiv(mul(p, x), 1000000000000000000), mload(t))",
-        "    p := add(and(m, 1000000000000000000), sub(xor(p, m), m))",
-        "}",
-    ]
+    lines = ["function ncdf(x, t) -> p {"]
+    lines += _clamp_index("x", table, "    ", "let ")
+    lines += [f"    p := {_horner()}", "}"]
     return "\n".join(indent + line for line in lines)
 
 
 def _yul_cdf_inline(table: Table, indent: str, var: str) -> str:
     """The same N(x) as a Yul block replacing the variable `var` by N(var) (t is the table pointer);
     inlined in the kernel, where two function calls per scenario cost more than the block."""
-    horner = f"mload(add(c, {32 * DEGREE}))"
-    for k in range(DEGREE - 1, 0, -1):
-        horner = f"add(sdiv(mul({horner}, x), 1000000000000000000), mload(add(c, {32 * k})))"
-    horner = f"add(sdiv(mul({horner}, x), 1000000000000000000), mload(c))"
-    lines = [
-        "{",
-        f"    let m := sar(255, {var})",
-        f"    let x := sub(xor({var}, m), m)",
-        f"    if gt(x, {table.x_cap}) {{ x := {table.x_cap} }}",
-        f"    let c := add(t, {_row_offset(f'div(x, {table.h_wad})')})",
-        f"    x := mod(x, {table.h_wad})",
-        f"    {var} := add(and(m, 1000000000000000000), sub(xor({horner}, m), m))",
-        "}",
-    ]
+    lines = ["{"]
+    lines += _clamp_index(var, table, "    ", "let ")
+    lines += [f"    {var} := {_horner()}", "}"]
     return "\n".join(indent + line for line in lines)
 
 
@@ -149,6 +144,7 @@ def _row_offset(index: str) -> str:
 
 
 def solidity(table: Table, error: float) -> str:
+    data = table.to_bytes()
     return TEMPLATE.format(
         x_max=X_MAX,
         h=H,
@@ -156,13 +152,16 @@ def solidity(table: Table, error: float) -> str:
         loads=DEGREE + 1,
         intervals=len(table.coeffs),
         words=len(table.coeffs) * (DEGREE + 1),
-        size=32 * len(table.coeffs) * (DEGREE + 1),
+        size=len(data),
+        runtime=len(data) + 1,
+        runtime_hex=f"{len(data) + 1:04x}",
+        scale=f"1e{18 * DEGREE}",
         error=f"{error:.2e}",
         bound=math.ceil(error * 1e18 * 1.01),
         ncdf=_yul_cdf(table, " " * 12),
         n1=_yul_cdf_inline(table, " " * 20, "n1"),
         n2=_yul_cdf_inline(table, " " * 20, "n2"),
-        stores=_table_stores(table, " " * 12),
+        hex=data.hex(),
     )
 
 
@@ -174,12 +173,18 @@ pragma solidity ^0.8.20;
 /// @title Black76NormalCdf
 /// @notice The standard normal CDF N(x) in 18-decimal fixed point and the Black-76 revaluation kernel
 ///         of the portfolio margin engine built on it.
-/// @dev N(x): piecewise polynomial on [0, {x_max}) in {intervals} intervals of width {h}, degree {degree}
-///      in u = x - i*{h} (least squares on Chebyshev nodes), Horner's rule with truncating signed
-///      division; |x| is capped just below {x_max} (where N = 1 - 4e-11); N(x) = 1 - N(-x) for x < 0.
-///      The coefficients live in a memory table ({words} words) that `table()` writes once per margin
-///      check; an evaluation is branch-free (cap, index by division, {loads} loads, {degree} Horner
-///      steps, sign fold), about 250 gas.
+/// @dev N(x): piecewise polynomial on [-{x_max}, {x_max}) in {intervals} intervals of width {h}, degree {degree}
+///      in u = x + {x_max} - i*{h} (least squares on Chebyshev nodes); x is clamped to that range
+///      (N(-6.5) = 4e-11, N(6.5) = 1 - 4e-11). The table covers both signs, so there is no sign fold.
+///      Horner's rule on integers with one truncating division at the end: the coefficient of u^k
+///      is stored times 1e18 * 1e18^({degree} - k), so N = (((C3 u + C2) u + C1) u + C0) / {scale}
+///      (every intermediate below 2^240: no overflow and no intermediate rounding).
+///      TABLE holds the {words} coefficients ({size} bytes, one 32-byte word each, row by row). The
+///      margin engine deploys it once as a data contract (`deployTable`) and copies it into memory
+///      once per margin check (`tableAt`, EXTCODECOPY: about 2,600 + 3 per word + memory);
+///      `table()` copies it from the calling contract's own code (for single calls and tests).
+///      An evaluation is branch-free (clamp, index by division, {loads} loads, {degree} multiply-adds,
+///      one division), about 120 gas.
 ///      Maximum absolute error {error} (measured by the generator on a 1e-4 grid over [-9, 9] against
 ///      0.5 erfc(-x / sqrt 2), with this exact integer arithmetic emulated).
 ///      Assembly: the margin check evaluates N 30 times per option; the Solidity version of the same
@@ -189,12 +194,40 @@ library Black76NormalCdf {{
     /// @notice Largest |N_onchain(x) - N(x)| over all x, in WAD (rounded up from the measured error).
     uint256 internal constant MAX_ABS_ERROR_WAD = {bound};
 
-    /// @notice Allocate and fill the coefficient table; returns its memory address.
-    function table() internal pure returns (uint256 t) {{
+    /// @notice Byte length of TABLE.
+    uint256 internal constant TABLE_BYTES = {size};
+
+    /// @notice The coefficients C0..C{degree} of each interval, 32-byte big-endian two's complement words.
+    bytes internal constant TABLE =
+        hex"{hex}";
+
+    /// @notice The data contract could not be created.
+    error Black76NormalCdfTableNotDeployed();
+
+    /// @notice Deploy TABLE as a data contract: runtime code 0x00 (STOP: a call does nothing) then TABLE.
+    function deployTable() internal returns (address data) {{
+        // Init code: PUSH2 len, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN.
+        bytes memory init = abi.encodePacked(hex"61{runtime_hex}80600a3d393df300", TABLE);
+        assembly ("memory-safe") {{
+            data := create(0, add(init, 0x20), mload(init))
+        }}
+        if (data == address(0)) revert Black76NormalCdfTableNotDeployed();
+    }}
+
+    /// @notice Copy the table from a `deployTable()` contract into fresh memory; returns its address.
+    function tableAt(address data) internal view returns (uint256 t) {{
         assembly ("memory-safe") {{
             t := mload(0x40)
             mstore(0x40, add(t, {size}))
-{stores}
+            extcodecopy(data, t, 1, {size})
+        }}
+    }}
+
+    /// @notice Copy TABLE from the calling contract's code into fresh memory; returns its address.
+    function table() internal pure returns (uint256 t) {{
+        bytes memory words = TABLE;
+        assembly ("memory-safe") {{
+            t := add(words, 0x20)
         }}
     }}
 
@@ -203,7 +236,7 @@ library Black76NormalCdf {{
         return cdfWith(input, table());
     }}
 
-    /// @notice N(x) for x in WAD with a table from `table()`.
+    /// @notice N(x) for x in WAD with a table from `table()` or `tableAt()`.
     function cdfWith(int256 input, uint256 coefficients) internal pure returns (int256 r) {{
         assembly ("memory-safe") {{
 {ncdf}
@@ -218,7 +251,7 @@ library Black76NormalCdf {{
     ///         ln(F_i / K) = pairs[2i] - k; every standard deviation is > 0.
     /// @param pairs 12 pairs (ln(1 + x), F (1 + x)): the price moves 0..8, then 2, 4, 6 again for the
     ///        vol rows (ScenarioGrid.term builds them).
-    /// @param q [k, s, sUp, sDown, strike, isPut (1 or 0), size, table()], in memory: the stack is too
+    /// @param q [k, s, sUp, sDown, strike, isPut (1 or 0), size, table], in memory: the stack is too
     ///        shallow for them.
     function addOption(int256[15] memory acc, int256[24] memory pairs, int256[8] memory q) internal pure {{
         assembly ("memory-safe") {{

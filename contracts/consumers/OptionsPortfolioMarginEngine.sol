@@ -63,6 +63,8 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     }
 
     IVolSurfaceOracle private immutable _oracle;
+    /// @dev The normal-CDF coefficient table as a data contract (Black76NormalCdf.deployTable).
+    address private immutable _cdfTable;
     IERC20 private immutable _collateralToken;
     uint256 private immutable _gracePeriod;
     uint256 private immutable _tokenUnit;
@@ -92,6 +94,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         }
         if (gracePeriod_ > MAX_GRACE_PERIOD) revert PortfolioMarginInvalidGracePeriod(gracePeriod_);
         _oracle = oracle_;
+        _cdfTable = Black76NormalCdf.deployTable();
         _collateralToken = collateralToken_;
         _gracePeriod = gracePeriod_;
         _tokenUnit = 10 ** (18 - IERC20Metadata(address(collateralToken_)).decimals());
@@ -461,7 +464,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @dev Sum over the book's underlyings of the scenario requirement, WAD USD (rounded up).
     function _initialWad(Book memory book) private view returns (uint256 total) {
         if (book.used == 0) return 0;
-        uint256 cdfTable = Black76NormalCdf.table();
+        uint256 cdfTable = Black76NormalCdf.tableAt(_cdfTable);
         for (uint256 index = 1; book.used >> index != 0; ++index) {
             if ((book.used >> index) & 1 != 0) total += _underlyingRequirement(book, index, cdfTable);
         }

@@ -38,7 +38,7 @@ SCENARIOS = 15
 # Loss weight per scenario (extreme moves 3x and 2x priceMove count 1/3 and 1/2 of their loss).
 WEIGHTS = np.array([1 / 3, 1 / 2] + [1.0] * 5 + [1 / 2, 1 / 3] + [1.0] * 6)
 # On-chain N(x) error bound (Black76NormalCdf.MAX_ABS_ERROR_WAD / 1e18), see scripts/gen_normal_cdf.py.
-CDF_MAX_ABS_ERROR = 18092485881 / 1e18
+CDF_MAX_ABS_ERROR = 18092485769 / 1e18
 # Relative error allowance for fixed-point ln/sqrt/division and float64 (see rounding_bound).
 REL_ERROR = 1e-12
 
