@@ -98,6 +98,11 @@ class NodeMetrics:
             buckets=(30_000, 45_000, 55_000, 70_000, 100_000, 200_000, 500_000),
             registry=r,
         )
+        self.signer_balance = Gauge(
+            f"{PREFIX}_signer_balance_eth",
+            "Native balance of the signer (pays for the reports it leads), read at start and per led attempt",
+            registry=r,
+        )
         for market in markets:
             self.add_market(market)
         for status in TX_STATUSES:

@@ -227,9 +227,14 @@ def tick_decisions(out: MarketOutcome) -> list[TickDecision]:
 
 
 def on_outcome(
-    metrics: NodeMetrics, markets: tuple[str, ...], store: NodeStore, signer: str
+    metrics: NodeMetrics,
+    markets: tuple[str, ...],
+    store: NodeStore,
+    signer: str,
+    refresh_balance: Callable[[], None] = lambda: None,
 ) -> Callable[[LeadOutcome], None]:
-    """Counts every attempt this node led; an included report moves its markets' last_round."""
+    """Counts every attempt this node led; an included report moves its markets' last_round; the
+    signer's balance is re-read after each risk attempt (this node paid for what it submitted)."""
 
     def record(outcome: LeadOutcome) -> None:
         if outcome.kind != "risk":
@@ -238,6 +243,7 @@ def on_outcome(
                      detail=outcome.detail[:200], tx_hash=outcome.tx_hash)  # fmt: skip
             return
         metrics.rounds_led.labels(status=outcome.status).inc()
+        refresh_balance()
         if outcome.status == "included":
             for market in _report_markets(store, outcome.round, signer) or markets:
                 metrics.cycles.labels(market=market, outcome="published").inc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from oracle_node.chain.tx import TxSender
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.errors import ConfigError, SubmissionError
-from oracle_node.logs import redact_text, scrub_url
+from oracle_node.logs import get_logger, redact_text, scrub_url
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.network import ContractChain, Domain
@@ -42,6 +42,8 @@ from oracle_node.sources.history import load_history
 from oracle_node.sources.replay import TickReplay
 from oracle_node.sources.tick import Tick
 from oracle_node.store import NodeStore
+
+log = get_logger(__name__)
 
 
 def load_model(cfg: NodeConfig) -> RiskModel:
@@ -109,6 +111,19 @@ def connect(
     return ChainContext(w3, oracle, sender, signer)
 
 
+def balance_probe(w3: Web3, address: str, metrics: NodeMetrics) -> Callable[[], None]:
+    """Sets signer_balance_eth from the chain now and on each call; a failed read keeps the last value."""
+
+    def refresh() -> None:
+        try:
+            metrics.signer_balance.set(w3.eth.get_balance(address) / 10**18)  # type: ignore[arg-type]
+        except (OSError, Web3Exception, ValueError) as exc:
+            log.warning("signer_balance_unread", error=type(exc).__name__)
+
+    refresh()
+    return refresh
+
+
 def single_operator_settings(cfg: NodeConfig, genesis: float) -> NetworkSettings:
     """A single operator is the k = 1 case of the network: no peers, one attempt per round, a round
     every `service.tick_interval_s`, the cycle timeout as the observation budget."""
@@ -153,7 +168,8 @@ def build_network(
     node = MeteredNode(
         metrics=metrics, settings=settings, domain=Domain(cfg.chain.chain_id, ctx.oracle.address), signer=signer,
         store=store, chain=chain, provider=provider, surfaces=surfaces,
-        markets=tuple(markets), on_outcome=on_outcome(metrics, tuple(markets), store, signer.address),
+        markets=tuple(markets),
+        on_outcome=on_outcome(metrics, tuple(markets), store, signer.address, balance_probe(ctx.w3, signer.address, metrics)),
     )  # fmt: skip
     run = NetworkRun(node, ReorgWatcher(store, chain), store, schedule_round, observer)
     run.single, run.refit_every_s, run.metrics = cfg.network is None, cfg.model.refit_every_s, metrics
