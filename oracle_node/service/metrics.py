@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from oracle_node.chain.tx import TX_STATUSES
+from oracle_node.types import RISK_FIELDS
 
 PREFIX = "mlra_oracle"
 CYCLE_OUTCOMES = ("published", "skipped", "degraded", "dry_run", "failed", "timeout")
@@ -76,6 +77,12 @@ class NodeMetrics:
         )
         self.breaker_open = Gauge(
             f"{PREFIX}_breaker_open", "1 while the breaker is open", ["market"], registry=r
+        )
+        self.observed_param = Gauge(
+            f"{PREFIX}_observed_param_bps",
+            "This node's own value of each risk field (bp) in its last observation",
+            ["market", "field"],
+            registry=r,
         )
         self.drift_flag = Gauge(
             f"{PREFIX}_drift_flag",
@@ -158,5 +165,7 @@ class NodeMetrics:
         for gauge in (self.confidence, self.last_round, self.last_success, self.consecutive_failures):
             gauge.labels(market=market).set(0)
         self.breaker_open.labels(market=market).set(0)
+        for name in RISK_FIELDS:
+            self.observed_param.labels(market=market, field=name).set(0)
         self.drift_flag.labels(market=market).set(0)
         self.retrain_requested.labels(market=market).set(0)

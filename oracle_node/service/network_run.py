@@ -46,6 +46,7 @@ from oracle_node.service.observer import NodeRound, PipelineObserver
 from oracle_node.service.pipeline import MarketOutcome
 from oracle_node.service.refit import refit_every
 from oracle_node.store import EquivocationError, NodeStore, TickDecision
+from oracle_node.types import RISK_FIELDS
 
 log = get_logger(__name__)
 KEEP_ROUNDS = 64
@@ -209,6 +210,8 @@ def _account_market(
         metrics.source_rejections.labels(market=market, reason=str(rejection.reason)).inc()
     if outcome.risk is not None:
         metrics.confidence.labels(market=market).set(outcome.risk.params.confidence / 10_000)
+        for name, value in zip(RISK_FIELDS, outcome.risk.params.as_tuple(), strict=True):
+            metrics.observed_param.labels(market=market, field=name).set(value)
     if outcome.guard.degraded or outcome.risk is None:
         label = "degraded" if outcome.guard.degraded else "failed"
         metrics.cycles.labels(market=market, outcome=label).inc()
