@@ -74,9 +74,29 @@ class MarketDefaults(BaseModel):
     history_days: int = Field(default=1000, ge=30, le=5000, description="daily history kept for the models")
 
 
+class CascadeConfig(BaseModel):
+    """The liquidation-cascade add-on to LT (risk/cascade_addon.py, docs/cascade.md); off by default."""
+
+    model_config = _FROZEN
+    enabled: bool = Field(default=False, description="lower LT by the cascade add-on (lending markets)")
+    collateral: str | None = Field(
+        default=None,
+        description="Aave reserve whose systemic score applies (WETH, WBTC); default from the market id's "
+        "base asset (ETH -> WETH, BTC -> WBTC); an asset without a score gets systemic 0",
+    )
+    max_addon_bp: int = Field(default=500, ge=0, le=5000, description="cap of the add-on, bp")
+
+    def asset(self, market_id: str) -> str:
+        if self.collateral is not None:
+            return self.collateral
+        base = market_id.split("-", maxsplit=1)[0].upper()
+        return {"ETH": "WETH", "BTC": "WBTC"}.get(base, base)
+
+
 class MarketConfig(MarketDefaults):
     id: str
     sources: tuple[SourceConfig, ...] = ()
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig)
     history: str | None = Field(
         default=None,
         description="warm-up history, so a new market publishes on its first round: 'bundled:NAME', a "

@@ -16,7 +16,11 @@ platform hashes the same bytes; its keccak256 goes into the inputs document (rep
             "error": null or why no attribution could be made,
             "explains_published": whether the attributed sigma_1d is the published one (null when the
                                   floor set sigma_1d or there are no outputs),
-            "outputs": {output: {"expected", "value", "contributions": {feature: phi}}}}}
+            "outputs": {output: {"expected", "value", "contributions": {feature: phi}}}},
+     "cascade" (only for a market whose cascade add-on is enabled, risk/cascade_addon.py):
+           {"addon_bp" (decimal string: LT was lowered by this before the DAO's bounds), "p_cascade",
+            "p_ref", "systemic", "collateral", "model" ("full" | "price_only"), "features": {name: value},
+            "flags": [...] (cascade_no_liquidation_feed, cascade_short_history), "artifact_sha256"}
 
 The ML outputs are the log-return quantiles the ensemble served (q_lo: 1 %, drives the long side; q_hi:
 99 %, the short side; on a partial day the stabilised combination of models.partial_day, split exactly
@@ -34,6 +38,7 @@ from typing import Any
 from eth_utils import keccak
 
 from oracle_node.errors import ModelError
+from oracle_node.risk.cascade_addon import CascadeAddon
 
 SCHEMA = "mlra.attribution/1"
 FIELDS: tuple[str, ...] = ("sigma_1d", "var99", "es99", "var99_short", "es99_short")
@@ -53,6 +58,28 @@ def encode(doc: dict[str, Any]) -> bytes:
 
 def record_hash(record: bytes) -> bytes:
     return keccak(record)
+
+
+def cascade_block(addon: CascadeAddon) -> dict[str, Any]:
+    """The record's "cascade" part (module docstring), canonical like the rest."""
+    return {
+        "addon_bp": str(addon.addon_bp),
+        "p_cascade": num(addon.p_cascade),
+        "p_ref": num(addon.p_ref),
+        "systemic": num(addon.systemic),
+        "collateral": addon.collateral,
+        "model": addon.model,
+        "features": {k: num(v) for k, v in sorted(addon.features.items())},
+        "flags": sorted(addon.flags),
+        "artifact_sha256": addon.artifact_sha256,
+    }
+
+
+def with_cascade(record: bytes, addon: CascadeAddon) -> bytes:
+    """The canonical record with the market's cascade part added."""
+    doc = parse(record)
+    doc["cascade"] = cascade_block(addon)
+    return encode(doc)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class RiskInput:
     daily_volume: float | None = None
     reference_notional: float | None = None
     reference_move: float | None = None
+    cascade_addon_bp: int = 0  # lowers LT (risk/cascade_addon.py); 0 when the add-on is off
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,10 @@ def _validate(item: RiskInput) -> None:
         math.isfinite(item.reference_move) and item.reference_move > 0
     ):
         raise BoundsViolation(item.market, "reference_move", item.reference_move, "must be finite and > 0")
+    if not (isinstance(item.cascade_addon_bp, int) and 0 <= item.cascade_addon_bp <= BPS):
+        raise BoundsViolation(
+            item.market, "cascade_addon_bp", item.cascade_addon_bp, "must be an int in [0, 10000]"
+        )
     for name in ("daily_volume", "reference_notional"):
         value = getattr(item, name)
         if value is not None and not (math.isfinite(value) and value >= 0.0):
@@ -173,9 +178,11 @@ def _margin_arrays(items: Sequence[RiskInput], settings: RiskSettings) -> tuple[
     return margins(f, addon, _grid(settings), settings), f
 
 
-def _liquidation_thresholds(mm_bp: list[int], settings: RiskSettings) -> list[int]:
-    """LT = 10000 - MM - buffer, at least 0 (MM is at most 10000 after capping)."""
-    return [max(BPS - mm - settings.liquidation_buffer_bp, 0) for mm in mm_bp]
+def _liquidation_thresholds(mm_bp: list[int], addon_bp: list[int], settings: RiskSettings) -> list[int]:
+    """LT = 10000 - MM - buffer - cascade add-on, at least 0 (MM is at most 10000 after capping)."""
+    return [
+        max(BPS - mm - settings.liquidation_buffer_bp - a, 0) for mm, a in zip(mm_bp, addon_bp, strict=True)
+    ]
 
 
 def _explanations(m: MarginArrays, grid: ScenarioGrid, mm_fraction: float) -> list[MarginExplanation]:
@@ -243,7 +250,8 @@ def compute_many(items: Sequence[RiskInput], settings: RiskSettings | None = Non
     protective = (vol_annual, m.var99, m.es99, m.initial, m.maintenance, score_fraction(scores))
     bp, capped = _capped_fields(markets, dict(zip(_PROTECTIVE, protective, strict=True)))
     conf = _confidence(items, capped, settings)
-    bp["liquidation_threshold"] = _liquidation_thresholds(bp["maintenance_margin"], settings)
+    addons = [i.cascade_addon_bp for i in items]
+    bp["liquidation_threshold"] = _liquidation_thresholds(bp["maintenance_margin"], addons, settings)
     bp["confidence"] = bp_down(np.array([c.value for c in conf])).astype(np.int64).tolist()
     margin = _explanations(m, _grid(settings), settings.mm_fraction)
     rows = zip(*(bp[name] for name in RISK_FIELDS), strict=True)

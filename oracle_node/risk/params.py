@@ -81,7 +81,8 @@ class RiskSettings(BaseModel):
         500,
         ge=0,
         le=5000,
-        description="LT = 10000 - MM - buffer: room for the liquidation bonus and close-out slippage, bp.",
+        description="LT = 10000 - MM - buffer (- the cascade add-on where markets[].cascade is enabled): "
+        "room for the liquidation bonus and close-out slippage, bp.",
     )
     score_reference_move: float = Field(
         0.024,

@@ -28,11 +28,13 @@ from typing import Any
 from oracle_node.config import NodeConfig
 from oracle_node.errors import BoundsViolation, DataError, ModelError
 from oracle_node.explain.attribute import Attributor
+from oracle_node.explain.record import with_cascade
 from oracle_node.guard import GuardResult, GuardState, evaluate
 from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
 from oracle_node.models.forecast import Forecast
 from oracle_node.risk import RiskInput, RiskResult, compute_many
+from oracle_node.risk.cascade_addon import CascadeAddon, bundled_model, cascade_addon
 from oracle_node.risk.score import horizon_days, reference_move
 from oracle_node.service.histories import HistoryBook
 from oracle_node.service.triggers import TriggerDecision, TriggerState, after_decision, decide
@@ -53,6 +55,7 @@ class MarketOutcome:
     risk: RiskResult | None = None
     decision: TriggerDecision | None = None
     error: str | None = None
+    cascade: CascadeAddon | None = None  # the LT add-on when the market's cascade block is enabled
 
     @property
     def would_publish(self) -> bool:
@@ -63,14 +66,15 @@ class MarketOutcome:
         """Every flag of the round: the guard's, the model's and the risk layer's."""
         model = self.forecast.flags if self.forecast else frozenset()
         risk = self.risk.flags if self.risk else frozenset()
-        return frozenset(self.guard.flags) | model | risk
+        cascade = self.cascade.flags if self.cascade else frozenset()
+        return frozenset(self.guard.flags) | model | risk | cascade
 
     def to_json_dict(self) -> dict[str, Any]:
         g = self.guard
         params = None
         if self.risk is not None:
             params = dict(zip(RISK_FIELDS, self.risk.params.as_tuple(), strict=True))
-        return {
+        out = {
             "ts": self.ts,
             "market": self.market,
             "aggregate_price": g.aggregate_price,
@@ -85,6 +89,11 @@ class MarketOutcome:
             "model": self.forecast.model if self.forecast else None,
             "error": self.error,
         }
+        if self.cascade is not None:
+            c = self.cascade
+            out["cascade"] = {"addon_bp": c.addon_bp, "p_cascade": round(c.p_cascade, 6), "p_ref": c.p_ref,
+                              "systemic": c.systemic, "model": c.model}  # fmt: skip
+        return out
 
 
 @dataclass
@@ -103,6 +112,13 @@ class NodePipeline:
         self.book = book
         self.attributor = Attributor(model)  # shap's import (~2 s) at start-up, not in a round
         self._state: dict[str, _MarketState] = {}
+        self._liquidations: dict[str, tuple[Any, Any]] = {}  # market -> (event ts, USD): a configured feed
+        self._addons: dict[str, CascadeAddon] = {}  # this round's cascade add-ons
+
+    def feed_liquidations(self, market: str, ts: Any, usd: Any) -> None:
+        """The liquidations of the market's collateral known now (a liquidation feed); without a call the
+        cascade add-on runs price-only and says so (flag cascade_no_liquidation_feed)."""
+        self._liquidations[market] = (ts, usd)
 
     def markets(self) -> list[str]:
         return sorted(self._state)
@@ -117,18 +133,33 @@ class NodePipeline:
         guarded = {m: self._guard(m, now) for m in wanted}
         priced = [m for m, g in guarded.items() if not g.degraded]
         forecasts, errors = self._forecast(priced)
+        self._addons = {m: a for m in forecasts if (a := self._cascade(m, now)) is not None}
         risks = self._risk(forecasts, guarded, errors)
         return [
             self._outcome(m, now, g, forecasts.get(m), risks.get(m), errors.get(m))
             for m, g in guarded.items()
         ]
 
+    def _cascade(self, market: str, now: float) -> CascadeAddon | None:
+        c, h = self.cfg.market(market).cascade, self.book.snapshot(market)
+        if not c.enabled or h is None:
+            return None
+        addon = cascade_addon(
+            bundled_model(), h.close, c.asset(market), c.max_addon_bp, self._liquidations.get(market), now
+        )
+        log.info("cascade_addon", market=market, addon_bp=addon.addon_bp, p_cascade=round(addon.p_cascade, 4),
+                 model=addon.model, flags=sorted(addon.flags))  # fmt: skip
+        return addon
+
     def attributions(self, outcomes: Iterable[MarketOutcome]) -> dict[str, bytes]:
         """Attribution records (explain/record.py) of these outcomes' forecasts, from the histories of
         the round just stepped (call before the next `step`)."""
+        outcomes = list(outcomes)
         published = {o.market: o.forecast for o in outcomes if o.forecast is not None}
         histories = [h for h in (self.book.snapshot(m) for m in sorted(published)) if h is not None]
-        return self.attributor.records(histories, published)
+        records = self.attributor.records(histories, published)
+        cascades = {o.market: o.cascade for o in outcomes if o.cascade is not None}
+        return {m: with_cascade(r, cascades[m]) if m in cascades else r for m, r in records.items()}
 
     def settle(self, outcome: MarketOutcome, *, published: bool, params: RiskParamsBps | None = None) -> None:
         """Advance the trigger after a round: published means the market's report landed, with `params`
@@ -196,6 +227,7 @@ class NodePipeline:
                 guard_flags=frozenset(guarded[m].flags),
                 model_agreement=f.agreement,
                 reference_move=self._reference_move(m),
+                cascade_addon_bp=self._addons[m].addon_bp if m in self._addons else 0,
             )
             for m, f in forecasts.items()
         ]
@@ -234,7 +266,7 @@ class NodePipeline:
             heartbeat_s=mcfg.heartbeat_s,
             deviation_bps=mcfg.deviation_bps,
         )
-        return MarketOutcome(market, now, guard, forecast, risk, decision)
+        return MarketOutcome(market, now, guard, forecast, risk, decision, cascade=self._addons.get(market))
 
 
 def _capped_json(risk: RiskResult | None) -> dict[str, Any] | None:

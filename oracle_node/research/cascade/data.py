@@ -56,22 +56,29 @@ DAY = 86400.0
 
 @dataclass(frozen=True, eq=False)
 class LiquidationEvents:
-    """One row per event, ascending time: ts (unix s), usd (debt repaid), collateral reserve symbol."""
+    """One row per event, ascending time: ts (unix s), usd (debt repaid), collateral and principal
+    (debt) reserve symbols."""
 
     path: str
     ts: np.ndarray
     usd: np.ndarray
     collateral: np.ndarray
+    principal: np.ndarray
+
+    def _rows(self, keep: np.ndarray | slice) -> LiquidationEvents:
+        return LiquidationEvents(
+            self.path, self.ts[keep], self.usd[keep], self.collateral[keep], self.principal[keep]
+        )
 
     def market(self, name: str) -> LiquidationEvents:
         reserves = MARKETS[name]
-        keep = np.ones(self.ts.size, bool) if reserves is None else np.isin(self.collateral, reserves)
-        return LiquidationEvents(self.path, self.ts[keep], self.usd[keep], self.collateral[keep])
+        return self._rows(
+            np.ones(self.ts.size, bool) if reserves is None else np.isin(self.collateral, reserves)
+        )
 
     def until(self, t: float) -> LiquidationEvents:
         """Events at or before t (no look-ahead)."""
-        n = int(np.searchsorted(self.ts, t, side="right"))
-        return LiquidationEvents(self.path, self.ts[:n], self.usd[:n], self.collateral[:n])
+        return self._rows(slice(0, int(np.searchsorted(self.ts, t, side="right"))))
 
 
 def _number(name: str, line: int, rec: dict[str, str], field: str, *, required: bool) -> float:
@@ -132,6 +139,7 @@ def read_liquidation_usd(path: str | Path) -> LiquidationEvents:
     ts: list[float] = []
     usd: list[float] = []
     coll: list[str] = []
+    debt: list[str] = []
     with open_text(path) as fh:
         reader = csv.DictReader(fh)
         fields = csv_header(reader, name)
@@ -144,10 +152,13 @@ def read_liquidation_usd(path: str | Path) -> LiquidationEvents:
             ts.append(event_time(name, line, rec["timestamp"]))
             usd.append(event_usd(name, line, rec))
             coll.append(rec["collateralReserve"].strip())
+            debt.append(rec["principalReserve"].strip())
     if not ts:
         raise DataError(name, None, "timestamp", None, "no liquidation events")
     order = np.argsort(np.array(ts), kind="stable")
-    return LiquidationEvents(name, np.array(ts)[order], np.array(usd)[order], np.array(coll)[order])
+    return LiquidationEvents(
+        name, np.array(ts)[order], np.array(usd)[order], np.array(coll)[order], np.array(debt)[order]
+    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,3 +55,33 @@ def write_prices(path: Path, first: float, days: int, seed: int = 0) -> None:
         for k, c in enumerate(close):
             day = datetime.fromtimestamp(first + k * 86400.0, UTC).strftime("%Y-%m-%d")
             w.writerow([day, f"{c:.2f}", "1000"])
+
+
+def write_hourly_prices(
+    path: Path, first: float, hours: int, seed: int = 0, start_price: float = 2000.0
+) -> None:
+    """A Binance hourly OHLCV export (newest first, as the shared files) from `first` for `hours` hours."""
+    rng = np.random.default_rng(seed)
+    close = start_price * np.exp(np.cumsum(rng.normal(0.0, 0.008, hours)))
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "unix",
+                "date",
+                "symbol",
+                "open",
+                "high",
+                "low",
+                "close",
+                "Volume X",
+                "Volume USDT",
+                "tradecount",
+            ]
+        )
+        for k in range(hours - 1, -1, -1):
+            ts = first + k * 3600.0
+            c, o = close[k], close[k - 1] if k else close[0]
+            day = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            w.writerow([int(ts * 1000), day, "X/USDT", f"{o:.2f}", f"{max(o, c) * 1.001:.2f}",
+                        f"{min(o, c) * 0.999:.2f}", f"{c:.2f}", "100", f"{100 * c:.2f}", "10"])  # fmt: skip
