@@ -107,3 +107,19 @@ def test_cli_replay__bad_input__one_line_exit_2(tmp_path: Path, capsys, change, 
     assert main(["cascade", "replay", *[x for kv in opts.items() for x in kv]]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0] and "Traceback" not in err[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--cut", "2020-06-01", "--val-start", "2020-05-01"], "--cut"),
+        (["--val-start", "2021-06-01"], "--val-start"),
+    ],
+)
+def test_cli_fit_addon__bad_spans__one_line_exit_2(tmp_path: Path, capsys, extra, needle) -> None:  # type: ignore[no-untyped-def]
+    eth, btc, liq = _inputs(tmp_path)
+    args = ["cascade", "fit-addon", "--liquidations", str(liq), "--eth-prices", str(eth), "--btc-prices", str(btc),
+            "--artifact", str(tmp_path / "a.json"), "--out", str(tmp_path / "o"), *extra]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0] and not (tmp_path / "a.json").exists()

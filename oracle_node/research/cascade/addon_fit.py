@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from oracle_node.errors import DataError
 from oracle_node.research.cascade.data import MARKETS, LiquidationEvents
 from oracle_node.research.cascade.network import Network, debtrank, scores
 from oracle_node.risk.cascade_addon import (
@@ -159,9 +160,15 @@ def fit_artifact(
     """(artifact document, fit report): module docstring."""
     t_val, t_cut = utc(val_start), utc(cut)
     before = ev.until(t_cut - 1e-6)
+    if before.ts.size == 0:
+        raise DataError(ev.path, None, "--cut", cut, "no liquidation event before the cut")
     rows = all_rows(prices, before, float(before.ts[0]), t_cut - DAY)
     rows = rows.take(np.isfinite(rows.y) & (rows.ts + DAY <= t_cut))
     train, val = rows.take(rows.ts < t_val), rows.take(rows.ts >= t_val)
+    for span, part in (("training", train), ("validation", val)):
+        if part.y.size == 0 or part.y.min() == part.y.max():
+            why = f"the {span} span has {part.y.size} rows and needs both outcomes (prices and events must cover it)"
+            raise DataError(ev.path, None, "--val-start", val_start, why)
     sets = {"full": (*PRICE_FEATURES, *LIQ_FEATURES), "price_only": PRICE_FEATURES}
     report: dict[str, object] = {"rows": {"train": int(train.y.size), "validation": int(val.y.size),
                                           "train_events": int(train.y.sum()), "validation_events": int(val.y.sum())}}  # fmt: skip
