@@ -7,11 +7,20 @@ read from the chain, as a node does each round) and submitted like a round's lea
 landing while each change is pending; the report signed just before an execution is voided by the
 epoch bump and re-signed in the same round (a network's next attempt), so no round number is skipped.
 After removal a report co-signed by C's old key is refused on-chain.
+
+The second test runs the same rotation with real NetworkNodes (LocalCluster: asyncio tasks with their
+own keys, stores and HTTP servers, leader rotation by on-chain index): the set changes through the
+timelock while the nodes run, node D joins after the addition and node C stops before the removal;
+every round from the first to the last lands once, in all three epochs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -20,6 +29,9 @@ from web3 import HTTPProvider, Web3
 from oracle_node.chain.anvil import ANVIL_KEYS, Anvil
 from oracle_node.chain.contracts import ContractCall, ContractReverted, RiskOracle, TimelockController
 from oracle_node.chain.deploy import deploy_stack, load_deploy_config, resolve_account
+from oracle_node.network import Domain, LocalObservation, NetworkSettings
+from oracle_node.network.cluster import LocalCluster
+from oracle_node.network.observer import ObservationProvider
 from oracle_node.reports.eip712 import RiskReport, Signature, co_sign
 from oracle_node.types import RiskParamsBps
 from scripts import governance
@@ -132,3 +144,104 @@ def test_key_rotation__add_d_rotate_c_remove_c__every_round_lands_and_c_is_refus
 
     assert _accepted_rounds(stack) == list(range(1, 9))  # every round, once, none skipped
     assert stack.oracle.get_risk_params(MARKET).round == 8
+
+
+# -- the same rotation with real network nodes ---------------------------------------------------------
+
+MARKETS = (MARKET,)
+ROUNDS = 11  # rounds the network runs; the rotation needs ~7 of them
+PERIOD_S = 5.0
+NET_DELAY = 2  # s, timelock delay of the network stack (wall clock: the nodes stamp real time)
+
+
+def _provider(node: int) -> ObservationProvider:
+    async def observe(round_: int, slot_time: int) -> LocalObservation:
+        params = RiskParamsBps(6000 + 10 * node + round_ % 7, 450, 520, 1200, 800, 8500, 3000, 9000 - node)
+        inputs = round_.to_bytes(16, "big") + node.to_bytes(16, "big")
+        return LocalObservation(round_, slot_time, MODEL, inputs, {MARKET: params})
+
+    return observe
+
+
+def _network_stack(anvil: Anvil) -> tuple[Web3, RiskOracle, TimelockController]:
+    w3 = Web3(HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
+    base = load_deploy_config()
+    config = base.model_copy(
+        update={
+            "signers": [1, 2, 3],
+            "threshold": 2,
+            "adapters": (),
+            "profiles": tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles),
+            "timelock": base.timelock.model_copy(update={"min_delay": NET_DELAY}),
+        }
+    )
+    deployment = deploy_stack(w3, resolve_account(config.deployer), config)
+    for address in ADDR.values():  # D must pay for the rounds it leads
+        w3.provider.make_request("anvil_setBalance", [address, hex(10**21)])
+    return w3, RiskOracle(w3, deployment.oracle), TimelockController(w3, deployment.timelock)
+
+
+@pytest.mark.slow
+def test_key_rotation__network_nodes__c_replaced_by_d_while_rounds_run__no_round_missed(
+    anvil: Anvil, tmp_path: Path
+) -> None:
+    """Four NetworkNodes (asyncio tasks, own keys, stores and HTTP servers) list A, B, C and D as peers
+    from the start (procedure step 2); the chain's set goes {A,B,C} -> {A,B,C,D} -> {A,B,D} through the
+    timelock while the nodes run; node D starts after the addition, node C stops before the removal."""
+    _, oracle, timelock = _network_stack(anvil)
+    dao = resolve_account(load_deploy_config().timelock.proposers[0])
+    settings = NetworkSettings(
+        genesis=math.floor(time.time()), period_s=PERIOD_S, leader_timeout_s=2.0, max_attempts=2,
+        deadline_s=60, collect_timeout_s=1.5, request_timeout_s=1.5, observe_timeout_s=1.5, max_skew_s=3.0,
+    )  # fmt: skip
+    cluster = LocalCluster.create(
+        anvil.url, Domain(CHAIN_ID, oracle.address), settings, [KEYS[n] for n in "ABCD"],
+        [_provider(i) for i in range(4)], tmp_path, MARKETS,
+    )  # fmt: skip
+    a, b, c, d = cluster.members
+
+    def stored() -> int:  # the market word's round (bits 160..223; 0 before the first report)
+        return (oracle.get_market_word(MARKET) >> 160) & (2**64 - 1)
+
+    async def landed(round_: int) -> None:
+        deadline = time.monotonic() + 4 * PERIOD_S * max(1, round_ - await asyncio.to_thread(stored))
+        while await asyncio.to_thread(stored) < round_:
+            assert time.monotonic() < deadline, f"round {round_} did not land"
+            await asyncio.sleep(0.2)
+
+    async def through_timelock(signers: str) -> None:
+        call = oracle.encode("setSigners", [ADDR[n] for n in signers], 2)
+        await asyncio.to_thread(governance.schedule, timelock, call, dao)
+        await asyncio.sleep(NET_DELAY + 1)
+        await landed(await asyncio.to_thread(stored) + 1)  # execute right after a round landed
+        await asyncio.to_thread(governance.execute, timelock, call, dao)
+
+    async def scenario() -> tuple[int, int]:
+        for member in (a, b, c):
+            await cluster.start(member)
+        first = max(m.node.book.first_round for m in (a, b, c) if m.node is not None)
+        last = first + ROUNDS - 1
+        runs = [asyncio.create_task(m.node.run(last)) for m in (a, b, c) if m.node is not None]
+        try:
+            await landed(first + 1)
+            await through_timelock("ABCD")
+            runs.append(asyncio.create_task((await cluster.start(d)).run(last)))
+            await landed(d.node.book.first_round if d.node else last)
+            await cluster.kill(c)  # operator C's old node stops; D serves from now on
+            await through_timelock("ABD")
+            assert await asyncio.to_thread(stored) < last, "the rotation took longer than the run"
+            await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 4 * PERIOD_S * ROUNDS)
+        finally:
+            await cluster.stop()
+        return first, last
+
+    first, last = asyncio.run(scenario())
+    events = oracle.contract.events.RiskReportAccepted.get_logs(from_block=0)
+    rounds = [int(e["args"]["round"]) for e in events]
+    assert rounds == list(range(first, last + 1)), f"landed {rounds}, expected {first}..{last}"
+    by_epoch = {int(e["args"]["epoch"]) for e in events}
+    assert by_epoch == {1, 2, 3}, "rounds landed before, between and after the two changes"
+    onchain = oracle.get_signers()
+    assert onchain.signers == tuple(ADDR[n] for n in "ABD") and onchain.epoch == 3
+    d_signed = [e for e in events if int(e["args"]["epoch"]) == 3 and int(e["args"]["signerBitmap"]) & 0b100]
+    assert d_signed, "node D (index 2 after C's removal) co-signed reports"
