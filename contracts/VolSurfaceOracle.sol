@@ -554,6 +554,27 @@ contract VolSurfaceOracle is IVolSurfaceOracle, EIP712 {
     }
 
     /// @inheritdoc IVolSurfaceOracle
+    function getMarginInputs(bytes32 underlying, uint64[] calldata expiries, uint256 maxAge)
+        external
+        view
+        returns (Shocks memory shocks, uint256 spot, uint64 spotObservedAt, Smile[] memory smiles)
+    {
+        uint256 s = _usableState(underlying);
+        spotObservedAt = SurfaceState.observedAt(s);
+        spot = SurfaceState.spot(s) * SurfaceState.SPOT_UNIT;
+        shocks = Shocks(
+            uint256(SurfaceState.shock(s, 0)) * WAD_PER_BP,
+            uint256(SurfaceState.shock(s, 1)) * WAD_PER_BP,
+            uint256(SurfaceState.shock(s, 2)) * WAD_PER_BP,
+            spotObservedAt
+        );
+        smiles = new Smile[](expiries.length);
+        for (uint256 i; i < expiries.length; ++i) {
+            smiles[i] = _toSmile(_fresh(underlying, expiries[i], maxAge), expiries[i]);
+        }
+    }
+
+    /// @inheritdoc IVolSurfaceOracle
     function expiriesOf(bytes32 underlying) external view returns (uint64[] memory out) {
         uint256 s = _states[underlying];
         if (!SurfaceState.isListed(s)) revert VolSurfaceUnknownUnderlying(underlying);

@@ -472,83 +472,152 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     function _underlyingRequirement(Book memory book, uint256 index, uint256 cdfTable) private view returns (uint256) {
         bytes32 underlying = _underlyings[index - 1];
-        uint256 maxAge = _config[underlying].maxAge;
-        // slither-disable-next-line calls-loop
-        IVolSurfaceOracle.Shocks memory shocks = _oracle.getShocks(underlying);
-        _requireFresh(underlying, shocks.observedAt, maxAge);
-        if (shocks.priceMove >= 1e18) revert PortfolioMarginBadOracleData(underlying, 0);
-        ScenarioGrid.Moves memory mv = ScenarioGrid.moves(shocks.priceMove, cdfTable);
+        (uint64[] memory expiries, uint256[] memory which) = _liveExpiries(book.options, index);
         // Zeroed by the allocation: the scenario values start at 0.
         // slither-disable-next-line uninitialized-local
         int256[15] memory acc;
-        if (book.linear[index] != 0) {
-            // slither-disable-next-line calls-loop
-            (uint256 spot, uint64 observedAt) = _oracle.getSpot(underlying);
-            _requireFresh(underlying, observedAt, maxAge);
-            if (spot == 0 || spot > MAX_PRICE) revert PortfolioMarginBadOracleData(underlying, 0);
-            // forge-lint: disable-next-line(unsafe-typecast)
-            ScenarioGrid.addLinear(acc, mv, book.linear[index], int256(spot));
-        }
-        _addOptions(acc, mv, book.options, index, underlying, maxAge, shocks);
+        (ScenarioGrid.Moves memory mv, ScenarioGrid.Expiry[] memory cache) =
+            _market(acc, book.linear[index], underlying, expiries, cdfTable);
+        _addOptions(acc, mv, book.options, index, underlying, which, cache);
         return ScenarioGrid.requirement(acc);
     }
 
-    /// @dev Revalue the book's options on one underlying, one smile read per expiry.
+    /// @dev One oracle call per underlying (getMarginInputs: shocks, spot and every live expiry's smile):
+    ///      the moves, the expiry caches, and the linear position's P&L added to `acc`.
+    function _market(int256[15] memory acc, int256 linear, bytes32 underlying, uint64[] memory expiries, uint256 cdfTable)
+        private
+        view
+        returns (ScenarioGrid.Moves memory mv, ScenarioGrid.Expiry[] memory cache)
+    {
+        uint256 maxAge = _config[underlying].maxAge;
+        // Zeroed by the allocation, then overwritten from the return data.
+        // slither-disable-next-line uninitialized-local
+        IVolSurfaceOracle.Shocks memory shocks;
+        (uint256 spot, uint64 spotAt) = _marginInputs(shocks, underlying, expiries);
+        _requireFresh(underlying, shocks.observedAt, maxAge);
+        if (shocks.priceMove >= 1e18) revert PortfolioMarginBadOracleData(underlying, 0);
+        mv = ScenarioGrid.moves(shocks.priceMove, cdfTable);
+        if (linear != 0) {
+            _requireFresh(underlying, spotAt, maxAge);
+            if (spot == 0 || spot > MAX_PRICE) revert PortfolioMarginBadOracleData(underlying, 0);
+            // forge-lint: disable-next-line(unsafe-typecast)
+            ScenarioGrid.addLinear(acc, mv, linear, int256(spot));
+        }
+        uint256 n = expiries.length;
+        assembly ("memory-safe") {
+            cache := mload(0x40)
+            mstore(cache, n)
+            mstore(0x40, add(cache, shl(5, add(n, 1))))
+        }
+        for (uint256 j; j < n; ++j) {
+            _newExpiry(cache, j);
+            _expiry(cache[j], mv, underlying, j, shocks, maxAge);
+        }
+    }
+
+    /// @dev Calls getMarginInputs and copies the shocks into `shocks`; the smiles stay in the return
+    ///      data (read by _expiry: no other call happens before). Low-level: Solidity's decoding of the
+    ///      returned struct array cost more than the separate calls it replaces (measured). The oracle's
+    ///      revert data is bubbled up unchanged. The smiles' age is checked by _expiry, after the
+    ///      shocks' (the order and the errors of the separate reads).
+    ///      Return data (ABI): words 0-3 shocks, 4 spot, 5 spot time, 6 offset of the smile array (0xe0),
+    ///      7 its length, then 8 words per smile (a, b, rho, m, sigma, forward, expiry, observedAt).
+    function _marginInputs(
+        IVolSurfaceOracle.Shocks memory shocks,
+        bytes32 underlying,
+        uint64[] memory expiries
+    ) private view returns (uint256 spot, uint64 spotAt) {
+        bytes memory data =
+            abi.encodeCall(IVolSurfaceOracle.getMarginInputs, (underlying, expiries, type(uint256).max));
+        address oracle_ = address(_oracle);
+        bool ok;
+        uint256 shockAt;
+        assembly ("memory-safe") {
+            if iszero(staticcall(gas(), oracle_, add(data, 0x20), mload(data), 0, 0)) {
+                let p := mload(0x40)
+                returndatacopy(p, 0, returndatasize())
+                revert(p, returndatasize())
+            }
+            // The smile array must follow the head and hold one smile per expiry.
+            if iszero(lt(returndatasize(), add(0x100, shl(8, mload(expiries))))) {
+                returndatacopy(0, 0xc0, 0x40)
+                ok := and(eq(mload(0), 0xe0), eq(mload(0x20), mload(expiries)))
+                returndatacopy(shocks, 0, 0x80)
+                returndatacopy(0, 0x80, 0x40)
+                spot := mload(0)
+                spotAt := and(mload(0x20), 0xffffffffffffffff)
+                shockAt := and(mload(add(shocks, 0x60)), 0xffffffffffffffff)
+            }
+        }
+        if (!ok) revert PortfolioMarginBadOracleData(underlying, 0);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        shocks.observedAt = uint64(shockAt);
+    }
+
+    /// @dev The distinct live (> now) expiries of the book's options on one underlying, in order of
+    ///      first appearance, and for each such option i, which[i] = the index of its expiry there.
+    ///      Both arrays in unzeroed memory: `which` is read only at the live options of the underlying
+    ///      (_addOptions), each written here. Assembly: the bounds-checked Solidity loop (every option
+    ///      of the book, a search per option) cost about 5,000 gas per underlying on 16 options.
+    function _liveExpiries(uint256[] memory options, uint256 index)
+        private
+        view
+        returns (uint64[] memory expiries, uint256[] memory which)
+    {
+        uint256 time = block.timestamp;
+        assembly ("memory-safe") {
+            let n := mload(options)
+            which := mload(0x40)
+            mstore(which, n)
+            expiries := add(which, shl(5, add(n, 1)))
+            let count := 0
+            let lastExpiry := 0
+            let lastJ := 0
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let slot := mload(add(options, shl(5, add(i, 1))))
+                let expiry := and(shr(192, slot), 0xffffffffff)
+                if and(eq(and(shr(232, slot), 0xff), index), gt(expiry, time)) {
+                    if iszero(eq(expiry, lastExpiry)) {
+                        let j := 0
+                        for {} and(lt(j, count), iszero(eq(mload(add(expiries, shl(5, add(j, 1)))), expiry))) {
+                            j := add(j, 1)
+                        } {}
+                        if eq(j, count) {
+                            mstore(add(expiries, shl(5, add(j, 1))), expiry)
+                            count := add(count, 1)
+                        }
+                        lastExpiry := expiry
+                        lastJ := j
+                    }
+                    mstore(add(which, shl(5, add(i, 1))), lastJ)
+                }
+            }
+            mstore(expiries, count)
+            mstore(0x40, add(expiries, shl(5, add(count, 1))))
+        }
+    }
+
+    /// @dev Revalue the book's options on one underlying on the expiry caches built from its smiles.
     function _addOptions(
         int256[15] memory acc,
         ScenarioGrid.Moves memory mv,
         uint256[] memory options,
         uint256 index,
         bytes32 underlying,
-        uint256 maxAge,
-        IVolSurfaceOracle.Shocks memory shocks
+        uint256[] memory which,
+        ScenarioGrid.Expiry[] memory cache
     ) private view {
-        (uint64[] memory expiries, ScenarioGrid.Expiry[] memory cache) = _caches(options.length);
-        uint256 cached = 0;
-        uint256 last = 0;
         for (uint256 i; i < options.length; ++i) {
             uint256 slot = options[i];
             if (_indexOf(slot) != index) continue;
             uint64 expiry = _expiryOf(slot);
-            // forge-lint: disable-next-line(unsafe-typecast)
-            int256 strike = int256(_strikeOf(slot));
             if (expiry <= block.timestamp) {
                 _addExpired(acc, underlying, expiry, slot);
                 continue;
             }
-            if (cached == 0 || expiries[last] != expiry) {
-                last = type(uint256).max;
-                for (uint256 j; j < cached; ++j) {
-                    if (expiries[j] == expiry) {
-                        last = j;
-                        break;
-                    }
-                }
-                if (last == type(uint256).max) {
-                    (last, cached) = (cached, cached + 1);
-                    expiries[last] = expiry;
-                    _newExpiry(cache, last);
-                    _expiry(cache[last], mv, underlying, expiry, maxAge, shocks);
-                }
-            }
-            ScenarioGrid.addOption(acc, mv, cache[last], strike, slot & CALL_BIT != 0, _sizeOf(slot));
-        }
-    }
-
-    /// @dev Two arrays of n entries whose elements are left unset (dirty memory): `new` would build
-    ///      n zeroed Expiry structs where a book holds only a few expiries. Only entries the caller has
-    ///      written are read (index < cached in _addOptions).
-    function _caches(uint256 n)
-        private
-        pure
-        returns (uint64[] memory expiries, ScenarioGrid.Expiry[] memory cache)
-    {
-        assembly ("memory-safe") {
-            expiries := mload(0x40)
-            mstore(expiries, n)
-            cache := add(expiries, shl(5, add(n, 1)))
-            mstore(cache, n)
-            mstore(0x40, add(cache, shl(5, add(n, 1))))
+            // forge-lint: disable-next-line(unsafe-typecast)
+            int256 strike = int256(_strikeOf(slot));
+            ScenarioGrid.addOption(acc, mv, cache[which[i]], strike, slot & CALL_BIT != 0, _sizeOf(slot));
         }
     }
 
@@ -565,27 +634,37 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         }
     }
 
-    /// @dev Fill `e` (every field) for one live expiry from its smile.
+    /// @dev Fill `e` (every field) for one live expiry from smile j of the getMarginInputs return data.
     function _expiry(
         ScenarioGrid.Expiry memory e,
         ScenarioGrid.Moves memory mv,
         bytes32 underlying,
-        uint64 expiry,
-        uint256 maxAge,
-        IVolSurfaceOracle.Shocks memory shocks
+        uint256 j,
+        IVolSurfaceOracle.Shocks memory shocks,
+        uint256 maxAge
     ) private view {
-        // slither-disable-next-line calls-loop
-        IVolSurfaceOracle.Smile memory smile = _oracle.getSmileNoOlderThan(underlying, expiry, maxAge);
-        if (smile.forward == 0 || smile.forward > MAX_PRICE || smile.observedAt >= expiry) {
-            revert PortfolioMarginBadOracleData(underlying, expiry);
+        uint256 expiry;
+        uint256 observedAt;
+        assembly ("memory-safe") {
+            let at := add(0x100, shl(8, j))
+            // a, b, rho, m, sigma, forward: the first six fields of both structs.
+            returndatacopy(e, at, 0xc0)
+            returndatacopy(0, add(at, 0xc0), 0x40)
+            expiry := and(mload(0), 0xffffffffffffffff)
+            observedAt := and(mload(0x20), 0xffffffffffffffff)
         }
-        // forge-lint: disable-start(unsafe-typecast)
-        (e.a, e.b, e.rho, e.m, e.sigma) = (smile.a, int256(smile.b), smile.rho, smile.m, int256(smile.sigma));
-        e.forward = int256(smile.forward);
-        // forge-lint: disable-end(unsafe-typecast)
-        ScenarioGrid.term(
-            e, mv, expiry - block.timestamp, expiry - smile.observedAt, shocks.volUp, shocks.volDown
-        );
+        int256 forward = e.forward;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (forward <= 0 || forward > int256(MAX_PRICE) || observedAt >= expiry || expiry <= block.timestamp) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            revert PortfolioMarginBadOracleData(underlying, uint64(expiry));
+        }
+        // As getSmileNoOlderThan(underlying, expiry, maxAge) would revert.
+        if (observedAt + maxAge < block.timestamp) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            revert IVolSurfaceOracle.VolSurfaceStale(underlying, uint64(observedAt), maxAge);
+        }
+        ScenarioGrid.term(e, mv, expiry - block.timestamp, expiry - observedAt, shocks.volUp, shocks.volDown);
     }
 
     function _addExpired(int256[15] memory acc, bytes32 underlying, uint64 expiry, uint256 slot) private view {

@@ -268,6 +268,15 @@ interface IVolSurfaceOracle {
     /// @notice The EIP-712 digest signers sign for `report`.
     function surfaceReportDigest(SurfaceReport calldata report) external view returns (bytes32);
 
+    /// @notice One margin check's reads of one underlying in a single call (a consumer revaluing a book
+    ///         saves one external call and one struct decoding per expiry): the shocks (as getShocks),
+    ///         the spot and its observation time (as getSpot) and the smile of each of `expiries`, in
+    ///         order (each as getSmileNoOlderThan(underlying, expiry, maxAge)). Reverts as those do.
+    function getMarginInputs(bytes32 underlying, uint64[] calldata expiries, uint256 maxAge)
+        external
+        view
+        returns (Shocks memory shocks, uint256 spot, uint64 spotObservedAt, Smile[] memory smiles);
+
     /// @notice The raw stored smile word (layout above; 0 if the expiry is not listed). Never reverts:
     ///         the caller must treat bits 254 and 255 as "do not use".
     function getSmileWord(bytes32 underlying, uint64 expiry) external view returns (uint256);

@@ -474,6 +474,37 @@ contract VolSurfaceOracleTest is VolSurfaceOracleFixture {
         assertGt(surf.impliedVolNoOlderThan(UBTC, e, 80_000e18, 200), 0, "fresh enough");
     }
 
+    function test_getMarginInputs_equalsSeparateReadsAndRevertsLikeThem() public {
+        _ssubmit(_default(UBTC, 1));
+        uint64[] memory es = surf.expiriesOf(UBTC);
+        assertGt(es.length, 1, "several expiries");
+        (uint64 e0, uint64 e1) = (es[es.length - 1], es[0]); // any order
+        uint64[] memory ask = new uint64[](2);
+        (ask[0], ask[1]) = (e0, e1);
+        (IVolSurfaceOracle.Shocks memory sh, uint256 spot, uint64 spotAt, IVolSurfaceOracle.Smile[] memory sm) =
+            surf.getMarginInputs(UBTC, ask, 200);
+        assertEq(keccak256(abi.encode(sh)), keccak256(abi.encode(surf.getShocks(UBTC))), "shocks");
+        (uint256 spot1, uint64 spotAt1) = surf.getSpot(UBTC);
+        assertEq(spot, spot1, "spot");
+        assertEq(spotAt, spotAt1, "spot time");
+        assertEq(sm.length, 2, "one smile per expiry");
+        assertEq(keccak256(abi.encode(sm[0])), keccak256(abi.encode(surf.getSmileNoOlderThan(UBTC, e0, 200))), "smile 0");
+        assertEq(keccak256(abi.encode(sm[1])), keccak256(abi.encode(surf.getSmileNoOlderThan(UBTC, e1, 200))), "smile 1");
+        (,,, sm) = surf.getMarginInputs(UBTC, new uint64[](0), 200);
+        assertEq(sm.length, 0, "no expiries, no smiles");
+        ask[1] = 1;
+        vm.expectRevert(abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceUnknownExpiry.selector, UBTC, 1));
+        surf.getMarginInputs(UBTC, ask, 200);
+        ask[1] = e1;
+        vm.warp(block.timestamp + 100);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceStale.selector, UBTC, uint64(block.timestamp - 105), 50)
+        );
+        surf.getMarginInputs(UBTC, ask, 50);
+        vm.expectRevert(abi.encodeWithSelector(IVolSurfaceOracle.VolSurfaceUnknownUnderlying.selector, DOGE));
+        surf.getMarginInputs(DOGE, ask, 200);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Pauses
     // ------------------------------------------------------------------------------------------

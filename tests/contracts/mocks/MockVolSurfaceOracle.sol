@@ -95,16 +95,16 @@ contract MockVolSurfaceOracle {
         return IVolSurfaceOracle.Smile(p.a, p.b, p.rho, p.m, p.sigma, p.forward, p.expiry, p.observedAt);
     }
 
-    function getSmileNoOlderThan(bytes32 u, uint64 expiry, uint256 maxAge) external view returns (IVolSurfaceOracle.Smile memory s) {
+    function getSmileNoOlderThan(bytes32 u, uint64 expiry, uint256 maxAge) public view returns (IVolSurfaceOracle.Smile memory s) {
         s = getSmile(u, expiry);
-        if (uint256(s.observedAt) + maxAge < block.timestamp) revert IVolSurfaceOracle.VolSurfaceStale(u, s.observedAt, maxAge);
+        if (block.timestamp > s.observedAt && block.timestamp - s.observedAt > maxAge) revert IVolSurfaceOracle.VolSurfaceStale(u, s.observedAt, maxAge);
     }
 
     function impliedVol(bytes32, uint64, uint256) external pure returns (uint256) {
         revert("MockVolSurfaceOracle: impliedVol not modelled");
     }
 
-    function getShocks(bytes32 u) external view returns (IVolSurfaceOracle.Shocks memory) {
+    function getShocks(bytes32 u) public view returns (IVolSurfaceOracle.Shocks memory) {
         _readable(u);
         PackedShocks memory p = _shocks[u];
         if (p.observedAt == 0) revert IVolSurfaceOracle.VolSurfaceNoData(u, 0);
@@ -116,6 +116,21 @@ contract MockVolSurfaceOracle {
         Spot memory s = _spots[u];
         if (s.observedAt == 0) revert IVolSurfaceOracle.VolSurfaceNoData(u, 0);
         return (s.price, s.observedAt);
+    }
+
+    /// @dev As the real oracle's, except that an unset spot reads (0, 0) instead of reverting (the
+    ///      engine uses the spot only for linear positions and rejects 0 there).
+    function getMarginInputs(bytes32 u, uint64[] calldata expiries, uint256 maxAge)
+        external
+        view
+        returns (IVolSurfaceOracle.Shocks memory shocks, uint256 spot, uint64 spotObservedAt, IVolSurfaceOracle.Smile[] memory smiles)
+    {
+        shocks = getShocks(u);
+        (spot, spotObservedAt) = (_spots[u].price, _spots[u].observedAt);
+        smiles = new IVolSurfaceOracle.Smile[](expiries.length);
+        for (uint256 i; i < expiries.length; ++i) {
+            smiles[i] = getSmileNoOlderThan(u, expiries[i], maxAge);
+        }
     }
 
     function expiriesOf(bytes32 u) external view returns (uint64[] memory) {
