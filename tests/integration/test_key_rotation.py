@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,13 +182,22 @@ def _network_stack(anvil: Anvil) -> tuple[Web3, RiskOracle, TimelockController]:
     return w3, RiskOracle(w3, deployment.oracle), TimelockController(w3, deployment.timelock)
 
 
+@pytest.fixture
+def wall_clock_anvil() -> Iterator[Anvil]:
+    """An anvil of its own: the first test moved the module's chain clock ahead of the wall clock, and
+    network nodes stamp reports with wall-clock slots (deadline = slot + deadline_s)."""
+    with Anvil() as node:
+        yield node
+
+
 @pytest.mark.slow
 def test_key_rotation__network_nodes__c_replaced_by_d_while_rounds_run__no_round_missed(
-    anvil: Anvil, tmp_path: Path
+    wall_clock_anvil: Anvil, tmp_path: Path
 ) -> None:
     """Four NetworkNodes (asyncio tasks, own keys, stores and HTTP servers) list A, B, C and D as peers
     from the start (procedure step 2); the chain's set goes {A,B,C} -> {A,B,C,D} -> {A,B,D} through the
     timelock while the nodes run; node D starts after the addition, node C stops before the removal."""
+    anvil = wall_clock_anvil
     _, oracle, timelock = _network_stack(anvil)
     dao = resolve_account(load_deploy_config().timelock.proposers[0])
     settings = NetworkSettings(
