@@ -73,6 +73,11 @@ interface IOptionsPortfolioMarginEngine {
     error PortfolioMarginSizeTooLarge(bytes32 underlying, int256 size);
     /// @notice The strike is outside [MIN_STRIKE, MAX_STRIKE].
     error PortfolioMarginInvalidStrike(uint256 strike);
+    /// @notice A stored position's strike or size is not a whole number of STORAGE_UNIT (1e-6 USD, 1e-6
+    ///         underlying units): positions are stored two per slot in fixed decimals.
+    error PortfolioMarginUnrepresentable(uint256 strike, int256 size);
+    /// @notice The account's collateral would exceed 2^128 - 1 token units.
+    error PortfolioMarginCollateralTooLarge(address account, uint256 collateral);
     /// @notice The expiry does not fit the engine's 40-bit storage (after year 36812).
     error PortfolioMarginInvalidExpiry(uint64 expiry);
     /// @notice Opening or increasing an option whose expiry has passed.

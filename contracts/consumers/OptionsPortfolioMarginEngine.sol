@@ -17,13 +17,23 @@ import {ScenarioGrid} from "../libraries/ScenarioGrid.sol";
 /// @notice Scenario-based portfolio margin for option books on the VolSurfaceOracle's smiles.
 /// @dev See IOptionsPortfolioMarginEngine for the grid, the valuation and the oracle rules, and
 ///      docs/options-margin.md for the reasoning, the error bounds and the gas.
-///      Storage of one option, one slot (the account's list holds at most MAX_OPTIONS_PER_ACCOUNT):
+///      An option in memory (the margin check's book), one word:
 ///        bits   0..95   size    int96 (two's complement), WAD units of the underlying
 ///        bits  96..191  strike  uint96, WAD USD
-///        bits 192..231  expiry  uint40, unix seconds
+///        bits 192..231  expiry  unix seconds (< 2^32)
 ///        bits 232..239  underlying index (1-based) into the engine's listed underlyings
 ///        bit  240       isCall
-///      Bits 96 and up are the option's key.
+///      In storage, two options per slot (option i in the low half of word i / 2 when i is even, the
+///      high half when odd; the account's options are 0..count - 1), 128 bits each:
+///        bits   0..44   size    int45 (two's complement), in STORAGE_UNIT (1e-6 units of the underlying)
+///        bits  45..89   strike  uint45, in STORAGE_UNIT (1e-6 USD)
+///        bits  90..121  expiry  uint32, unix seconds
+///        bits 122..126  underlying index (1-based)
+///        bit  127       isCall
+///      Bits 45 and up are the option's key. Linear sizes: two int128 per slot (index i in word (i - 1) / 2,
+///      the low half for odd i). The account word: bits 0..127 collateral (token units), 128..135 option
+///      count, 136..152 the linear mask (bit 136 + i: a linear position on index i).
+///      A margin check reads 1 + ceil(count / 2) + ceil(linear underlyings / 2) slots of the account.
 contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -31,11 +41,13 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     uint256 public constant MAX_UNDERLYINGS = 16;
     /// @notice Most options one account holds (bounds margin-check and liquidation gas).
     uint256 public constant MAX_OPTIONS_PER_ACCOUNT = 128;
-    /// @notice Largest |size| of one position, WAD units of the underlying (1e9 units).
-    uint256 public constant MAX_ABS_SIZE = 1e27;
+    /// @notice Largest |size| of one position, WAD units of the underlying (1e7 units).
+    uint256 public constant MAX_ABS_SIZE = 1e25;
     /// @notice Strike range, WAD USD.
     uint256 public constant MIN_STRIKE = 1e12;
-    uint256 public constant MAX_STRIKE = 1e28;
+    uint256 public constant MAX_STRIKE = 1e25;
+    /// @notice Stored options' strikes and sizes are whole multiples of this (WAD): 1e-6 USD, 1e-6 units.
+    uint256 public constant STORAGE_UNIT = 1e12;
     /// @notice Largest forward or spot the engine accepts from the oracle, WAD USD.
     uint256 public constant MAX_PRICE = 1e30;
     /// @notice Longest oracle max age the owner may set.
@@ -49,6 +61,10 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     uint256 private constant SIZE_MASK = (1 << 96) - 1;
     uint256 private constant CALL_BIT = 1 << 240;
+    uint256 private constant MASK45 = (1 << 45) - 1;
+    uint256 private constant MASK128 = (1 << 128) - 1;
+    uint256 private constant COUNT_SHIFT = 128;
+    uint256 private constant MASK_SHIFT = 136;
 
     struct UnderlyingConfig {
         uint8 index;
@@ -70,12 +86,13 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     uint256 private immutable _tokenUnit;
 
     uint256 private _maintenanceFactor;
-    bytes32[] private _underlyings;
+    /// @dev Listed underlyings by 1-based index (a mapping, not an array: no length read per lookup).
+    mapping(uint256 index => bytes32 underlying) private _underlyings;
+    uint256 private _underlyingCount;
     mapping(bytes32 underlying => UnderlyingConfig) private _config;
-    mapping(address account => uint256 amount) private _collateral;
-    mapping(address account => uint256[] slots) private _options;
-    mapping(address account => mapping(uint256 index => int256 size)) private _linear;
-    mapping(address account => uint256 mask) private _linearMask;
+    mapping(address account => uint256 word) private _accounts;
+    mapping(address account => mapping(uint256 pair => uint256 word)) private _optionWords;
+    mapping(address account => mapping(uint256 pair => uint256 word)) private _linearWords;
 
     /// @param oracle_ The VolSurfaceOracle to read.
     /// @param collateralToken_ The single ERC20 collateral (at most 18 decimals), valued at 1 USD.
@@ -110,11 +127,13 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         if (maxAge == 0 || maxAge > MAX_ORACLE_AGE) revert PortfolioMarginInvalidMaxAge(underlying, maxAge);
         UnderlyingConfig memory cfg = _config[underlying];
         if (cfg.index == 0) {
-            if (_underlyings.length >= MAX_UNDERLYINGS) revert PortfolioMarginTooManyUnderlyings(MAX_UNDERLYINGS);
-            _underlyings.push(underlying);
+            uint256 count = _underlyingCount;
+            if (count >= MAX_UNDERLYINGS) revert PortfolioMarginTooManyUnderlyings(MAX_UNDERLYINGS);
+            _underlyingCount = ++count;
+            _underlyings[count] = underlying;
             // At most 16 underlyings: the index fits in uint8.
             // forge-lint: disable-next-line(unsafe-typecast)
-            cfg.index = uint8(_underlyings.length);
+            cfg.index = uint8(count);
         }
         cfg.maxAge = maxAge;
         _config[underlying] = cfg;
@@ -136,19 +155,23 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         uint256 balanceBefore = _collateralToken.balanceOf(address(this));
         _collateralToken.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = _collateralToken.balanceOf(address(this)) - balanceBefore;
-        _collateral[msg.sender] += received;
+        uint256 word = _accounts[msg.sender];
+        uint256 collateral = (word & MASK128) + received;
+        if (collateral > MASK128) revert PortfolioMarginCollateralTooLarge(msg.sender, collateral);
+        _accounts[msg.sender] = (word & ~MASK128) | collateral;
         emit CollateralDeposited(msg.sender, received);
     }
 
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function withdraw(uint256 amount) external nonReentrant {
         if (amount == 0) revert PortfolioMarginZeroAmount();
-        uint256 collateral = _collateral[msg.sender];
+        uint256 word = _accounts[msg.sender];
+        uint256 collateral = word & MASK128;
         if (amount > collateral) revert PortfolioMarginWithdrawExceedsCollateral(msg.sender, amount, collateral);
         uint256 remaining = collateral - amount;
         uint256 requirement = _toToken(_initialWad(_bookOf(msg.sender)));
         if (remaining < requirement) revert PortfolioMarginInsufficientCollateral(msg.sender, remaining, requirement);
-        _collateral[msg.sender] = remaining;
+        _accounts[msg.sender] = (word & ~MASK128) | remaining;
         emit CollateralWithdrawn(msg.sender, amount);
         _collateralToken.safeTransfer(msg.sender, amount);
     }
@@ -161,9 +184,12 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     function setOption(bytes32 underlying, uint64 expiry, uint256 strike, bool isCall, int256 size) external {
         uint256 index = _listedIndex(underlying);
         if (strike < MIN_STRIKE || strike > MAX_STRIKE) revert PortfolioMarginInvalidStrike(strike);
-        if (expiry > type(uint40).max) revert PortfolioMarginInvalidExpiry(expiry);
+        if (expiry > type(uint32).max) revert PortfolioMarginInvalidExpiry(expiry);
         if (_abs(size) > MAX_ABS_SIZE) revert PortfolioMarginSizeTooLarge(underlying, size);
-        uint256 key = (uint256(expiry) << 96) | (index << 136) | strike | (isCall ? CALL_BIT >> 96 : 0);
+        if (strike % STORAGE_UNIT != 0 || size % int256(STORAGE_UNIT) != 0) {
+            revert PortfolioMarginUnrepresentable(strike, size);
+        }
+        uint256 key = (strike / STORAGE_UNIT) | (uint256(expiry) << 45) | (index << 77) | (isCall ? 1 << 82 : 0);
         int256 oldSize = _storeOption(msg.sender, key, size);
         if (oldSize == size) return;
         emit OptionPositionChanged(msg.sender, underlying, expiry, strike, isCall, oldSize, size);
@@ -178,11 +204,12 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     function setLinear(bytes32 underlying, int256 size) external {
         uint256 index = _listedIndex(underlying);
         if (_abs(size) > MAX_ABS_SIZE) revert PortfolioMarginSizeTooLarge(underlying, size);
-        int256 oldSize = _linear[msg.sender][index];
+        int256 oldSize = _linearOf(msg.sender, index);
         if (oldSize == size) return;
-        _linear[msg.sender][index] = size;
-        uint256 mask = _linearMask[msg.sender];
-        _linearMask[msg.sender] = size == 0 ? mask & ~(1 << index) : mask | (1 << index);
+        _setLinearWord(msg.sender, index, size);
+        uint256 word = _accounts[msg.sender];
+        uint256 bit = 1 << (MASK_SHIFT + index);
+        _accounts[msg.sender] = size == 0 ? word & ~bit : word | bit;
         emit LinearPositionChanged(msg.sender, underlying, oldSize, size);
         if (!_increases(oldSize, size) && !_holdsShortOption(msg.sender, index)) return;
         _requireInitial(msg.sender);
@@ -195,20 +222,20 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function settleExpired(address account) external returns (uint256 settled) {
-        uint256[] storage slots = _options[account];
-        uint256 i = slots.length;
+        uint256 n = _countOf(account);
+        uint256 i = n;
         while (i > 0) {
             --i;
-            uint256 slot = slots[i];
+            uint256 slot = _optionAt(account, i);
             uint64 expiry = _expiryOf(slot);
             if (expiry > block.timestamp) continue;
-            bytes32 underlying = _underlyings[_indexOf(slot) - 1];
+            bytes32 underlying = _underlyings[_indexOf(slot)];
             // Only the frozen price matters here, not when it was observed.
             // slither-disable-next-line calls-loop,unused-return
             try _oracle.settlementPrice(underlying, expiry) returns (uint256 price, uint64) {
                 _emitSettled(account, underlying, slot, price);
-                slots[i] = slots[slots.length - 1];
-                slots.pop();
+                _removeOption(account, i, n);
+                --n;
                 ++settled;
             } catch {
                 continue; // not settled yet (or the oracle paused): the option stays
@@ -223,14 +250,14 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function liquidate(address account) external nonReentrant returns (uint256 penalty) {
         uint256 requirement = _maintenance(_toToken(_initialWad(_bookOf(account))));
-        uint256 collateral = _collateral[account];
+        uint256 collateral = _accounts[account] & MASK128;
         if (collateral >= requirement) revert PortfolioMarginNotLiquidatable(account, collateral, requirement);
         (uint256 until, bytes32 graceUnderlying) = _graceUntil(account);
         if (until != 0) revert PortfolioMarginLiquidationGrace(account, graceUnderlying, until);
         _closeAll(account);
         penalty = requirement * LIQUIDATION_PENALTY / 1e18;
         if (penalty > collateral) penalty = collateral;
-        _collateral[account] = collateral - penalty;
+        _accounts[account] = collateral - penalty; // _closeAll cleared the count and the linear mask
         emit AccountLiquidated(account, msg.sender, collateral, requirement, penalty);
         if (penalty != 0) _collateralToken.safeTransfer(msg.sender, penalty);
     }
@@ -266,17 +293,17 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function collateralOf(address account) external view returns (uint256) {
-        return _collateral[account];
+        return _accounts[account] & MASK128;
     }
 
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function optionsOf(address account) external view returns (OptionPosition[] memory positions) {
-        uint256[] storage slots = _options[account];
-        positions = new OptionPosition[](slots.length);
-        for (uint256 i; i < slots.length; ++i) {
-            uint256 slot = slots[i];
+        uint256 n = _countOf(account);
+        positions = new OptionPosition[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 slot = _optionAt(account, i);
             positions[i] = OptionPosition({
-                underlying: _underlyings[_indexOf(slot) - 1],
+                underlying: _underlyings[_indexOf(slot)],
                 expiry: _expiryOf(slot),
                 strike: _strikeOf(slot),
                 isCall: slot & CALL_BIT != 0,
@@ -288,7 +315,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function linearOf(address account, bytes32 underlying) external view returns (int256) {
         uint256 index = _config[underlying].index;
-        return index == 0 ? int256(0) : _linear[account][index];
+        return index == 0 ? int256(0) : _linearOf(account, index);
     }
 
     /// @inheritdoc IOptionsPortfolioMarginEngine
@@ -314,7 +341,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @inheritdoc IOptionsPortfolioMarginEngine
     function isLiquidatable(address account) external view returns (bool) {
         uint256 requirement = _maintenance(_toToken(_initialWad(_bookOf(account))));
-        if (_collateral[account] >= requirement) return false;
+        if (_accounts[account] & MASK128 >= requirement) return false;
         (uint256 until,) = _graceUntil(account);
         return until == 0;
     }
@@ -339,35 +366,86 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         if (index == 0) revert PortfolioMarginUnderlyingNotListed(underlying);
     }
 
-    /// @dev Writes the option's new size (push, update or swap-and-pop); returns the old size.
+    /// @dev Writes the option's new size (append, update or swap-with-last and clear); returns the old
+    ///      size. `key` is the stored option's bits 45 and up, shifted down by 45; `size` is a whole
+    ///      number of STORAGE_UNIT with |size| <= MAX_ABS_SIZE (checked by the caller).
     function _storeOption(address account, uint256 key, int256 size) private returns (int256 oldSize) {
-        uint256[] storage slots = _options[account];
-        uint256 n = slots.length;
-        // |size| <= MAX_ABS_SIZE < 2^95: its low 96 bits are its int96 two's complement.
+        uint256 n = _countOf(account);
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 packed = (key << 96) | (uint256(size) & SIZE_MASK);
+        uint256 packed = (key << 45) | (uint256(size / int256(STORAGE_UNIT)) & MASK45);
+        mapping(uint256 => uint256) storage words = _optionWords[account];
         for (uint256 i; i < n; ++i) {
-            uint256 slot = slots[i];
-            if (slot >> 96 != key) continue;
-            oldSize = _sizeOf(slot);
+            uint256 p = (words[i >> 1] >> ((i & 1) << 7)) & MASK128;
+            if (p >> 45 != key) continue;
+            oldSize = _sizeOf(_unpack(p));
             if (size == oldSize) return oldSize;
             if (size != 0) {
-                slots[i] = packed;
+                _writeOption(words, i, packed);
             } else {
-                slots[i] = slots[n - 1];
-                slots.pop();
+                _removeOption(account, i, n);
             }
             return oldSize;
         }
         if (size == 0) return 0;
         if (n >= MAX_OPTIONS_PER_ACCOUNT) revert PortfolioMarginTooManyOptions(account, MAX_OPTIONS_PER_ACCOUNT);
-        slots.push(packed);
+        _writeOption(words, n, packed);
+        _accounts[account] += 1 << COUNT_SHIFT;
+    }
+
+    /// @dev Option i := option n - 1 (the last), then the last cleared and the count decremented.
+    function _removeOption(address account, uint256 i, uint256 n) private {
+        mapping(uint256 => uint256) storage words = _optionWords[account];
+        uint256 last = n - 1;
+        if (i != last) _writeOption(words, i, (words[last >> 1] >> ((last & 1) << 7)) & MASK128);
+        _writeOption(words, last, 0);
+        _accounts[account] -= 1 << COUNT_SHIFT;
+    }
+
+    function _writeOption(mapping(uint256 => uint256) storage words, uint256 i, uint256 packed) private {
+        uint256 shift = (i & 1) << 7;
+        words[i >> 1] = (words[i >> 1] & ~(MASK128 << shift)) | (packed << shift);
+    }
+
+    function _countOf(address account) private view returns (uint256) {
+        return (_accounts[account] >> COUNT_SHIFT) & 0xff;
+    }
+
+    /// @dev Option i of the account in the memory (book) format.
+    function _optionAt(address account, uint256 i) private view returns (uint256) {
+        return _unpack((_optionWords[account][i >> 1] >> ((i & 1) << 7)) & MASK128);
+    }
+
+    /// @dev A stored option (128 bits) in the memory (book) format.
+    function _unpack(uint256 p) private pure returns (uint256) {
+        // The low 45 bits hold an int45 number of STORAGE_UNIT.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 size = int256(p << 211) >> 211;
+        // |size| <= MAX_ABS_SIZE: the product fits 96 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (((p >> 45) & MASK45) * STORAGE_UNIT << 96) | (((p >> 90) & 0xffffffff) << 192)
+            | (((p >> 122) & 31) << 232) | ((p >> 127) << 240) | (uint256(size * int256(STORAGE_UNIT)) & SIZE_MASK);
+    }
+
+    function _linearOf(address account, uint256 index) private view returns (int256) {
+        uint256 word = _linearWords[account][(index - 1) >> 1];
+        // An int128 in the low or high half.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return int256(int128(uint128(word >> (((index - 1) & 1) << 7))));
+    }
+
+    function _setLinearWord(address account, uint256 index, int256 size) private {
+        uint256 shift = ((index - 1) & 1) << 7;
+        uint256 w = (index - 1) >> 1;
+        // |size| <= MAX_ABS_SIZE < 2^127: its low 128 bits are its int128 two's complement.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint256 bits = (uint256(size) & MASK128) << shift;
+        _linearWords[account][w] = (_linearWords[account][w] & ~(MASK128 << shift)) | bits;
     }
 
     function _holdsShortOption(address account, uint256 index) private view returns (bool) {
-        uint256[] storage slots = _options[account];
-        for (uint256 i; i < slots.length; ++i) {
-            uint256 slot = slots[i];
+        uint256 n = _countOf(account);
+        for (uint256 i; i < n; ++i) {
+            uint256 slot = _optionAt(account, i);
             if (_indexOf(slot) == index && _sizeOf(slot) < 0) return true;
         }
         return false;
@@ -382,17 +460,17 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     function _requireInitial(address account) private view {
         uint256 requirement = _toToken(_initialWad(_bookOf(account)));
-        uint256 collateral = _collateral[account];
+        uint256 collateral = _accounts[account] & MASK128;
         if (collateral < requirement) revert PortfolioMarginInsufficientCollateral(account, collateral, requirement);
     }
 
     function _closeAll(address account) private {
-        uint256[] storage slots = _options[account];
-        for (uint256 i; i < slots.length; ++i) {
-            uint256 slot = slots[i];
+        uint256 n = _countOf(account);
+        for (uint256 i; i < n; ++i) {
+            uint256 slot = _optionAt(account, i);
             emit OptionPositionChanged(
                 account,
-                _underlyings[_indexOf(slot) - 1],
+                _underlyings[_indexOf(slot)],
                 _expiryOf(slot),
                 _strikeOf(slot),
                 slot & CALL_BIT != 0,
@@ -400,14 +478,17 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
                 0
             );
         }
-        delete _options[account];
-        uint256 mask = _linearMask[account];
+        for (uint256 w; w < (n + 1) >> 1; ++w) {
+            delete _optionWords[account][w];
+        }
+        uint256 word = _accounts[account];
+        uint256 mask = word >> MASK_SHIFT;
         for (uint256 index = 1; mask >> index != 0; ++index) {
             if ((mask >> index) & 1 == 0) continue;
-            emit LinearPositionChanged(account, _underlyings[index - 1], _linear[account][index], 0);
-            delete _linear[account][index];
+            emit LinearPositionChanged(account, _underlyings[index], _linearOf(account, index), 0);
+            delete _linearWords[account][(index - 1) >> 1];
         }
-        delete _linearMask[account];
+        _accounts[account] = word & MASK128;
     }
 
     function _emitSettled(address account, bytes32 underlying, uint256 slot, uint256 price) private {
@@ -425,15 +506,34 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     // ------------------------------------------------------------------------------------------
 
     function _bookOf(address account) private view returns (Book memory book) {
-        book.options = _options[account];
-        uint256 mask = _linearMask[account];
-        for (uint256 index = 1; mask >> index != 0; ++index) {
-            if ((mask >> index) & 1 != 0) book.linear[index] = _linear[account][index];
+        uint256 word = _accounts[account];
+        uint256 n = (word >> COUNT_SHIFT) & 0xff;
+        uint256 mask = word >> MASK_SHIFT;
+        uint256[] memory options = new uint256[](n);
+        mapping(uint256 => uint256) storage words = _optionWords[account];
+        uint256 used = mask;
+        for (uint256 i; i < n; i += 2) {
+            uint256 pair = words[i >> 1];
+            uint256 slot = _unpack(pair & MASK128);
+            options[i] = slot;
+            used |= 1 << _indexOf(slot);
+            if (i + 1 < n) {
+                slot = _unpack(pair >> 128);
+                options[i + 1] = slot;
+                used |= 1 << _indexOf(slot);
+            }
         }
-        book.used = mask;
-        for (uint256 i; i < book.options.length; ++i) {
-            book.used |= 1 << _indexOf(book.options[i]);
+        book.options = options;
+        for (uint256 index = 1; mask >> index != 0; index += 2) {
+            if ((mask >> index) & 3 == 0) continue;
+            uint256 pair = _linearWords[account][(index - 1) >> 1];
+            // Two int128 halves.
+            // forge-lint: disable-start(unsafe-typecast)
+            book.linear[index] = int256(int128(uint128(pair)));
+            if (index < 16) book.linear[index + 1] = int256(int128(uint128(pair >> 128)));
+            // forge-lint: disable-end(unsafe-typecast)
         }
+        book.used = used;
     }
 
     function _bookFrom(OptionPosition[] calldata options, LinearPosition[] calldata linear)
@@ -446,7 +546,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
             OptionPosition calldata o = options[i];
             uint256 index = _listedIndex(o.underlying);
             if (o.strike < MIN_STRIKE || o.strike > MAX_STRIKE) revert PortfolioMarginInvalidStrike(o.strike);
-            if (o.expiry > type(uint40).max) revert PortfolioMarginInvalidExpiry(o.expiry);
+            if (o.expiry > type(uint32).max) revert PortfolioMarginInvalidExpiry(o.expiry);
             if (_abs(o.size) > MAX_ABS_SIZE) revert PortfolioMarginSizeTooLarge(o.underlying, o.size);
             // forge-lint: disable-next-line(unsafe-typecast)
             book.options[i] = (uint256(o.expiry) << 192) | (index << 232) | (o.strike << 96)
@@ -471,7 +571,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     }
 
     function _underlyingRequirement(Book memory book, uint256 index, uint256 cdfTable) private view returns (uint256) {
-        bytes32 underlying = _underlyings[index - 1];
+        bytes32 underlying = _underlyings[index];
         (uint64[] memory expiries, uint256[] memory which) = _liveExpiries(book.options, index);
         // Zeroed by the allocation: the scenario values start at 0.
         // slither-disable-next-line uninitialized-local
@@ -685,7 +785,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         uint256 used = _bookOf(account).used;
         for (uint256 index = 1; used >> index != 0; ++index) {
             if ((used >> index) & 1 == 0) continue;
-            bytes32 id = _underlyings[index - 1];
+            bytes32 id = _underlyings[index];
             // slither-disable-next-line calls-loop,unused-return
             (, uint64 resumedAt) = _oracle.pauseWindow(id);
             uint256 end = resumedAt == 0 ? 0 : uint256(resumedAt) + _gracePeriod;
@@ -717,7 +817,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     function _expiryOf(uint256 slot) private pure returns (uint64) {
         // forge-lint: disable-next-line(unsafe-typecast)
-        return uint64(uint40(slot >> 192));
+        return uint64(uint32(slot >> 192));
     }
 
     function _indexOf(uint256 slot) private pure returns (uint256) {

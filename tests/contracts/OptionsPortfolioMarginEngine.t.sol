@@ -108,10 +108,53 @@ contract OptionsPortfolioMarginEngineTest is OptionsPortfolioBase {
         _setOption(ALICE, bytes32("SOL"), D30, 100e18, true, 1e18);
         vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginInvalidStrike.selector, uint256(0)));
         _setOption(ALICE, BTC, D30, 0, true, 1e18);
-        vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginSizeTooLarge.selector, BTC, int256(1e27 + 1)));
-        _setOption(ALICE, BTC, D30, 100_000e18, true, 1e27 + 1);
+        vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginSizeTooLarge.selector, BTC, int256(1e25 + 1e12)));
+        _setOption(ALICE, BTC, D30, 100_000e18, true, 1e25 + 1e12);
+        vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginInvalidStrike.selector, uint256(1e25 + 1e12)));
+        _setOption(ALICE, BTC, D30, 1e25 + 1e12, true, 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginUnrepresentable.selector, uint256(100_000e18 + 1), int256(1e18)));
+        _setOption(ALICE, BTC, D30, 100_000e18 + 1, true, 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginUnrepresentable.selector, uint256(100_000e18), int256(-1e18 - 1)));
+        _setOption(ALICE, BTC, D30, 100_000e18, true, -1e18 - 1);
         vm.expectRevert(abi.encodeWithSelector(IOptionsPortfolioMarginEngine.PortfolioMarginOptionExpired.selector, BTC, uint64(T0 - 1)));
         _setOption(ALICE, BTC, T0 - 1, 100_000e18, true, 1e18);
+    }
+
+    /// Two options per slot and two linear sizes per slot: extreme representable values read back
+    /// exactly, removal moves the last option into the gap, closeAll clears everything but collateral.
+    function test_storage_packedPositionsRoundTrip() public {
+        _fund(ALICE, 10_000_000e6);
+        _setOption(ALICE, BTC, D30, 100_000e18, true, 1e18);
+        _setOption(ALICE, BTC, D90, 1e12, false, int256(1e25)); // smallest strike, largest long
+        _setOption(ALICE, ETH, D7, 3_000e18 + 1e12, true, -1e12); // smallest short
+        vm.prank(ALICE);
+        engine.setLinear(BTC, -2e18);
+        vm.prank(ALICE);
+        engine.setLinear(ETH, 3e18);
+        IOptionsPortfolioMarginEngine.OptionPosition[] memory held = engine.optionsOf(ALICE);
+        assertEq(held.length, 3, "three options");
+        assertEq(held[1].strike, 1e12, "strike");
+        assertEq(held[1].size, int256(1e25), "size");
+        assertEq(held[1].expiry, D90, "expiry");
+        assertEq(held[2].underlying, ETH, "underlying");
+        assertEq(held[2].strike, 3_000e18 + 1e12, "strike 2");
+        assertEq(held[2].size, -1e12, "size 2");
+        assertTrue(held[2].isCall && !held[1].isCall, "isCall");
+        assertEq(engine.linearOf(ALICE, BTC), -2e18, "linear BTC");
+        assertEq(engine.linearOf(ALICE, ETH), 3e18, "linear ETH");
+        _setOption(ALICE, BTC, D30, 100_000e18, true, 0); // the first goes: the last takes its place
+        held = engine.optionsOf(ALICE);
+        assertEq(held.length, 2, "two options");
+        assertEq(held[0].underlying, ETH, "last moved to the gap");
+        assertEq(held[0].size, -1e12, "moved size");
+        assertEq(held[1].size, int256(1e25), "second kept");
+        uint256 collateral = engine.collateralOf(ALICE);
+        vm.prank(ALICE);
+        engine.closeAll();
+        assertEq(engine.optionsOf(ALICE).length, 0, "no options");
+        assertEq(engine.linearOf(ALICE, BTC), 0, "no linear");
+        assertEq(engine.collateralOf(ALICE), collateral, "collateral kept");
+        assertEq(engine.initialMargin(ALICE), 0, "nothing to margin");
     }
 
     function test_setOption_unknownExpiryReverts() public {

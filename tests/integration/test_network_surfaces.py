@@ -199,7 +199,8 @@ def engine_refuses_stale_surface(w3: Web3, oracle: VolSurfaceOracle) -> None:
     usd.approve(engine.address, 10**12, sender=trader)
     engine.send("deposit", 10**12, sender=trader)  # 1,000,000 USD (6 decimals)
     expiry = oracle.expiries_of(btc)[-2]
-    strike = 8 * oracle.get_spot(btc)[0] // 10  # 20 % out of the money
+    # 20 % out of the money, a whole number of the engine's STORAGE_UNIT (1e-6 USD)
+    strike = 8 * oracle.get_spot(btc)[0] // 10 // 10**12 * 10**12
     engine.send("setOption", btc, expiry, strike, False, -(10**18), sender=trader)
     assert engine.call("initialMargin", trader) > 0
     w3.provider.make_request("evm_increaseTime", [60])
