@@ -374,8 +374,10 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         // forge-lint: disable-next-line(unsafe-typecast)
         uint256 packed = (key << 45) | (uint256(size / int256(STORAGE_UNIT)) & MASK45);
         mapping(uint256 => uint256) storage words = _optionWords[account];
+        uint256 word;
         for (uint256 i; i < n; ++i) {
-            uint256 p = (words[i >> 1] >> ((i & 1) << 7)) & MASK128;
+            if (i & 1 == 0) word = words[i >> 1]; // one read per pair
+            uint256 p = (word >> ((i & 1) << 7)) & MASK128;
             if (p >> 45 != key) continue;
             oldSize = _sizeOf(_unpack(p));
             if (size == oldSize) return oldSize;
