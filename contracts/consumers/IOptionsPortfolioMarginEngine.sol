@@ -78,7 +78,7 @@ interface IOptionsPortfolioMarginEngine {
     error PortfolioMarginUnrepresentable(uint256 strike, int256 size);
     /// @notice The account's collateral would exceed 2^128 - 1 token units.
     error PortfolioMarginCollateralTooLarge(address account, uint256 collateral);
-    /// @notice The expiry does not fit the engine's 40-bit storage (after year 36812).
+    /// @notice The expiry does not fit the engine's 32-bit storage (after 2106-02-07).
     error PortfolioMarginInvalidExpiry(uint64 expiry);
     /// @notice Opening or increasing an option whose expiry has passed.
     error PortfolioMarginOptionExpired(bytes32 underlying, uint64 expiry);

@@ -59,7 +59,7 @@ library ScenarioGrid {
     }
 
     /// @notice The moves for a published priceMove (WAD, < 1e18, checked by the caller); `cdfTable`
-    ///         is Black76NormalCdf.table(), built once per margin check.
+    ///         is the N(x) table in memory (Black76NormalCdf.tableAt or table), copied once per margin check.
     function moves(uint256 priceMove, uint256 cdfTable) internal pure returns (Moves memory mv) {
         mv.cdfTable = cdfTable;
         // forge-lint: disable-next-line(unsafe-typecast)
