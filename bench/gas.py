@@ -9,7 +9,8 @@ oracle pays on every update after the first. The first publication is shown in t
 Keys: single_k1, single_k3, single_k5 (one market, 1/3/5 signatures), batch10_k3_per_market and
 batch50_k3_per_market (total / markets), read_cold (ReadProbe.measureRead via eth_call: gasleft()
 around one getRiskParams call, cold account and slot); surface_update_2x8_k3 and read_vol_cold
-(bench/gas_surface.py: VolSurfaceOracle), margin_check_16_options and margin_check_100_options
+(bench/gas_surface.py: VolSurfaceOracle), margin_check_16_options, margin_check_100_options and
+margin_check_17_options_new_slot
 (bench/gas_margin.py: OptionsPortfolioMarginEngine). "breakdown" splits each figure into base,
 calldata (16 gas per nonzero and 4 per zero input byte) and execution (the rest), with the EIP-7623
 calldata floor for reference.
@@ -246,6 +247,7 @@ def run(out_dir: Path | None = None) -> dict[str, Any]:
         "read_vol_cold",
         "margin_check_16_options",
         "margin_check_100_options",
+        "margin_check_17_options_new_slot",
     )
     return {key: results[key] for key in order} | {"breakdown": detail}
 
