@@ -91,7 +91,14 @@ def _returns_block(r: np.ndarray, last: bool) -> dict[str, np.ndarray]:
     har_m = rolling_rms(r, MONTH, last)
     har_w = rolling_rms(r, WEEK, last)
     ret_7d = rolling_sum(r, WEEK, last)
-    r_t = last_or_all(r, last)
+    return har_terms(last_or_all(r, last), ret_7d, har_w, har_m)
+
+
+def har_terms(
+    r_t: np.ndarray, ret_7d: np.ndarray, har_w: np.ndarray, har_m: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The return and HAR features from the day's return, the 7-day sum and the weekly and monthly RMS
+    (shared with models.partial_day, which evaluates them for many candidate closes at once)."""
     har_d = np.abs(r_t)
     return {
         "ret_1d": r_t,

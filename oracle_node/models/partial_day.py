@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from oracle_node.features.build import LOOKBACK_DAYS, MONTH, WEEK, latest_features
+from oracle_node.features.build import LOOKBACK_DAYS, MONTH, WEEK, har_terms, latest_features
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
-from oracle_node.features.rolling import log_returns, ratio, safe_log
+from oracle_node.features.rolling import log_returns
 
 NODES = 16  # equal-probability nodes: a split crossing moves the average by 1/16 of its step
 SIGMA_DAYS = 30  # the closed days whose RMS return scales the rest of the day (har_m's window)
@@ -82,20 +82,7 @@ def return_features(prior: np.ndarray, last: np.ndarray) -> dict[str, np.ndarray
     week = month[:, -WEEK:]
     har_m = np.sqrt((month * month).mean(axis=1))
     har_w = np.sqrt((week * week).mean(axis=1))
-    ret_7d = week.sum(axis=1)
-    har_d = np.abs(last)
-    return {
-        "ret_1d": last,
-        "ret_7d": ret_7d,
-        "har_d": har_d,
-        "har_w": har_w,
-        "har_m": har_m,
-        "har_d_rel": ratio(har_d, har_m),
-        "har_w_rel": ratio(har_w, har_m),
-        "log_har_m": safe_log(har_m),
-        "ret_1d_rel": ratio(last, har_m),
-        "ret_7d_rel": ratio(ret_7d, har_m * np.sqrt(WEEK)),
-    }
+    return har_terms(last, week.sum(axis=1), har_w, har_m)
 
 
 def _completed(
