@@ -87,7 +87,10 @@ class ChainBounds:
             if observed_at < earliest_observed or max(snap.block_time, snap.read_at) < earliest_block:
                 log.info("update_too_soon", market=market, earliest=max(earliest_observed, earliest_block))
                 return None
-        return project(market, wanted, state.params, bounds).params
+        fitted = project(market, wanted, state.params, bounds)
+        if fitted.bounded:
+            log.info("bounded_by_dao", market=market, fields=list(fitted.held_back))
+        return fitted.params
 
 
 class RoundOverlap(DataError):
