@@ -191,6 +191,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         }
         uint256 key = (strike / STORAGE_UNIT) | (uint256(expiry) << 45) | (index << 77) | (isCall ? 1 << 82 : 0);
         int256 oldSize = _storeOption(msg.sender, key, size);
+        // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
         if (oldSize == size) return;
         emit OptionPositionChanged(msg.sender, underlying, expiry, strike, isCall, oldSize, size);
         if (oldSize < 0 && size <= 0 && size > oldSize) return; // a smaller short: risk only falls
@@ -374,12 +375,14 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         // forge-lint: disable-next-line(unsafe-typecast)
         uint256 packed = (key << 45) | (uint256(size / int256(STORAGE_UNIT)) & MASK45);
         mapping(uint256 => uint256) storage words = _optionWords[account];
+        // slither-disable-next-line uninitialized-local (starts at zero on purpose: the packed slot is built by OR-ing fields in)
         uint256 word;
         for (uint256 i; i < n; ++i) {
             if (i & 1 == 0) word = words[i >> 1]; // one read per pair
             uint256 p = (word >> ((i & 1) << 7)) & MASK128;
             if (p >> 45 != key) continue;
             oldSize = _sizeOf(_unpack(p));
+            // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
             if (size == oldSize) return oldSize;
             if (size != 0) {
                 _writeOption(words, i, packed);
@@ -448,6 +451,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         uint256 n = _countOf(account);
         for (uint256 i; i < n; ++i) {
             uint256 slot = _optionAt(account, i);
+            // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
             if (_indexOf(slot) == index && _sizeOf(slot) < 0) return true;
         }
         return false;
@@ -456,6 +460,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @dev Risk may grow when a position opens, grows, or flips side.
     function _increases(int256 oldSize, int256 newSize) private pure returns (bool) {
         if (newSize == 0) return false;
+        // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
         if (oldSize == 0 || (oldSize > 0) != (newSize > 0)) return true;
         return _abs(newSize) > _abs(oldSize);
     }
@@ -486,6 +491,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         uint256 word = _accounts[account];
         uint256 mask = word >> MASK_SHIFT;
         for (uint256 index = 1; mask >> index != 0; ++index) {
+            // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
             if ((mask >> index) & 1 == 0) continue;
             emit LinearPositionChanged(account, _underlyings[index], _linearOf(account, index), 0);
             delete _linearWords[account][(index - 1) >> 1];
@@ -527,6 +533,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         }
         book.options = options;
         for (uint256 index = 1; mask >> index != 0; index += 2) {
+            // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
             if ((mask >> index) & 3 == 0) continue;
             uint256 pair = _linearWords[account][(index - 1) >> 1];
             // Two int128 halves.
@@ -565,6 +572,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
 
     /// @dev Sum over the book's underlyings of the scenario requirement, WAD USD (rounded up).
     function _initialWad(Book memory book) private view returns (uint256 total) {
+        // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
         if (book.used == 0) return 0;
         uint256 cdfTable = Black76NormalCdf.tableAt(_cdfTable);
         for (uint256 index = 1; book.used >> index != 0; ++index) {
@@ -643,6 +651,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
             // The smile array must follow the head and hold one smile per expiry.
             if iszero(lt(returndatasize(), add(0x100, shl(8, mload(expiries))))) {
                 returndatacopy(0, 0xc0, 0x40)
+                // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
                 ok := and(eq(mload(0), 0xe0), eq(mload(0x20), mload(expiries)))
                 returndatacopy(shocks, 0, 0x80)
                 returndatacopy(0, 0x80, 0x40)
@@ -678,9 +687,12 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
             for { let i := 0 } lt(i, n) { i := add(i, 1) } {
                 let slot := mload(add(options, shl(5, add(i, 1))))
                 let expiry := and(shr(192, slot), 0xffffffffff)
+                // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
                 if and(eq(and(shr(232, slot), 0xff), index), gt(expiry, time)) {
+                    // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
                     if iszero(eq(expiry, lastExpiry)) {
                         let j := 0
+                        // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
                         for {} and(lt(j, count), iszero(eq(mload(add(expiries, shl(5, add(j, 1)))), expiry))) {
                             j := add(j, 1)
                         } {}
@@ -786,6 +798,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
         if (_gracePeriod == 0) return (0, bytes32(0));
         uint256 used = _bookOf(account).used;
         for (uint256 index = 1; used >> index != 0; ++index) {
+            // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
             if ((used >> index) & 1 == 0) continue;
             bytes32 id = _underlyings[index];
             // slither-disable-next-line calls-loop,unused-return
@@ -829,6 +842,7 @@ contract OptionsPortfolioMarginEngine is IOptionsPortfolioMarginEngine, Ownable2
     /// @dev |x| for every int256, type(int256).min included.
     function _abs(int256 x) private pure returns (uint256) {
         // forge-lint: disable-next-line(unsafe-typecast)
+        // slither-disable-next-line incorrect-equality (exact comparison of integers / bit masks, not of balances)
         return x >= 0 ? uint256(x) : (x == type(int256).min ? uint256(type(int256).max) + 1 : uint256(-x));
     }
 }
