@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from oracle_node.config import NodeConfig
+from oracle_node.errors import OracleNodeError
 from oracle_node.service.wiring import build_pipeline
 from oracle_node.sources.ohlcv import OhlcvBar, read_cdd_ohlcv
 from oracle_node.sources.synthetic import window_ticks
@@ -193,7 +194,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    if args.calm_month:
+    """`oracle-node stability` and `python -m oracle_node.research.stability` (the latter alone has
+    --calm-month); a problem with the input is one line on stderr and exit 2."""
+    try:
+        return _command(args)
+    except (OracleNodeError, ValueError) as exc:
+        print(f"stability: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
+    if getattr(args, "calm_month", None):
         print(calmest_month(read_bars(args.prices), args.calm_month))
         return 0
     if not (args.prices and args.start and args.end and args.out):

@@ -69,3 +69,17 @@ def test_stability__confidence_flips__counted_on_calm_pairs() -> None:
     prices = [100.0, 100.1, 100.0, 100.1]
     m = stability_metrics(_rounds(prices, [1000] * 4, [7000, 4200, 7000, 6500]))
     assert (m["confidence_flips"], m["confidence_flip_share"]) == (2, round(2 / 3, 4))
+
+
+def test_cli_stability__missing_or_malformed_prices__one_line_exit_2(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture
+) -> None:
+    from oracle_node.cli import main  # noqa: PLC0415
+
+    bad = tmp_path / "bad.csv"  # type: ignore[operator]
+    bad.write_text("date,price\n2020-01-01,abc\n")
+    for prices, needle in ((tmp_path / "missing.csv", "does not exist"), (bad, "'abc'")):  # type: ignore[operator]
+        args = ["stability", "--prices", str(prices), "--from", "2020-03-10", "--to", "2020-03-11"]
+        assert main([*args, "--out", str(tmp_path / "out")]) == 2  # type: ignore[operator]
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
