@@ -7,22 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from oracle_node.service.observer import ChainBounds
-from oracle_node.types import FieldBounds, OnchainBounds, RiskParamsBps
+from oracle_node.types import RiskParamsBps
+from tests.unit.test_risk_project import CALM, PROFILE
 
-PROFILE = OnchainBounds(
-    (
-        FieldBounds(1000, 40000, 5000),
-        FieldBounds(50, 5000, 5000),
-        FieldBounds(60, 6000, 5000),
-        FieldBounds(200, 10000, 5000),
-        FieldBounds(100, 8000, 5000),
-        FieldBounds(1000, 9500, 500),
-        FieldBounds(0, 10000, 65535),
-        FieldBounds(0, 10000, 65535),
-    ),
-    relative_mask=0b11111,
-)
-STORED = RiskParamsBps(6400, 850, 1480, 2180, 1525, 7975, 5000, 7000)
+STORED = CALM  # the bounds profile and calm params of the projection's own tests
 
 
 class _View:
