@@ -2,6 +2,7 @@
 
 python -m tests.integration.byzantine forge --config op4.yaml
     the real `oracle-node run`, except every observation it serves carries a corrupted signature
+    (even rounds: recovers to another address; odd rounds: r corrupted, which may recover to nothing)
     and every co-signature it returns recovers to another address;
 python -m tests.integration.byzantine garbage --port 9470
     a server on the peer's port that answers every request with 200 and malformed JSON.
@@ -27,7 +28,10 @@ class ForgingNode(MeteredNode):
     async def serve_observation(self, round_: int) -> SignedObservation:
         observation = await super().serve_observation(round_)
         forged = bytearray(observation.signature)
-        forged[5] ^= 0xFF
+        if round_ % 2:
+            forged[5] ^= 0xFF  # r corrupted: about half of such r are no curve point and recover nothing
+        else:
+            forged[64] = 55 - forged[64]  # v 27 <-> 28: always recovers, to another address
         return with_signature(observation, bytes(forged))
 
     async def cosign(self, request: CosignRequest, sender: str) -> tuple[bytes, bytes]:

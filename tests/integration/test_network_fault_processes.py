@@ -217,8 +217,8 @@ def test_byzantine_forged_signatures__excluded_and_reports_land(networks: Any) -
         own_report = net.submitter(accepted.tx_hash) == ops[4].address
         assert bool(accepted.signer_bitmap & 1 << 4) == own_report  # a forged co-signature never counts
     fetched = [e for n in range(4) for e in ops[n].events("observation_fetch_failed")]
-    forged = [e for e in fetched if e["peer"] == ops[4].address and "not the claimed signer" in e["error"]]
-    assert forged, fetched[:3]  # its observations were refused at the door
+    forged = [e for e in fetched if e["peer"] == ops[4].address]
+    assert any("not the claimed signer" in e["error"] for e in forged), fetched[:3]  # refused at the door
     refused = [e for n in range(4) for e in ops[n].events("cosign_not_obtained")]
     assert any(e["peer"] == ops[4].address for e in refused), refused[:3]
 

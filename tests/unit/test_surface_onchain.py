@@ -90,14 +90,19 @@ def _valid(draw: st.DrawFn) -> onchain.SmileWord:
 
 @settings(max_examples=300)
 @given(st.data())
-def test_implied_vol__fixed_point_mirror__within_1e_9_vol_of_float_maths(data: st.DataObject) -> None:
+def test_implied_vol__fixed_point_mirror__within_1e_9_vol_or_1e_15_variance_of_float_maths(data: st.DataObject) -> None:
     word = _valid(data.draw)
     k = data.draw(st.floats(-3.0, 3.0))
     strike = round(word.forward * 1e12 * math.exp(k))
     x = math.log(strike / (word.forward * 1e12)) - word.m / 1e9
     w = word.a / 1e9 + word.b / 1e9 * (word.rho / 1e9 * x + math.sqrt(x * x + (word.sigma / 1e9) ** 2))
-    want = math.sqrt(max(w, 0.0) / (word.tau / om.YEAR))
-    assert word.implied_vol_wad(strike) / 1e18 == pytest.approx(want, abs=1e-9)
+    t = word.tau / om.YEAR
+    want = math.sqrt(max(w, 0.0) / t)
+    got = word.implied_vol_wad(strike) / 1e18
+    # Within 1e-9 vol; except where w(k) is within a few wei of zero (a smile touching zero at
+    # one-hour expiry), where sqrt(w / t) turns a 1e-18 rounding of w into ~1e-7 of vol: there the
+    # total variance itself must agree to 1e-15 (30,000 draws: worst 1.0e-16).
+    assert abs(got - want) <= 1e-9 or abs(got * got * t - max(w, 0.0)) <= 1e-15, (got, want, w)
 
 
 @settings(max_examples=200)
