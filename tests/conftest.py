@@ -7,9 +7,17 @@ tests/scenarios -> `scenario`, so `pytest -m unit` runs exactly the unit tests
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# `make test` (and so CI) runs the property tests derandomised: the same examples on every run, so a
+# landing never hangs on a draw nobody has seen; `make fuzz` explores with fresh random draws.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=2_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -90,7 +90,9 @@ def _valid(draw: st.DrawFn) -> onchain.SmileWord:
 
 @settings(max_examples=300)
 @given(st.data())
-def test_implied_vol__fixed_point_mirror__within_1e_9_vol_or_1e_15_variance_of_float_maths(data: st.DataObject) -> None:
+def test_implied_vol__fixed_point_mirror__within_1e_9_vol_or_1e_15_variance_of_float_maths(
+    data: st.DataObject,
+) -> None:
     word = _valid(data.draw)
     k = data.draw(st.floats(-3.0, 3.0))
     strike = round(word.forward * 1e12 * math.exp(k))
