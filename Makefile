@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
 export PYTHONHASHSEED := 0
 
-.PHONY: setup build abi lint test test-forge test-py fuzz slither demo bench bench-gas bench-node bench-network bench-surface deploy-local clean
+.PHONY: setup browser build abi lint test test-forge test-py fuzz slither demo bench bench-gas bench-node bench-network bench-surface deploy-local clean
 
 setup: $(VENV)/.installed $(VENV)/.solcx-path node_modules/.installed
 
@@ -23,6 +23,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 $(VENV)/.solcx-path: $(VENV)/.installed
 	$(PY) -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "mlra_solcx.pth").write_text("import os; os.environ.setdefault(\"SOLCX_BINARY_PATH\", %r)\n" % sys.argv[1])' "$(CURDIR)/tools/solcx"
 	@touch $@
+
+# The dashboard's real-browser test drives Debian's chromium with chromium-driver (no browser download:
+# it would fail offline). Installed once from Debian's packages; as root, or through sudo otherwise.
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -44,7 +51,7 @@ lint: setup
 test-forge: build
 	FOUNDRY_PROFILE=ci forge test
 
-test-py: build
+test-py: build browser
 	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q
 
 # Property tests with fresh random draws and more examples (Python: hypothesis; Solidity: forge
