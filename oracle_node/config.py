@@ -74,6 +74,55 @@ class MarketDefaults(BaseModel):
     history_days: int = Field(default=1000, ge=30, le=5000, description="daily history kept for the models")
 
 
+def _address(value: str | None) -> str | None:
+    if value is not None and not (
+        value.startswith("0x") and len(value) == 42 and all(c in "0123456789abcdefABCDEF" for c in value[2:])
+    ):
+        raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+    return value
+
+
+class CascadePoolConfig(BaseModel):
+    """`cascade.pool`: the live inputs of the add-on from an Aave V2-style lending pool (docs/cascade.md,
+    "Live inputs"): its LiquidationCall logs feed the add-on's liquidation features each round, and its
+    reserves and borrowers' health factors are read every `refresh_s` (recorded, not used by the model)."""
+
+    model_config = _FROZEN
+    rpc_url: SecretStr = Field(description="JSON-RPC endpoint of the pool's chain (redacted in logs)")
+    lending_pool: str = Field(description="LendingPool address (Aave V2 mainnet: 0x7d2768dE...)")
+    price_oracle: str | None = Field(default=None, description="default: the pool's addresses provider's")
+    usd_reference: str | None = Field(
+        default="USDC",
+        description="$1 reserve converting the oracle's base currency to USD; null: base is USD",
+    )
+    base_unit: int = Field(default=10**18, ge=1, description="oracle base units per ETH (or per USD)")
+    borrowers: tuple[str, ...] = Field(default=(), description="borrowers always read")
+    discover_borrowers: bool = Field(default=True, description="also read recent Borrow logs' onBehalfOf")
+    borrower_lookback_blocks: int = Field(default=50_000, ge=0)
+    max_borrowers: int = Field(default=500, ge=0, description="most recent discovered borrowers read")
+    liquidation_lookback_blocks: int = Field(default=7_200, ge=1, description="liquidations read at start")
+    max_log_range: int = Field(default=2_000, ge=1, description="blocks per eth_getLogs")
+    confirmations: int = Field(default=2, ge=0)
+    batch_size: int = Field(default=100, ge=1, le=1000, description="calls per JSON-RPC batch")
+    refresh_s: float = Field(default=300.0, gt=0, description="pool-state read period")
+    max_stale_s: float = Field(
+        default=900.0, gt=0, description="older inputs are dropped: the add-on runs price-only, flagged"
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("lending_pool", "price_oracle")
+    @classmethod
+    def _contract(cls, value: str | None) -> str | None:
+        return _address(value)
+
+    @field_validator("borrowers")
+    @classmethod
+    def _borrowers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for v in value:
+            _address(v)
+        return value
+
+
 class CascadeConfig(BaseModel):
     """The liquidation-cascade add-on to LT (risk/cascade_addon.py, docs/cascade.md); off by default."""
 
@@ -85,6 +134,9 @@ class CascadeConfig(BaseModel):
         "base asset (ETH -> WETH, BTC -> WBTC); an asset without a score gets systemic 0",
     )
     max_addon_bp: int = Field(default=500, ge=0, le=5000, description="cap of the add-on, bp")
+    pool: CascadePoolConfig | None = Field(
+        default=None, description="live liquidation feed and pool state; absent: price-only, flagged"
+    )
 
     def asset(self, market_id: str) -> str:
         if self.collateral is not None:
