@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from oracle_node.chain.tx import TX_STATUSES
+from oracle_node.risk.cascade_addon import CascadeAddon
+from oracle_node.sources.pool_summary import DROPS, HF_BUCKETS, PoolSummary, drop_label
 from oracle_node.types import RISK_FIELDS
 
 PREFIX = "mlra_oracle"
@@ -110,11 +112,71 @@ class NodeMetrics:
             "Native balance of the signer (pays for the reports it leads), read at start and per led attempt",
             registry=r,
         )
+        self._cascade_metrics(r)
         for market in markets:
             self.add_market(market)
         for status in TX_STATUSES:
             self.transactions.labels(status=status)
         self._network_metrics(r)
+
+    def _cascade_metrics(self, r: CollectorRegistry) -> None:
+        """The cascade add-on (docs/cascade.md); 0 for markets without it, pool gauges 0 without a fresh read."""
+        self.cascade_probability = Gauge(
+            f"{PREFIX}_cascade_probability",
+            "p_cascade of the market's last round (0 when the add-on is off)",
+            ["market"],
+            registry=r,
+        )
+        self.cascade_addon = Gauge(
+            f"{PREFIX}_cascade_addon_bps",
+            "Cascade add-on to LT in the last round (bp)",
+            ["market"],
+            registry=r,
+        )
+        self.cascade_liquidation_feed = Gauge(
+            f"{PREFIX}_cascade_liquidation_feed",
+            "1 while the add-on runs on a fresh liquidation feed (model full), 0 price-only or off",
+            ["market"],
+            registry=r,
+        )
+        self.pool_debt_at_risk = Gauge(
+            f"{PREFIX}_pool_debt_at_risk_usd",
+            "Read borrowers' debt liquidatable after a fall of the collateral by `drop` percent (USD)",
+            ["market", "drop"],
+            registry=r,
+        )
+        self.pool_debt_share = Gauge(
+            f"{PREFIX}_pool_debt_share",
+            "Share of the read borrowers' debt by health-factor bucket",
+            ["market", "hf"],
+            registry=r,
+        )
+        self.pool_debt = Gauge(
+            f"{PREFIX}_pool_debt_usd", "Debt of the read borrowers (USD)", ["market"], registry=r
+        )
+        self.pool_state_block = Gauge(
+            f"{PREFIX}_pool_state_block",
+            "Block of the pool state in the last round's record (0: none fresh)",
+            ["market"],
+            registry=r,
+        )
+
+    def record_cascade(self, market: str, addon: CascadeAddon | None, pool: PoolSummary | None) -> None:
+        """One round's cascade gauges of a market (the add-on and the pool summary it recorded)."""
+        self.cascade_probability.labels(market=market).set(0.0 if addon is None else addon.p_cascade)
+        self.cascade_addon.labels(market=market).set(0 if addon is None else addon.addon_bp)
+        self.cascade_liquidation_feed.labels(market=market).set(
+            int(addon is not None and addon.model == "full")
+        )
+        self.pool_debt.labels(market=market).set(0.0 if pool is None else pool.debt_usd)
+        self.pool_state_block.labels(market=market).set(0 if pool is None else pool.block)
+        for d in DROPS:
+            usd = 0.0 if pool is None else pool.debt_at_risk_usd.get(drop_label(d), 0.0)
+            self.pool_debt_at_risk.labels(market=market, drop=drop_label(d)).set(usd)
+        for b, _ in HF_BUCKETS:
+            self.pool_debt_share.labels(market=market, hf=b).set(
+                0.0 if pool is None else pool.hf_debt_share[b]
+            )
 
     def _network_metrics(self, r: CollectorRegistry) -> None:
         self.rounds_led = Counter(
@@ -169,3 +231,4 @@ class NodeMetrics:
             self.observed_param.labels(market=market, field=name).set(0)
         self.drift_flag.labels(market=market).set(0)
         self.retrain_requested.labels(market=market).set(0)
+        self.record_cascade(market, None, None)

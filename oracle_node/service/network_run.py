@@ -199,6 +199,7 @@ def _account_round(
         return
     for market, outcome in seen.outcomes.items():
         _account_market(market, outcome, seen, metrics, health)
+        metrics.record_cascade(market, outcome.cascade, observer.pipeline.pool_state(market))
         if store is not None:
             store.record_tick_decisions(tick_decisions(outcome))
 

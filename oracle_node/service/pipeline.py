@@ -28,7 +28,7 @@ from typing import Any
 from oracle_node.config import NodeConfig
 from oracle_node.errors import BoundsViolation, DataError, ModelError
 from oracle_node.explain.attribute import Attributor
-from oracle_node.explain.record import with_cascade
+from oracle_node.explain.record import encode, parse, with_cascade
 from oracle_node.guard import GuardResult, GuardState, evaluate
 from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
@@ -38,6 +38,7 @@ from oracle_node.risk.cascade_addon import CascadeAddon, bundled_model, cascade_
 from oracle_node.risk.score import horizon_days, reference_move
 from oracle_node.service.histories import HistoryBook
 from oracle_node.service.triggers import TriggerDecision, TriggerState, after_decision, decide
+from oracle_node.sources.pool_summary import PoolSummary
 from oracle_node.sources.tick import Tick
 from oracle_node.types import RISK_FIELDS, RiskParamsBps
 
@@ -114,11 +115,27 @@ class NodePipeline:
         self._state: dict[str, _MarketState] = {}
         self._liquidations: dict[str, tuple[Any, Any]] = {}  # market -> (event ts, USD): a configured feed
         self._addons: dict[str, CascadeAddon] = {}  # this round's cascade add-ons
+        self._pools: dict[str, PoolSummary] = {}  # market -> the latest fresh pool-state summary
 
     def feed_liquidations(self, market: str, ts: Any, usd: Any) -> None:
-        """The liquidations of the market's collateral known now (a liquidation feed); without a call the
-        cascade add-on runs price-only and says so (flag cascade_no_liquidation_feed)."""
-        self._liquidations[market] = (ts, usd)
+        """The liquidations of the market's collateral known now (a liquidation feed); without a call, or
+        after a call with ts None (the live feed went stale), the cascade add-on runs price-only and says
+        so (flag cascade_no_liquidation_feed)."""
+        if ts is None:
+            self._liquidations.pop(market, None)
+        else:
+            self._liquidations[market] = (ts, usd)
+
+    def feed_pool_state(self, market: str, summary: PoolSummary | None) -> None:
+        """The lending pool's summary for the market's collateral (None: no fresh read). The add-on's
+        model does not use it; the attribution record's cascade part carries it (bound into inputsHash)."""
+        if summary is None:
+            self._pools.pop(market, None)
+        else:
+            self._pools[market] = summary
+
+    def pool_state(self, market: str) -> PoolSummary | None:
+        return self._pools.get(market)
 
     def markets(self) -> list[str]:
         return sorted(self._state)
@@ -159,7 +176,16 @@ class NodePipeline:
         histories = [h for h in (self.book.snapshot(m) for m in sorted(published)) if h is not None]
         records = self.attributor.records(histories, published)
         cascades = {o.market: o.cascade for o in outcomes if o.cascade is not None}
-        return {m: with_cascade(r, cascades[m]) if m in cascades else r for m, r in records.items()}
+        return {m: self._with_cascade(m, r, cascades[m]) if m in cascades else r for m, r in records.items()}
+
+    def _with_cascade(self, market: str, record: bytes, addon: CascadeAddon) -> bytes:
+        """The record's cascade part, with the pool summary ("pool") when a fresh one was fed."""
+        record = with_cascade(record, addon)
+        if market not in self._pools:
+            return record
+        doc = parse(record)
+        doc["cascade"]["pool"] = self._pools[market].record()
+        return encode(doc)
 
     def settle(self, outcome: MarketOutcome, *, published: bool, params: RiskParamsBps | None = None) -> None:
         """Advance the trigger after a round: published means the market's report landed, with `params`

@@ -235,7 +235,8 @@ def observer_and_settings(
         pipeline = build_pipeline(cfg, markets, None, model)
         observer: PipelineObserver = LiveObserver(cfg.node_name, pipeline, {}, ReplaySchedule(first, 0.0, float("inf"), period),
                                                   None, model.model_hash, b.breaker_failures, b.breaker_cooldown_s)  # type: ignore[arg-type]  # fmt: skip
-        observer.feed, observer.live_markets = LiveFeed(cfg.markets), tuple(markets)  # type: ignore[attr-defined]
+        feed = LiveFeed(cfg.markets, cascade_sink=pipeline)  # markets with cascade.pool: on-chain inputs
+        observer.feed, observer.live_markets = feed, tuple(markets)  # type: ignore[attr-defined]
         last = None
     else:
         start, end = min(t[0].ts for t in replay.values()), max(t[-1].ts for t in replay.values())
