@@ -24,6 +24,7 @@ from oracle_node.service import commands
 EXIT_ERROR = 2
 # backtest combo: the members chosen on the validation periods (docs/model-quality.md, issue 12)
 COMBO_MEMBERS = "garch_t,gjr_skewt,fhs,hybrid_gjr,hybrid_gjr_q10"
+ML_RETRAIN_EVERY = 90  # qgbm/mlp retrain gap inside the walk, chosen on validation (docs/model-quality.md)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,6 +183,13 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--hybrid-quantile", type=float, default=0.1, help="level of the second hybrid's GBM")
     bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
     bt.add_argument("--lstm", action="store_true", help="add the LSTM (needs torch: the train extra)")
+    bt.add_argument(
+        "--ml-retrain-every",
+        type=int,
+        default=ML_RETRAIN_EVERY,
+        help=f"walked days between retrains of qgbm/mlp inside the walk (0: trained once; default "
+        f"{ML_RETRAIN_EVERY}, chosen on validation periods: docs/model-quality.md)",
+    )
     tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
     tr.add_argument(
         "--no-walk-forward",

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import MANIFEST_FILE
 from oracle_node.research.backtest.combination import ComboOptions
 from oracle_node.research.backtest.hybrid import HybridOptions
@@ -25,7 +26,10 @@ def combo_members(args: Any) -> tuple[str, ...]:
 
 def backtest(args: Any) -> int:
     """Walk-forward backtest of the baselines and the ML models (trained before the test period)."""
-    ml = None if args.no_ml else MlOptions(args.funding, tuple(parse_pool(p) for p in args.pool))
+    if args.ml_retrain_every < 0:
+        raise ConfigError(f"--ml-retrain-every = {args.ml_retrain_every}: days between retrains, 0 or more")
+    pool = tuple(parse_pool(p) for p in args.pool)
+    ml = None if args.no_ml else MlOptions(args.funding, pool, retrain_every=args.ml_retrain_every)
     no_hybrid = ml is None or args.no_hybrid
     hybrids = () if no_hybrid else (HybridOptions(), HybridOptions.variant(args.hybrid_quantile))
     combo = (
@@ -33,7 +37,6 @@ def backtest(args: Any) -> int:
         if ml is None or args.no_combo
         else ComboOptions(args.combo_window, combo_members(args), args.combo_shrink, args.combo_lead)
     )
-    pool = tuple(parse_pool(p) for p in args.pool)
     lstm = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
     with Progress(
         TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),

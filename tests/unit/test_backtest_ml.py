@@ -7,6 +7,7 @@ import csv
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from oracle_node.cli import main
 from oracle_node.errors import ModelError
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ml_features import ml_rows
-from oracle_node.research.backtest.engine import WalkForwardConfig
+from oracle_node.research.backtest.engine import FAMILIES, WalkForwardConfig
 from oracle_node.research.backtest.ml import MlFamily, MlOptions, prepare_ml
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import run_backtest
@@ -49,6 +50,33 @@ def test_ml_family__future_returns_poisoned__same_forecast(btc: MarketHistory) -
     poisoned[t:] = np.nan
     again = fam2.forecast(poisoned[:t], True, np.random.default_rng(0))
     assert [(f.var, f.es) for f in got] == [(f.var, f.es) for f in again]
+
+
+def _walk(h: MarketHistory, test_days: int, days: int, retrain_every: int) -> tuple[Any, list]:
+    r = np.diff(np.log(h.close))
+    cfg = WalkForwardConfig(0.025, 300, test_days, sims=0)
+    prepare_ml(h, r.size, cfg, cal_window=250, retrain_every=retrain_every)
+    fam = FAMILIES["ml"](cfg)
+    start = r.size - test_days
+    out = [fam.forecast(r[: start + i], i == 0, np.random.default_rng(0)) for i in range(days)]
+    return fam, out
+
+
+def test_ml_family__retrain_inside_walk__future_prices_poisoned__same_forecasts(btc: MarketHistory) -> None:
+    test_days, days = 60, 45  # retrains on walked days 20 and 40
+    fam, got = _walk(btc, test_days, days, 20)
+    assert fam.fits == 3 and fam.stats["fits"] == 3
+    assert fam.bundle.cut == btc.close.size - 1 - test_days + 40  # the last retrain's cut is that day
+    # every close after the last day forecast is replaced: the retrained models cannot have read them
+    first_unseen = btc.close.size - test_days + days - 1  # the first close no forecast has seen
+    close = btc.close.copy()
+    close[first_unseen:] *= np.exp(np.random.default_rng(7).normal(0, 0.2, close.size - first_unseen))
+    _, again = _walk(replace(btc, close=close), test_days, days, 20)
+    assert [[(f.var, f.es) for f in day] for day in got] == [[(f.var, f.es) for f in day] for day in again]
+    # and the retrains matter: the walk trained once gives other forecasts after day 20
+    _, once = _walk(btc, test_days, days, 0)
+    assert [[f.var for f in d] for d in once[:20]] == [[f.var for f in d] for d in got[:20]]
+    assert [f.var for f in once[30]] != [f.var for f in got[30]]
 
 
 def test_ml_family__day_t__rolling_conformal_by_hand(btc: MarketHistory) -> None:

@@ -7,11 +7,17 @@ block on in ONE onnxruntime run per model (row k's features use returns[:k] only
 early reads nothing a forecast may not). For test day t the calibration set is the last
 `cal_window` scores s_k = -r_k / v_k with k < t, r_k taken from `past` (held-out block, then realised test days): VaR_t and
 ES_t are the conformal multipliers times v_t. Simulated draws resample the calibration scores.
+
+With `retrain_every = N > 0` the family retrains inside the walk: on the first walked day at least N
+days after the current models' cut it trains a new bundle with cut = t (fit and calibration rows all
+before day t, so `past` bounds it exactly as it bounds a forecast) and recomputes the raw VaRs from
+the new calibration block on. That is the node's retrain policy (docs/retrain-policy.md) applied to
+the research models; N = 0 keeps the train-once walk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +39,24 @@ FAMILY = "ml"
 class MlFamily:
     cost = 0.2
 
-    def __init__(self, bundle: MlBundle, rows: MlRows, sims: int = 0, cal_window: int = CAL_DAYS) -> None:
+    def __init__(
+        self,
+        bundle: MlBundle,
+        rows: MlRows,
+        sims: int = 0,
+        cal_window: int = CAL_DAYS,
+        retrain: Callable[[int], MlBundle] | None = None,
+        retrain_every: int = 0,
+    ) -> None:
         self.bundle, self.rows, self.sims, self.cal_window = bundle, rows, sims, cal_window
+        self.retrain, self.retrain_every = retrain, retrain_every if retrain is not None else 0
         self.names = tuple(bundle.models)
         self.raw: np.ndarray | None = None  # (models, rows from cal_start)
+        self.fits = 1
 
     @property
     def stats(self) -> dict[str, int]:
-        return {"fits": 1, "fit_rows": self.bundle.fit_rows,
+        return {"fits": self.fits, "fit_rows": self.bundle.fit_rows,
                 "calibration_rows": self.bundle.cut - self.bundle.cal_start}  # fmt: skip
 
     def _start(self, past: np.ndarray) -> None:
@@ -53,6 +69,10 @@ class MlFamily:
         self.raw = np.vstack([b.raw_var(n, self.rows, b.cal_start) for n in self.names])
 
     def forecast(self, past: np.ndarray, refit: bool, rng: np.random.Generator) -> tuple[DayForecast, ...]:
+        if self.retrain_every and self.raw is not None and past.size - self.bundle.cut >= self.retrain_every:
+            assert self.retrain is not None
+            self.bundle, self.raw = self.retrain(past.size), None  # trained on rows before day t only
+            self.fits += 1
         if self.raw is None:
             self._start(past)
         assert self.raw is not None
@@ -79,16 +99,24 @@ def prepare_ml(
     cfg: WalkForwardConfig,
     pool: Sequence[MarketHistory] = (),
     cal_window: int = CAL_DAYS,
+    retrain_every: int = 0,
 ) -> MlBundle:
-    """Train the ML models on the days before the walk (lead + test days) and register the `ml` family."""
+    """Train the ML models on the days before the walk (lead + test days) and register the `ml` family
+    (retraining every `retrain_every` walked days when > 0)."""
     rows = ml_rows(history)
     if rows.x.shape[0] != n_returns + 1:
         raise ModelError(f"ml: {rows.x.shape[0]} feature rows for {n_returns} returns (expected one more)")
+    if retrain_every < 0:
+        raise ModelError(f"ml: retrain_every = {retrain_every} days (0 = never, or > 0)")
     cut = n_returns - cfg.walk_days  # before the lead days when a combination learns on them
-    bundle = train_bundle(rows, cut, cfg.alpha, [ml_rows(h) for h in pool], cal_window)
+    pooled = [ml_rows(h) for h in pool]
+    bundle = train_bundle(rows, cut, cfg.alpha, pooled, cal_window)
+
+    def retrain(t: int) -> MlBundle:
+        return train_bundle(rows, t, cfg.alpha, pooled, cal_window)
 
     def factory(c: WalkForwardConfig) -> MlFamily:
-        return MlFamily(bundle, rows, c.sims, cal_window)
+        return MlFamily(bundle, rows, c.sims, cal_window, retrain, retrain_every)
 
     register_family(FAMILY, factory, bundle.models, replace=True)
     return bundle
@@ -102,6 +130,7 @@ class MlOptions:
     funding: str | Path | None = None
     pool: tuple[tuple[str | Path, str, str | Path | None], ...] = ()
     cal_window: int = CAL_DAYS
+    retrain_every: int = 0  # walked days between retrains inside the walk (0: trained once)
 
     def pooled(self) -> list[MarketHistory]:
         return [with_funding(load_prices(p, a), f) for p, a, f in self.pool]
@@ -119,6 +148,6 @@ def train_for_backtest(
 ) -> tuple[MlBundle, str]:
     """Train (before the test period), register the family, write out/models/; -> (bundle, 0x hash)."""
     hist = with_funding(history, opts.funding)
-    bundle = prepare_ml(hist, n_returns, cfg, opts.pooled(), opts.cal_window)
+    bundle = prepare_ml(hist, n_returns, cfg, opts.pooled(), opts.cal_window, opts.retrain_every)
     digest = write_bundles(out / "models", [bundle], ml_rows(hist), data_hashes(opts.data_files(prices)))
     return bundle, "0x" + digest.hex()
