@@ -109,16 +109,18 @@ class LiveFeed:
         return Fetched(wall_now, outcome.ticks, outcome.errors)
 
     def _cascade_round(self, market: str, wall_now: float) -> None:
-        """One on-chain refresh per round, started at the round's first cascade market (none while the
-        last one still runs), awaited at most `cascade_wait_s` by each market: a slow RPC delays the
-        inputs to a later round, never the round."""
+        """One on-chain refresh per round, started at the round's first cascade market (config order, as
+        the observer fetches) unless the last one still runs, and awaited there at most `cascade_wait_s`:
+        a slow RPC delays the inputs to a later round (the add-on meanwhile uses the last fresh ones, or
+        runs price-only, flagged), never the round."""
         assert self.cascade is not None
-        if market == min(self.cascade.markets) and (self._refresh is None or self._refresh.done()):
+        if market != next(iter(self.cascade.markets)):
+            return
+        if self._refresh is None or self._refresh.done():
             if self._refresh is not None and (exc := self._refresh.exception()) is not None:
                 log.error("cascade_refresh_failed", error=f"{type(exc).__name__}: {exc}")
             self._refresh = asyncio.run_coroutine_threadsafe(self.cascade.refresh(wall_now), self._loop.loop)
-        if self._refresh is not None:
-            wait([self._refresh], timeout=self._cascade_wait_s)
+        wait([self._refresh], timeout=self._cascade_wait_s)
 
     def close(self) -> None:
         for sources in self._sources.values():
@@ -161,10 +163,12 @@ class PoolWatch:
         self.events: list[LiquidationEvent] = []
         self.snapshot: PoolSnapshot | None = None
         self.events_read_at: float | None = None
+        self.pool_tried_at = float("-inf")
 
     async def refresh(self, now: float) -> None:
         """Poll the liquidation logs; read the pool state when it is `refresh_s` old. Failures are logged."""
-        if self.snapshot is None or now - self.snapshot.read_at >= self.cfg.refresh_s:
+        if now - self.pool_tried_at >= self.cfg.refresh_s:  # a failed read is retried after refresh_s too
+            self.pool_tried_at = now
             try:
                 self.snapshot = await self.reader.snapshot(self.collaterals, now)
                 log.info("pool_state_read", pool=self.name, block=self.snapshot.block,
