@@ -59,6 +59,10 @@ class JsonRpc:
         ]
         self.requests += 1
         reply = await self.http.post("", body[0] if len(body) == 1 else body)
+        if len(body) > 1 and isinstance(reply, dict) and reply.get("error") is not None:  # the batch refused
+            return [
+                self._result(reply, RpcCall("batch", (), f"of {len(calls)} calls ({calls[0].where()}, ...)"))
+            ]
         replies = [reply] if len(body) == 1 and isinstance(reply, dict) else reply
         by_id: dict[Any, Any] = {}
         for item in as_list(self.source, replies, f"batch of {len(calls)} calls"):

@@ -190,3 +190,14 @@ def test_pool_reader__block_without_state__api_error_missing_trie_node() -> None
 def test_pool_reader__usd_reference_not_listed__malformed_names_it() -> None:
     err = _failure(PoolChain.recorded(HEAD), usd_reference="GUSD")
     assert err.reason == "malformed" and "usd_reference GUSD: not listed" in err.detail
+
+
+def test_pool_reader__provider_caps_batches__error_names_the_batch__smaller_batches_pass() -> None:
+    chain = PoolChain.recorded(HEAD)
+    chain.max_batch = 10  # the provider refuses longer batches with one error object
+    err = _failure(chain)
+    assert err.reason == "api_error" and "batch of 25 calls (eth_call totalSupply() of " in err.detail
+    assert "batch too large" in err.detail
+    refused = len(chain.batches)
+    (snap,) = snapshots(chain, batch_size=10)
+    assert len(snap.accounts) == 7 and max(chain.batches[refused:]) == 10
