@@ -204,53 +204,49 @@ class AavePoolReader:
     def _eth_call(self, to: str, signature: str, *args: Any, tag: str, label: str) -> RpcCall:
         return RpcCall("eth_call", ({"to": to, "data": calldata(signature, *args)}, tag), label)
 
+    async def _one(self, call: RpcCall, types: list[str]) -> tuple[Any, ...]:
+        return decode(self.name, call, types, await self.rpc.call(call.method, call.params, call.label))
+
     async def _price_oracle(self, tag: str) -> str:
         call = self._eth_call(self.pool, "getAddressesProvider()", tag=tag, label="getAddressesProvider()")
-        (provider,) = decode(
-            self.name, call, ["address"], await self.rpc.call(call.method, call.params, call.label)
-        )
-        call = self._eth_call(provider, "getPriceOracle()", tag=tag, label="getPriceOracle()")
-        (oracle,) = decode(
-            self.name, call, ["address"], await self.rpc.call(call.method, call.params, call.label)
+        (provider,) = await self._one(call, ["address"])
+        (oracle,) = await self._one(
+            self._eth_call(provider, "getPriceOracle()", tag=tag, label="getPriceOracle()"), ["address"]
         )
         self.oracle = to_checksum_address(oracle)
         return self.oracle
 
     async def _reserves(self, tag: str, oracle: str) -> list[ReserveState]:
-        call = self._eth_call(self.pool, "getReservesList()", tag=tag, label="getReservesList()")
-        (assets,) = decode(
-            self.name, call, ["address[]"], await self.rpc.call(call.method, call.params, call.label)
+        """getReservesList, then getReserveData per reserve, then one batch of totals, prices, symbols."""
+        (listed,) = await self._one(
+            self._eth_call(self.pool, "getReservesList()", tag=tag, label="getReservesList()"), ["address[]"]
         )
-        assets = [to_checksum_address(a) for a in assets]
+        assets = [to_checksum_address(a) for a in listed]
         data_calls = [self._eth_call(self.pool, "getReserveData(address)", a, tag=tag, label=f"getReserveData({a})")
                       for a in assets]  # fmt: skip
-        datas = [
-            decode(self.name, c, [RESERVE_DATA], r)[0]
-            for c, r in zip(data_calls, await self.rpc.batch(data_calls), strict=True)
-        ]
+        answers = await self.rpc.batch(data_calls)
+        datas = [decode(self.name, c, [RESERVE_DATA], r)[0] for c, r in zip(data_calls, answers, strict=True)]
         calls: list[RpcCall] = []
         for a, d in zip(assets, datas, strict=True):
-            calls += [self._eth_call(t, "totalSupply()", tag=tag, label=f"totalSupply() of {a}'s {k}")
-                      for t, k in ((d[7], "aToken"), (d[8], "stableDebtToken"), (d[9], "variableDebtToken"))]  # fmt: skip
+            tokens = ((d[7], "aToken"), (d[8], "stableDebtToken"), (d[9], "variableDebtToken"))
+            calls += [
+                self._eth_call(t, "totalSupply()", tag=tag, label=f"totalSupply() of {a}'s {k}")
+                for t, k in tokens
+            ]
             calls.append(
                 self._eth_call(oracle, "getAssetPrice(address)", a, tag=tag, label=f"getAssetPrice({a})")
             )
         unnamed = [a for a in assets if a not in self._symbols]
         calls += [self._eth_call(a, "symbol()", tag=tag, label=f"symbol() of {a}") for a in unnamed]
-        results = await self.rpc.batch(calls)
-        ints = [
-            decode(self.name, c, ["uint256"], r)[0]
-            for c, r in zip(calls[: 4 * len(assets)], results, strict=False)
-        ]
-        for a, c, r in zip(unnamed, calls[4 * len(assets) :], results[4 * len(assets) :], strict=True):
+        results, n = await self.rpc.batch(calls), 4 * len(assets)
+        ints = [decode(self.name, c, ["uint256"], r)[0] for c, r in zip(calls[:n], results[:n], strict=True)]
+        for a, c, r in zip(unnamed, calls[n:], results[n:], strict=True):
             self._symbols[a] = decode_symbol(self.name, c, r)
-        out = []
-        for i, (a, d) in enumerate(zip(assets, datas, strict=True)):
-            lt, decimals = reserve_config(d[0])
-            supplied, stable, variable, price = ints[4 * i : 4 * i + 4]
-            out.append(ReserveState(a, self._symbols[a], int(d[11]), decimals, lt, to_checksum_address(d[7]),
-                                    supplied, stable, variable, price))  # fmt: skip
-        return out
+        return [  # reserve_config gives (LT, decimals); ReserveState takes decimals first
+            ReserveState(a, self._symbols[a], int(d[11]), *reversed(reserve_config(d[0])), to_checksum_address(d[7]),
+                         *ints[4 * i : 4 * i + 4])
+            for i, (a, d) in enumerate(zip(assets, datas, strict=True))
+        ]  # fmt: skip
 
     async def _accounts(self, users: list[str], watched: list[ReserveState], tag: str) -> list[AccountState]:
         per_user = 1 + (1 + len(watched) if watched else 0)
