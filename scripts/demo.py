@@ -72,7 +72,10 @@ def run(
                 ):
                     add_rows(table, record)
 
-            result = asyncio.run(session.run(on_round))
+            def on_dashboard(url: str) -> None:
+                console.print(f"dashboard of node0 (live while the network runs): {url}")
+
+            result = asyncio.run(session.run(on_round, on_dashboard))
     console.print()  # Live leaves the cursor after the table's last border when output is not a terminal
     for line in summary_lines(result):
         console.print(line)
@@ -117,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--option-chains", type=int, default=None, help="bundled chains in the options phase (0: skip)"
     )
+    p.add_argument("--dashboard-port", type=int, default=0, help="node0's dashboard port (0: any free one)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not serve node0's dashboard")
     args = p.parse_args(argv)
     configure_logging("ERROR")
-    run(DemoOptions(start=args.start, end=args.end, period_s=args.period), args.out, args.every,
-        option_chains=args.option_chains)  # fmt: skip
+    if not 0 <= args.dashboard_port <= 65535:
+        p.error(f"--dashboard-port {args.dashboard_port}: must be 0..65535")
+    port = None if args.no_dashboard else args.dashboard_port
+    run(DemoOptions(start=args.start, end=args.end, period_s=args.period, dashboard_port=port), args.out,
+        args.every, option_chains=args.option_chains)  # fmt: skip
     return 0
 
 

@@ -29,7 +29,8 @@ from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.demo.views import HOUR, Attack, node_ticks, utc
 from oracle_node.network import Domain, LeadOutcome, NetworkSettings
-from oracle_node.network.cluster import LocalCluster
+from oracle_node.network.cluster import LocalCluster, Member
+from oracle_node.service.dashboard import Dashboard, DashboardSources, StateBuilder
 from oracle_node.service.observer import ChainBounds, NodeRound, PipelineObserver, ReplaySchedule
 from oracle_node.service.wiring import build_pipeline, load_model
 from oracle_node.types import RiskParamsBps
@@ -49,6 +50,7 @@ class DemoOptions:
     manipulated: int = 2  # index of the node whose venues are manipulated
     attack: Attack = field(default_factory=Attack)
     position_usd: int = 1_000_000
+    dashboard_port: int | None = 0  # node0's dashboard on loopback (0: any free port, None: off)
 
 
 @dataclass
@@ -160,7 +162,12 @@ class DemoSession:
             max_skew_s=2.0,
         )  # fmt: skip
 
-    async def run(self, on_round: Callable[[RoundRecord], None] = lambda r: None) -> DemoResult:
+    async def run(
+        self,
+        on_round: Callable[[RoundRecord], None] = lambda r: None,
+        on_dashboard: Callable[[str], None] = lambda url: None,
+    ) -> DemoResult:
+        """Run the network through the replay; `on_dashboard` gets node0's dashboard URL once it serves."""
         began = time.time()
         observers = await asyncio.to_thread(self.observers)
         assert self.deployment is not None, "deploy() first"
@@ -171,7 +178,7 @@ class DemoSession:
             self.rpc_url, domain, settings, keys, observers, self.workdir / "stores", MARKETS
         )
         (self.workdir / "stores").mkdir(parents=True, exist_ok=True)
-        records = await self._run_cluster(cluster, observers, on_round)
+        records = await self._run_cluster(cluster, observers, on_round, on_dashboard)
         names = tuple(o.name for o in observers)
         stores = tuple(m.store_path for m in cluster.members)
         result = DemoResult(records, self.deployment, names, names[self.options.manipulated], stores=stores)
@@ -183,10 +190,15 @@ class DemoSession:
         cluster: LocalCluster,
         observers: list[PipelineObserver],
         on_round: Callable[[RoundRecord], None],
+        on_dashboard: Callable[[str], None] = lambda url: None,
     ) -> list[RoundRecord]:
+        dashboard = None
         try:
             for member in cluster.members:
                 await cluster.start(member)
+            dashboard = await self._dashboard(cluster.members[0], observers[0])
+            if dashboard is not None:
+                on_dashboard(dashboard.url)
             first = max(m.node.book.first_round for m in cluster.members if m.node is not None)
             schedule = ReplaySchedule(first, self.start, self.end)
             for obs in observers:
@@ -201,7 +213,19 @@ class DemoSession:
             await asyncio.wait(runs, timeout=cluster.settings.period_s * 2)
             return records
         finally:
+            if dashboard is not None:
+                await dashboard.stop()
             await cluster.stop()
+
+    async def _dashboard(self, member: Member, observer: PipelineObserver) -> Dashboard | None:
+        """node0's read-only dashboard (service/dashboard), on its own Web3 connection."""
+        if self.options.dashboard_port is None or member.node is None or member.store is None:
+            return None
+        oracle = RiskOracle(Web3(HTTPProvider(self.rpc_url)), self.oracle.address)
+        sources = DashboardSources(member.name, observer, member.node, member.store, oracle)
+        dashboard = Dashboard(StateBuilder(sources), "127.0.0.1", self.options.dashboard_port, refresh_s=1.0)
+        await dashboard.start()
+        return dashboard
 
     async def _await_round(
         self, cluster: LocalCluster, observers: list[PipelineObserver], round_: int, schedule: ReplaySchedule

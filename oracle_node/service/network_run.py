@@ -40,6 +40,7 @@ from oracle_node.network.recovery import resume_pending
 from oracle_node.network.reorg import ReorgWatcher
 from oracle_node.network.settings import PeerConfig
 from oracle_node.network.wire import CosignRequest
+from oracle_node.service.dashboard import Dashboard
 from oracle_node.service.health import HealthState
 from oracle_node.service.metrics import COSIGN_REFUSALS, NodeMetrics
 from oracle_node.service.observer import NodeRound, PipelineObserver
@@ -280,6 +281,7 @@ class NetworkRun:
     single: bool = False  # a single operator (k = 1, no peers): its first round starts at once
     refit_every_s: float | None = None
     metrics: NodeMetrics | None = None
+    dashboard: Dashboard | None = None  # the read-only page (`dashboard.enabled`), served while running
 
 
 async def serve_network(run: NetworkRun) -> int:
@@ -294,6 +296,8 @@ async def serve_network(run: NetworkRun) -> int:
         await asyncio.to_thread(resume_pending, run.store, run.watcher.chain)
         await asyncio.to_thread(_warn_if_model_not_allowed, run.observer)
         port = await _start(run.node, join_current=run.single)
+        if run.dashboard is not None:
+            await run.dashboard.start()
         rounds = asyncio.create_task(run.node.run(run.last_round), name="rounds")
         watcher = asyncio.create_task(run.watcher.run(), name="reorg-watcher")
         if run.refit_every_s and run.metrics is not None:
@@ -308,6 +312,8 @@ async def serve_network(run: NetworkRun) -> int:
         log.info("node_stopping", why="signal" if stopper in done else "replay finished")
     finally:
         await run.node.stop()
+        if run.dashboard is not None:
+            await run.dashboard.stop()
         for task in (rounds, watcher, refits, stopper):
             await _cancel(task)
         for sig in (signal.SIGTERM, signal.SIGINT):
