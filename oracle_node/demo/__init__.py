@@ -4,5 +4,5 @@
   manipulated);
 - `observer`: the ObservationProvider that runs a node's real NodePipeline per network round;
 - `session`: anvil + deployment + a LocalCluster of pipeline-driven nodes, round by round records;
-- `table` / `report`: the live rich table and the HTML report with inline SVG plots.
+- `table` / `report`: the live rich table and the HTML report (matplotlib charts inlined as PNG).
 """

@@ -1,32 +1,26 @@
 """The demo report's options section: published smiles per snapshot and the books' margin path
-(matplotlib, PNG inlined as base64, so the page needs no network), plus the summary lines."""
+(matplotlib, PNG inlined by oracle_node/figures.py, so the page needs no network), plus the summary
+lines."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import matplotlib
+from matplotlib import colormaps, ticker
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from oracle_node import figures
 from oracle_node.demo.options import BOOKS, SnapshotRecord
+
+CMAP = colormaps["viridis"]
 
 
 def _day(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def summary_lines(records: Sequence[SnapshotRecord]) -> list[str]:
@@ -43,30 +37,33 @@ def summary_lines(records: Sequence[SnapshotRecord]) -> list[str]:
     return lines
 
 
-def _smiles_figure(records: Sequence[SnapshotRecord]) -> str:
+def smiles_figure(records: Sequence[SnapshotRecord]) -> Figure:
+    """One panel per published snapshot, a smile per expiry coloured by its days to expiry."""
     shown = [r for r in records if r.landed and r.smiles]
     cols = 4
     rows = max(1, -(-len(shown) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, sharey=True)
+    fig, axes = figures.new(2.7 * cols + 1.0, 2.3 * rows, rows, cols, layout="constrained", sharey=True)
+    norm = LogNorm(1.0, 400.0)
     for ax, r in zip(axes.flat, shown, strict=False):
         for days, ks, vols in r.smiles:
-            ax.plot(ks, [100 * v for v in vols], label=f"{days:.0f} d")
-        ax.set_title(f"BTC {_day(r.observed_at)}", fontsize=9)
-        ax.set_xlabel("log-moneyness k", fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="upper center", frameon=False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("implied vol, %", fontsize=8)
+            ax.plot(ks, [100 * v for v in vols], color=CMAP(norm(max(days, 1.0))), lw=1.2)
+        ax.set_title(f"BTC {_day(r.observed_at)}")
+        ax.set_xlabel("log-moneyness k")
+        ax.set_ylabel("implied vol, %")
     for ax in list(axes.flat)[len(shown) :]:
-        ax.axis("off")
-    fig.suptitle("Published BTC smiles (read back from the VolSurfaceOracle)", fontsize=10)
-    return _png(fig)
+        ax.set_visible(False)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=axes, shrink=0.6)
+    bar.set_label("days to expiry (log scale)")
+    bar.ax.yaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+    fig.suptitle("Published BTC smiles (read back from the VolSurfaceOracle)")
+    return fig
 
 
-def _margin_figure(records: Sequence[SnapshotRecord]) -> str:
+def margin_figure(records: Sequence[SnapshotRecord]) -> Figure:
     landed = [r for r in records if r.landed and r.margins]
-    days = [datetime.fromtimestamp(r.observed_at, UTC) for r in landed]
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    days = figures.utc(r.observed_at for r in landed)
+    fig, axes = figures.new(9.0, 3.4)
+    ax = axes[0, 0]
     for i, name in enumerate(BOOKS):
         color = f"C{i}"
         ax.plot(
@@ -75,12 +72,12 @@ def _margin_figure(records: Sequence[SnapshotRecord]) -> str:
         ax.plot(
             days, [r.margins[name][2] for r in landed], ls="--", color=color, label=f"{name}: IM (single vol)"
         )
-    ax.set_ylabel("USD per 1 BTC of each book")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.autofmt_xdate()
-    ax.set_title("Initial margin on the oracle's surfaces vs a single-volatility model", fontsize=10)
-    return _png(fig)
+    ax.set_ylabel("initial margin, USD per 1 BTC book")
+    ax.yaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+    figures.date_axis(ax, "snapshot (UTC)")
+    figures.legend_outside(ax)
+    ax.set_title("Initial margin on the oracle's surfaces vs a single-volatility model")
+    return fig
 
 
 def _table(records: Sequence[SnapshotRecord]) -> str:
@@ -124,6 +121,6 @@ def options_section(records: Sequence[SnapshotRecord]) -> str:
         "1-BTC books at the expiry nearest 30 days (<code>marginFor</code>), beside the same grid with "
         "every option at that expiry's ATM vol.</p>"
         f"<ul>{items}</ul>{_table(records)}"
-        f"<img alt='smiles' src='data:image/png;base64,{_smiles_figure(records)}'>"
-        f"<img alt='margin path' src='data:image/png;base64,{_margin_figure(records)}'>"
+        f"{figures.img(smiles_figure(records), 'published BTC smiles')}"
+        f"{figures.img(margin_figure(records), 'margin path')}"
     )

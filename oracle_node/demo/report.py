@@ -1,5 +1,6 @@
-"""The demo's HTML report: a summary and inline SVG plots (price; forecast volatility; VaR against
-realised 24 h returns with breaches marked; IM/MM over time; gas per round). Self-contained, no network.
+"""The demo's HTML report: a summary and matplotlib charts inlined as PNG (price; forecast volatility;
+VaR against realised 24 h returns with breaches marked; IM/MM over time; gas per round), see
+oracle_node/figures.py. Self-contained, no network.
 
 Realised returns come from the bundled real Binance closes: for a VaR published at data time t, the
 realised loss is -ln(P(t + 24 h) / P(t)); a breach is a loss above the published 1-day VaR99.
@@ -11,14 +12,57 @@ import html
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from oracle_node import atomic
+from matplotlib.figure import Figure
+
+from oracle_node import atomic, figures
 from oracle_node.demo.session import MARKETS, DemoResult, RoundRecord
-from oracle_node.demo.svg import Chart, Series
 from oracle_node.demo.views import HOUR, closes
 
 DAY = 24 * HOUR
+
+
+@dataclass
+class Series:
+    """One line (or, with `markers`, one dot per point) of (unix seconds, value) points."""
+
+    label: str
+    points: Sequence[tuple[float, float]]
+    dashed: bool = False
+    markers: bool = False  # draw each point as a dot (breaches)
+    color: str | None = None
+
+
+@dataclass
+class Chart:
+    """A time chart: `title`, the y axis label with its unit, the series; x is data time (UTC)."""
+
+    title: str
+    y_label: str
+    series: list[Series] = field(default_factory=list)
+
+    def figure(self) -> Figure:
+        fig, axes = figures.new(9.0, 2.8)
+        ax = axes[0, 0]
+        for i, s in enumerate(self.series):
+            t, y = figures.utc(p[0] for p in s.points), [p[1] for p in s.points]
+            color = s.color or f"C{i}"
+            if s.markers:
+                ax.plot(t, y, "o", ms=4, color=color, label=f"{s.label} ({len(y)})")
+            else:
+                ax.plot(t, y, ls="--" if s.dashed else "-", lw=1.3, color=color, label=s.label)
+        if not any(s.points for s in self.series):
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center")
+        ax.set_title(self.title)
+        ax.set_ylabel(self.y_label)
+        figures.date_axis(ax, "data time (UTC)")
+        figures.legend_outside(ax)
+        return fig
+
+    def render(self) -> str:
+        return figures.img(self.figure(), self.title)
 
 
 def _landed(records: Sequence[RoundRecord]) -> list[RoundRecord]:
@@ -73,7 +117,7 @@ def charts(result: DemoResult) -> list[Chart]:
         out.append(
             Chart(
                 f"{m} price",
-                "USD",
+                "price, USD",
                 [Series("honest node0", honest), Series(f"{bad} (manipulated)", poisoned, dashed=True)],
             )
         )
@@ -89,21 +133,21 @@ def charts(result: DemoResult) -> list[Chart]:
             dashed=True,
         )
     )
-    out.append(Chart("Forecast volatility (annualised)", "%", vol))
+    out.append(Chart("Forecast volatility (annualised)", "volatility, % per year", vol))
     for m in MARKETS:
         var, realised, breaches = var_backtest(recs, m)
-        out.append(Chart(f"{m} 1-day VaR99 vs realised 24 h loss ({len(breaches)} breached hourly windows)", "%", [
+        out.append(Chart(f"{m} 1-day VaR99 vs realised 24 h loss ({len(breaches)} breached hourly windows)", "loss over 24 h, % of price", [
             Series("VaR99 on-chain", var), Series("realised loss", realised, dashed=True),
             Series("breach", breaches, markers=True, color="#d62728"),
         ]))  # fmt: skip
     margins = [
-        Series(f"{m} {f}", _field(recs, m, name), dashed=f == "MM")
-        for m in MARKETS
+        Series(f"{m} {f}", _field(recs, m, name), dashed=f == "MM", color=f"C{k}")
+        for k, m in enumerate(MARKETS)
         for f, name in (("IM", "initial_margin"), ("MM", "maintenance_margin"))
     ]
-    out.append(Chart("Initial / maintenance margin", "% of notional", margins))
+    out.append(Chart("Initial / maintenance margin", "margin, % of notional", margins))
     gas = [(r.data_time, float(r.gas_used)) for r in recs if r.gas_used]
-    out.append(Chart("Gas per round (2 markets, 2 signatures)", "gas", [Series("gasUsed", gas)]))
+    out.append(Chart("Gas per round (2 markets, 2 signatures)", "gas per report", [Series("gasUsed", gas)]))
     return out
 
 
@@ -138,7 +182,7 @@ def write_report(result: DemoResult, path: Path, extra: Sequence[str] = (), sect
     atomic.write_text(
         path,
         "<!doctype html><html><head><meta charset='utf-8'><title>MLRA oracle network demo</title>"
-        "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto}svg{font-family:sans-serif}"
+        f"<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}{figures.CSS}"
         ".chart{margin:1.2em 0}</style></head><body>"
         "<h1>MLRA risk oracle network: 3 nodes, k = 2, through 2020-03-12</h1>"
         f"<p>Oracle {html.escape(result.deployment.oracle)} on chain {result.deployment.chain_id}; "

@@ -1,4 +1,4 @@
-"""surface.html: one self-contained page (PNG figures inlined as base64) per fitted chain.
+"""surface.html: one self-contained page (PNG figures inlined by oracle_node/figures.py) per fitted chain.
 
 Per underlying: one panel per expiry with the market mid IVs and their bid-ask bars against the
 fitted SVI smile (x = log-moneyness), then the term structure (ATM vol against T). Legends sit
@@ -7,29 +7,20 @@ outside the data area; matplotlib runs headless (Agg).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
+from oracle_node import figures
 from oracle_node.options.build import ChainFit, ExpiryResult, UnderlyingFit
 from oracle_node.options.jsonio import write_atomic
 
 COLUMNS = 4
-
-
-def _figure_png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _smile_panel(ax: Any, e: ExpiryResult) -> None:
@@ -60,10 +51,10 @@ def _smile_panel(ax: Any, e: ExpiryResult) -> None:
     ax.grid(alpha=0.3)
 
 
-def _smiles_figure(u: UnderlyingFit) -> str:
+def _smiles_figure(u: UnderlyingFit) -> Figure:
     n = len(u.expiries)
     rows = math.ceil(n / COLUMNS)
-    fig, axes = plt.subplots(rows, COLUMNS, figsize=(4.2 * COLUMNS, 3.0 * rows), squeeze=False)
+    fig, axes = figures.new(4.2 * COLUMNS, 3.0 * rows, rows, COLUMNS)
     for ax, e in zip(axes.flat, u.expiries, strict=False):
         _smile_panel(ax, e)
     for ax in list(axes.flat)[n:]:
@@ -71,17 +62,15 @@ def _smiles_figure(u: UnderlyingFit) -> str:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    try:
-        return _figure_png(fig)
-    finally:
-        plt.close(fig)
+    return fig
 
 
-def _term_figure(u: UnderlyingFit) -> str:
+def _term_figure(u: UnderlyingFit) -> Figure:
     ts = np.array([e.slice.t for e in u.expiries])
     atm_fit = np.array([float(e.slice.params.implied_vol(0.0, e.slice.t)) for e in u.expiries]) * 100
     grid = np.geomspace(ts[0], ts[-1], 100)
-    fig, ax = plt.subplots(figsize=(8.0, 3.6))
+    fig, axes = figures.new(8.0, 3.6)
+    ax = axes[0, 0]
     ax.plot(
         grid,
         [u.surface.atm_vol(t) * 100 for t in grid],
@@ -91,15 +80,13 @@ def _term_figure(u: UnderlyingFit) -> str:
     )
     ax.plot(ts, atm_fit, "o", color="tab:blue", ms=4, label="fitted expiries")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:g}"))
     ax.set_xlabel("time to expiry T (years, log scale)")
     ax.set_ylabel("ATM implied vol (%)")
     ax.set_title(f"{u.surface.underlying} term structure")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    try:
-        return _figure_png(fig)
-    finally:
-        plt.close(fig)
+    figures.legend_outside(ax)
+    return fig
 
 
 def _table(u: UnderlyingFit) -> str:
@@ -120,13 +107,16 @@ def _section(u: UnderlyingFit) -> str:
         f"<h2>{name} (spot {u.surface.spot:,.2f})</h2>"
         f"<p>fit {u.fit_ms:.1f} ms; no-arbitrage check on k in [{u.k_range[0]:.2f}, {u.k_range[1]:.2f}] "
         f"(step 0.001): butterfly {v['butterfly']}, calendar {v['calendar']}, parameter {v['parameters']} violations</p>"
-        f"{_table(u)}<img alt='{name} smiles' src='data:image/png;base64,{_smiles_figure(u)}'>"
-        f"<img alt='{name} term structure' src='data:image/png;base64,{_term_figure(u)}'>"
+        f"{_table(u)}{figures.img(_smiles_figure(u), f'{u.surface.underlying} smiles')}"
+        f"{figures.img(_term_figure(u), f'{u.surface.underlying} term structure')}"
     )
 
 
 def render_html(fit: ChainFit) -> str:
-    style = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%;display:block;margin:1em 0}"
+    style = (
+        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        + figures.CSS
+    )
     body = "".join(_section(u) for u in fit.underlyings)
     title = f"Implied-vol surfaces {html.escape(Path(fit.path).name)} at {fit.observed_at.isoformat()}"
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body><h1>{title}</h1>{body}</body></html>\n"

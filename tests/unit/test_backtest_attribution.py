@@ -48,9 +48,8 @@ def _series() -> AttributionSeries:
     contrib[2] = [0.01, 0.05, -0.01]  # day 2: +6 points, driven by "b"
     contrib[3] = [0.03, 0.05, -0.01]  # day 3: +2 points, driven by "a"
     var = 0.05 + contrib.sum(axis=1)
-    return AttributionSeries(
-        "qgbm", ("d0", "d1", "d2", "d3"), ("a", "b", "c"), var, np.full(4, 0.05), contrib
-    )
+    days = ("2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04")
+    return AttributionSeries("qgbm", days, ("a", "b", "c"), var, np.full(4, 0.05), contrib)
 
 
 def test_biggest_increases__largest_first_and_only_increases() -> None:
@@ -59,8 +58,9 @@ def test_biggest_increases__largest_first_and_only_increases() -> None:
 
 def test_attribution_section__table_rows_and_drivers_in_order() -> None:
     text = attribution_section(_series(), days=5, top=2)
-    assert text.index("<th>d2</th>") < text.index("<th>d3</th>")
+    assert text.index("<th>2024-01-03</th>") < text.index("<th>2024-01-04</th>")
     assert "b +5.00%; a +1.00%" in text and "a +2.00%; b +0.00%" in text
-    assert "<svg" in text and attribution_section(None) == ""
-    page = render_report({"asset": "X"}, {}, ["d0", "d1"], np.array([1.0, 2.0]), np.zeros(2), {}, _series())
+    assert text.count('src="data:image/png;base64,') == 1 and attribution_section(None) == ""
+    days = ["2024-01-01", "2024-01-02"]
+    page = render_report({"asset": "X"}, {}, days, np.array([1.0, 2.0]), np.zeros(2), {}, _series())
     assert "Attributions (qgbm, TreeSHAP)" in page

@@ -73,7 +73,7 @@ def test_cascade_backtest__small_files__metrics_recomputed_from_forecasts(
     assert main(_args(small, tmp_path / "out")) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     rows = list(csv.DictReader((tmp_path / "out" / "forecasts.csv").open()))
-    assert (tmp_path / "out" / "report.html").read_text().count("<svg") >= 2
+    assert (tmp_path / "out" / "report.html").read_text().count('src="data:image/png;base64,') >= 2
     by_model: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         by_model.setdefault(r["model"], []).append((float(r["p"]), float(r["event"])))

@@ -86,7 +86,8 @@ def test_cli_replay__end_to_end__metrics_from_hours(tmp_path: Path, capsys) -> N
     )
     for r in eth_rows:
         assert int(r["lt_dynamic"]) <= int(r["lt_static"]) and 5000 <= int(r["lt_dynamic"]) <= 9000
-    assert metrics["ETH-USD"]["models"] == ["full"] and "<svg" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert metrics["ETH-USD"]["models"] == ["full"] and page.count('src="data:image/png;base64,') == 2
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
-"""The HTML backtest report: metadata, the metrics table and inline SVG charts (no scripts, no CDN).
+"""The HTML backtest report: metadata, the metrics table and matplotlib charts inlined as PNG
+(oracle_node/figures.py: no scripts, no CDN, no network).
 
 Charts: the price over the test window (log scale), then per model the realised daily returns with
 -VaR and -ES drawn under them and every breach (return < -VaR) marked by a red dot. When the
-metrics carry a `risk_score` object, a calibration table and a reliability diagram per model. With
+metrics carry a `risk_score` object, a calibration table and a reliability diagram (a panel per model). With
 the `qgbm` model, its TreeSHAP attributions over the test days (research/backtest/attribution.py):
 what drove its VaR up on the largest day-over-day increases, and each feature's contribution per day.
 """
@@ -15,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
+from oracle_node import figures
 from oracle_node.research.backtest.attribution import AttributionSeries, biggest_increases
 
-WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 900, 260, 60, 10, 12, 28
 TABLE_KEYS = (
     ("violations", "{:d}"),
     ("expected", "{:.1f}"),
@@ -36,79 +39,56 @@ TABLE_KEYS = (
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}"
-    ".green{background:#d8f5d8}.yellow{background:#fff3c4}.red{background:#ffd0d0}svg{display:block}"
+    ".green{background:#d8f5d8}.yellow{background:#fff3c4}.red{background:#ffd0d0}" + figures.CSS
 )
 
 
-class Frame:
-    """Maps data coordinates into the plot rectangle."""
-
-    def __init__(self, x: np.ndarray, lo: float, hi: float) -> None:
-        self.x0, self.x1 = float(x[0]), float(x[-1]) if x[-1] > x[0] else float(x[0]) + 1.0
-        self.lo, self.hi = lo, hi if hi > lo else lo + 1.0
-
-    def px(self, x: np.ndarray) -> np.ndarray:
-        return PAD_L + (x - self.x0) / (self.x1 - self.x0) * (WIDTH - PAD_L - PAD_R)
-
-    def py(self, y: np.ndarray) -> np.ndarray:
-        return PAD_T + (self.hi - y) / (self.hi - self.lo) * (HEIGHT - PAD_T - PAD_B)
+def _dated(dates: Sequence[str], title: str, y_label: str) -> tuple[Figure, Any]:
+    """A wide time chart over the test days: figure and its axes, titled and labelled."""
+    fig, axes = figures.new(10.0, 3.0)
+    ax = axes[0, 0]
+    ax.set_title(title)
+    ax.set_ylabel(y_label)
+    figures.date_axis(ax, "test day (UTC)")
+    return fig, ax
 
 
-def _polyline(f: Frame, x: np.ndarray, y: np.ndarray, color: str, extra: str = "") -> str:
-    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(f.px(x), f.py(y), strict=True))
-    return f'<polyline fill="none" stroke="{color}" stroke-width="1" {extra} points="{pts}"/>'
+def price_figure(dates: Sequence[str], close: np.ndarray, asset: str) -> Figure:
+    """The close over the test window on a log axis, ticks at round prices."""
+    fig, ax = _dated(dates, f"{asset} close over the test window", "close, USD (log scale)")
+    ax.plot(figures.days(dates), close, color="#1f4e9a", lw=1.2, label=f"{asset} daily close")
+    ax.set_yscale("log")
+    lo, hi = float(close.min()), float(close.max())
+    if hi < 10 * lo:  # less than a decade: evenly spaced round prices
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    else:
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    figures.legend_outside(ax)
+    return fig
 
 
-def _axes(f: Frame, dates: Sequence[str], ticks: Sequence[tuple[float, str]]) -> str:
-    parts = [
-        f'<rect x="{PAD_L}" y="{PAD_T}" width="{WIDTH - PAD_L - PAD_R}" '
-        f'height="{HEIGHT - PAD_T - PAD_B}" fill="none" stroke="#999"/>'
-    ]
-    for value, label in ticks:
-        y = float(f.py(np.array([value]))[0])
-        parts.append(f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{label}</text>')
-    for i in np.linspace(0, len(dates) - 1, 6).astype(int):
-        x = float(f.px(np.array([float(i)]))[0])
-        parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - 8}" font-size="10" text-anchor="middle">{dates[i]}</text>'
-        )
-    return "".join(parts)
-
-
-def _svg(body: str, title: str) -> str:
-    return (
-        f'<h3>{html.escape(title)}</h3><svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-        f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}">{body}</svg>'
-    )
-
-
-def price_chart(dates: Sequence[str], close: np.ndarray, asset: str) -> str:
-    x = np.arange(close.size, dtype=float)
-    logp = np.log10(close)
-    f = Frame(x, float(logp.min()), float(logp.max()))
-    ticks = [(v, f"{10**v:,.0f}") for v in np.linspace(f.lo, f.hi, 5)]
-    return _svg(_axes(f, dates, ticks) + _polyline(f, x, logp, "#1f4e9a"), f"{asset} close (log scale)")
+def var_figure(
+    dates: Sequence[str], returns: np.ndarray, var: np.ndarray, es: np.ndarray, name: str
+) -> Figure:
+    """Daily returns with -VaR and -ES under them and every breach (return < -VaR) as a red dot."""
+    hit = np.flatnonzero(returns < -var)
+    fig, ax = _dated(dates, f"{name}: {hit.size} breaches in {returns.size} days", "1-day log return, %")
+    t = np.array(figures.days(dates))
+    ax.plot(t, returns, color="#999", lw=0.9, label="daily return")
+    ax.plot(t, -var, color="#d11", lw=1.1, label="-VaR")
+    ax.plot(t, -es, color="#e80", lw=1.1, ls="--", label="-ES")
+    ax.plot(t[hit], returns[hit], "o", ms=4, color="#d11", label=f"breach ({hit.size})")
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
+    figures.legend_outside(ax)
+    return fig
 
 
 def var_chart(dates: Sequence[str], returns: np.ndarray, var: np.ndarray, es: np.ndarray, name: str) -> str:
-    x = np.arange(returns.size, dtype=float)
-    lo = float(min(returns.min(), (-es).min()))
-    f = Frame(x, lo * 1.05, float(returns.max()) * 1.05)
-    ticks = [(v, f"{v:.0%}") for v in np.linspace(f.lo, f.hi, 5)]
-    hit = np.flatnonzero(returns < -var)
-    dots = "".join(
-        f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="#d11"/>'
-        for a, b in zip(f.px(x[hit]), f.py(returns[hit]), strict=True)
-    )
-    body = (
-        _axes(f, dates, ticks)
-        + _polyline(f, x, returns, "#999")
-        + _polyline(f, x, -var, "#d11")
-        + _polyline(f, x, -es, "#e80", 'stroke-dasharray="4 3"')
-        + dots
-    )
-    return _svg(body, f"{name}: daily return (grey), -VaR (red), -ES (orange), {hit.size} breaches")
+    hit = int(np.count_nonzero(returns < -var))
+    title = f"{name}: daily return, -VaR, -ES, {hit} breaches"
+    return f"<h3>{html.escape(title)}</h3>" + figures.img(var_figure(dates, returns, var, es, name), title)
 
 
 def metrics_table(models: dict[str, dict[str, Any]]) -> str:
@@ -136,29 +116,34 @@ SCORE_KEYS = (
     ("ordinary_median_bp", "{:.0f}"),
     ("ordinary_top_decile_share", "{:.1%}"),
 )
-SIDE = 220
 
 
-def reliability_svg(name: str, bins: list[dict[str, Any]]) -> str:
-    """Mean score (x) against observed frequency (y) per bin, dot area ~ days; the diagonal is perfect."""
-    pad, size = 30, SIDE - 40
-    parts = [
-        f'<rect x="{pad}" y="10" width="{size}" height="{size}" fill="none" stroke="#999"/>',
-        f'<line x1="{pad}" y1="{10 + size}" x2="{pad + size}" y2="10" stroke="#bbb" stroke-dasharray="3 3"/>',
-        f'<text x="{pad + size / 2}" y="{SIDE - 4}" font-size="10" text-anchor="middle">score</text>',
-        f'<text x="4" y="{10 + size / 2}" font-size="10">obs</text>',
-    ]
-    total = max(sum(b["days"] for b in bins), 1)
-    for b in bins:
-        if not b["days"]:
-            continue
-        x, y = pad + b["mean_score"] * size, 10 + (1.0 - b["observed"]) * size
-        r = 2.0 + 10.0 * (b["days"] / total) ** 0.5
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="#1f4e9a" fill-opacity="0.6"/>')
-    return (
-        f'<figure style="display:inline-block;margin:4px"><svg xmlns="http://www.w3.org/2000/svg" '
-        f'width="{SIDE}" height="{SIDE}">{"".join(parts)}</svg><figcaption>{html.escape(name)}</figcaption></figure>'
-    )
+def reliability_figure(scored: dict[str, dict[str, Any]]) -> Figure:
+    """One panel per model: mean score (x) against observed frequency (y) per bin, dot area ~ days;
+    the diagonal is perfect calibration."""
+    cols = min(len(scored), 4)
+    rows = -(-len(scored) // cols)
+    fig, axes = figures.new(2.9 * cols + 1.6, 3.0 * rows, rows, cols, layout="constrained")
+    for ax, (name, c) in zip(axes.flat, scored.items(), strict=False):
+        bins = [b for b in c["reliability"] if b["days"]]
+        total = max(sum(b["days"] for b in bins), 1)
+        ax.plot([0, 1], [0, 1], ls="--", color="#bbb", lw=1, label="perfect calibration")
+        ax.scatter([b["mean_score"] for b in bins], [b["observed"] for b in bins],
+                   s=[8 + 300 * b["days"] / total for b in bins], color="#1f4e9a", alpha=0.6,
+                   label="score bin (area ~ days)")  # fmt: skip
+        ax.set(
+            xlim=(-0.03, 1.03),
+            ylim=(-0.03, 1.03),
+            title=name,
+            xlabel="mean score (probability)",
+            ylabel="observed frequency",
+        )
+        ax.set_aspect("equal")
+    for ax in list(axes.flat)[len(scored) :]:
+        ax.set_visible(False)
+    figures.legend_outside(axes[0, -1])
+    fig.suptitle("Risk score reliability (test days with a known outcome)")
+    return fig
 
 
 def score_section(models: dict[str, dict[str, Any]]) -> str:
@@ -181,26 +166,22 @@ def score_section(models: dict[str, dict[str, Any]]) -> str:
         "(the constant forecast at the observed base rate). Ordinary days: trailing 30-day realised vol "
         "inside its interquartile range.</p>"
         f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table><h3>Reliability</h3>"
-        + "".join(reliability_svg(n, c["reliability"]) for n, c in scored.items())
+        + figures.img(reliability_figure(scored), f"reliability of the risk score: {', '.join(scored)}")
     )
 
 
-PALETTE = ("#1f4e9a", "#d11", "#e80", "#2a2", "#80c", "#0aa", "#a60", "#777", "#c4a", "#4c8", "#468")
-
-
-def attribution_chart(series: AttributionSeries) -> str:
-    """Each feature's contribution to the raw VaR per test day (colour per feature, legend in the title)."""
-    x = np.arange(series.var.size, dtype=float)
-    c = series.contributions
-    f = Frame(x, float(min(c.min(), 0.0)) * 1.05, float(max(c.max(), 0.0)) * 1.05)
-    ticks = [(v, f"{v:+.1%}") for v in np.linspace(f.lo, f.hi, 5)]
-    lines = "".join(_polyline(f, x, c[:, j], PALETTE[j % len(PALETTE)]) for j in range(c.shape[1]))
-    zero = _polyline(f, x[[0, -1]], np.zeros(2), "#000", 'stroke-dasharray="2 2"')
-    legend = ", ".join(f"{n} ({PALETTE[j % len(PALETTE)]})" for j, n in enumerate(series.features))
-    return _svg(
-        _axes(f, series.dates, ticks) + zero + lines,
-        f"{series.model}: contribution to raw VaR per day: {legend}",
-    )
+def attribution_figure(series: AttributionSeries) -> Figure:
+    """Each feature's contribution to the raw VaR per test day, one line per feature."""
+    fig, ax = _dated(series.dates, f"{series.model}: contribution of each feature to the raw VaR",
+                     "contribution to raw VaR, %")  # fmt: skip
+    t = figures.days(series.dates)
+    ax.axhline(0.0, color="#000", lw=0.8, ls=":")
+    cycle = [f"C{k}" for k in range(10)] + ["#000"]
+    for j, name in enumerate(series.features):
+        ax.plot(t, series.contributions[:, j], lw=1.0, color=cycle[j % len(cycle)], label=name)
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
+    figures.legend_outside(ax)
+    return fig
 
 
 def attribution_section(series: AttributionSeries | None, days: int = 8, top: int = 3) -> str:
@@ -223,7 +204,7 @@ def attribution_section(series: AttributionSeries | None, days: int = 8, top: in
         "features' contributions = raw VaR. The largest day-over-day increases and the features whose "
         "contributions rose most:</p><table><tr><th>day forecast (features to the previous close)</th><th>raw VaR before</th><th>after</th>"
         f"<th>change</th><th>top drivers (change of contribution)</th></tr>{''.join(rows)}</table>"
-        + attribution_chart(series)
+        + figures.img(attribution_figure(series), f"{series.model}: contribution to raw VaR per day")
     )
 
 
@@ -242,11 +223,13 @@ def render_report(
     )
     charts = "".join(var_chart(dates, returns, var, es, name) for name, (var, es) in paths.items())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    asset = str(meta.get("asset"))
+    price = figures.img(price_figure(dates, close, asset), f"{asset} close (log scale)")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Backtest {html.escape(str(meta.get('asset')))}"
         f"</title><style>{CSS}</style></head><body><h1>VaR/ES walk-forward backtest</h1>"
         f"<p>Generated {stamp}. VaR and ES are 1-day log-return losses at alpha = {meta.get('alpha')}; "
         f"a breach is a day whose return is below -VaR.</p><table>{info}</table><h2>Metrics</h2>"
-        f"{metrics_table(models)}{score_section(models)}<h2>Charts</h2>{price_chart(dates, close, str(meta.get('asset')))}{charts}"
+        f"{metrics_table(models)}{score_section(models)}<h2>Charts</h2>{price}{charts}"
         f"{attribution_section(attribution)}</body></html>"
     )

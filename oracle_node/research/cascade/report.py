@@ -1,15 +1,20 @@
-"""report.html: one self-contained page (tables + inline SVG). The plotting is the two `_svg_*`
-functions only, so a later switch to matplotlib replaces them and nothing else."""
+"""report.html: one self-contained page: the tables, a reliability diagram and each market's daily
+forecasts (matplotlib, PNG inlined by oracle_node/figures.py)."""
 
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 from typing import Any
 
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from oracle_node import figures
 from oracle_node.research.cascade.walkforward import Forecasts
 
+DAY = timedelta(days=1)
 COLOURS = ("#555", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c")
-W, H, PAD = 360, 360, 40
 
 
 def _fmt(x: object, digits: int = 3) -> str:
@@ -20,63 +25,47 @@ def _fmt(x: object, digits: int = 3) -> str:
     return html.escape(str(x))
 
 
-def _svg_reliability(test: dict[str, Any]) -> str:
+def reliability_figure(test: dict[str, Any]) -> Figure:
     """Reliability diagram: observed frequency against mean forecast per bin, dot area ~ count."""
-    scale = W - 2 * PAD
-    parts = [f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">',
-             f'<rect x="{PAD}" y="{PAD}" width="{scale}" height="{scale}" fill="none" stroke="#999"/>',
-             f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{PAD}" stroke="#bbb" stroke-dasharray="4"/>',
-             f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle" font-size="12">forecast probability</text>',
-             f'<text x="12" y="{H / 2}" font-size="12" transform="rotate(-90 12 {H / 2})" text-anchor="middle">observed frequency</text>']  # fmt: skip
+    fig, axes = figures.new(5.6, 4.2)
+    ax = axes[0, 0]
+    ax.plot([0, 1], [0, 1], ls="--", color="#bbb", lw=1, label="perfect calibration")
     for k, (model, row) in enumerate(test.items()):
-        c = COLOURS[k % len(COLOURS)]
-        pts = [
-            (PAD + b["mean_p"] * scale, H - PAD - b["observed"] * scale, b["n"]) for b in row["reliability"]
-        ]
-        parts.append(
-            f'<polyline fill="none" stroke="{c}" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y, _ in pts)}"/>'
-        )
-        parts += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{min(2 + n**0.5 / 3, 9):.1f}" fill="{c}"/>'
-            for x, y, n in pts
-        ]
-        parts.append(
-            f'<text x="{PAD + 6}" y="{PAD + 14 + 14 * k}" font-size="11" fill="{c}">{html.escape(model)}</text>'
-        )
-    return "\n".join([*parts, "</svg>"])
+        c, bins = COLOURS[k % len(COLOURS)], row["reliability"]
+        x, y = [b["mean_p"] for b in bins], [b["observed"] for b in bins]
+        ax.plot(x, y, color=c, lw=1, label=model)
+        ax.scatter(x, y, s=[min(2 + b["n"] ** 0.5 / 3, 9) ** 2 for b in bins], color=c)
+    ax.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="forecast probability", ylabel="observed frequency")
+    ax.set_aspect("equal")
+    ax.set_title("Reliability on the test span\n(dot area ~ days x markets in the bin)")
+    figures.legend_outside(ax)
+    return fig
 
 
-def _svg_series(fc: Forecasts, market: str) -> str:
-    """Daily forecast probabilities of each model, with the event days marked."""
-    w, h = 900, 220
-    models = fc.models
-    base = fc.arrays(models[0], market)
-    ts, ev = base["ts"], base["event"]
-    if ts.size < 2:
-        return ""
-    t0, span = ts[0], ts[-1] - ts[0]
-
-    def x(t: float) -> float:
-        return PAD + (t - t0) / span * (w - 2 * PAD)
-
-    parts = [f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">']
-    parts += [
-        f'<line x1="{x(t):.1f}" y1="{PAD / 2}" x2="{x(t):.1f}" y2="{h - PAD}" stroke="#eee"/>'
-        for t, e in zip(ts, ev, strict=True)
-        if e == 1
-    ]
-    for k, model in enumerate(models):
+def series_figure(fc: Forecasts, market: str) -> Figure | None:
+    """Daily forecast probabilities of each model, with the event days shaded."""
+    base = fc.arrays(fc.models[0], market)
+    if base["ts"].size < 2:
+        return None
+    fig, axes = figures.new(10.0, 3.0)
+    ax = axes[0, 0]
+    for t in figures.utc(base["ts"][base["event"] == 1]):
+        ax.axvspan(t, t + DAY, color="#ddd", lw=0)
+    for k, model in enumerate(fc.models):
         a = fc.arrays(model, market)
-        pts = " ".join(
-            f"{x(t):.1f},{h - PAD - p * (h - 1.5 * PAD):.1f}" for t, p in zip(a["ts"], a["p"], strict=True)
-        )
-        parts.append(
-            f'<polyline fill="none" stroke="{COLOURS[k % len(COLOURS)]}" stroke-width="1" points="{pts}"/>'
-        )
-    parts.append(
-        f'<text x="{PAD}" y="{h - 10}" font-size="11">{html.escape(market)}: P(next 24 h above threshold); grey = event days</text>'
-    )
-    return "\n".join([*parts, "</svg>"])
+        ax.plot(figures.utc(a["ts"]), a["p"], color=COLOURS[k % len(COLOURS)], lw=1, label=model)
+    event = Patch(color="#ddd", label=f"event day ({int(base['event'].sum())})")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.set_title(f"{market}: P(liquidations over the next 24 h above the threshold)")
+    figures.date_axis(ax, "forecast day (UTC)")
+    figures.legend_outside(ax, [*ax.get_legend_handles_labels()[0], event])
+    return fig
+
+
+def _series(fc: Forecasts, market: str) -> str:
+    fig = series_figure(fc, market)
+    return "" if fig is None else figures.img(fig, f"{market} daily forecast probabilities")
 
 
 def _table(head: list[str], rows: list[list[object]]) -> str:
@@ -97,7 +86,7 @@ def render(result: dict[str, Any], fc: Forecasts, command: str) -> str:
     v = result["validation"]
     return "\n".join([
         "<!doctype html><html><head><meta charset='utf-8'><title>Cascade backtest</title>",
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body>",
+        f"<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}{figures.CSS}</style></head><body>",
         "<h1>Liquidation-cascade forecasts: walk-forward backtest</h1>",
         f"<p><code>{html.escape(command)}</code></p>",
         f"<p>Threshold: {html.escape(result['threshold'])}. Test {result['spans']['test'][0]} .. {result['spans']['test'][1]}, "
@@ -107,10 +96,10 @@ def render(result: dict[str, Any], fc: Forecasts, command: str) -> str:
         "<h2>Test span, pooled over markets</h2>",
         _table(["model", "days x markets", "events", "Brier", "BSS vs climatology", "BSS 90% CI", "alert level",
                 "precision", "recall", "E[USD] RMSE (M$)", "E[USD] Spearman"], summary),
-        "<h2>Reliability (test)</h2>", _svg_reliability(test),
+        "<h2>Reliability (test)</h2>", figures.img(reliability_figure(test), "reliability diagram (test)"),
         "<h2>Per market</h2>", _table(["model", "market", "events", "BSS", "precision", "recall"], per_market),
         "<h2>Lead time before the waves</h2>",
         _table(["model", "market", "wave", "lead days", "hours to crossing", "p at wave"], leads),
-        "<h2>Forecasts</h2>", *(_svg_series(fc, m) for m in dict.fromkeys(fc.market)),
+        "<h2>Forecasts</h2>", *(_series(fc, m) for m in dict.fromkeys(fc.market)),
         f"<p>wall time {result['wall_seconds']:.1f} s</p></body></html>",
     ])  # fmt: skip

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
-from oracle_node import atomic
+from oracle_node import atomic, figures
 from oracle_node.research.shocks.metrics import SIDES
 from oracle_node.research.shocks.run import BacktestResult
 
@@ -105,30 +107,30 @@ def write_forecasts(path: Path, result: BacktestResult) -> None:
                 w.writerow([period, str(np.datetime64(int(fr.day[i]), "D")), f"{fr.y[i]:.6f}", *vals])
 
 
-def plot(path: Path, result: BacktestResult) -> None:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+def shocks_figure(result: BacktestResult) -> Figure:
+    """The realised DVOL change over the horizon and each model's up / down shock, test period."""
     rows = result.split.test
-    days = result.frame.day[rows].astype("datetime64[D]")
+    days = result.frame.day[rows].astype("datetime64[D]").astype(object)
     y = result.frame.y[rows]
     fc = result.forecasts["test"]
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, axes = figures.new(11.0, 4.0)
+    ax = axes[0, 0]
     h, level = result.frame.horizon, result.metrics["options"]["level"]
     ax.plot(days, np.expm1(y), color="0.3", lw=0.7, label=f"DVOL {h}-day change")
     for name, color in (("ml", "C0"), ("empirical", "C1"), ("fixed", "C3")):
         up, down = fc[name]
         ax.plot(days, np.expm1(up), color=color, lw=1.0, label=f"{LABELS[name]} up / down")
         ax.plot(days, np.expm1(down), color=color, lw=1.0)
-    ax.set_ylabel("relative change of DVOL")
+    ax.set_ylabel(f"relative change of DVOL over {h} day(s), %")
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
     ax.set_title(f"{level:.1%} vol shocks over {h} day(s), test period (out of sample)")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    figures.date_axis(ax, "day (UTC)")
+    figures.legend_outside(ax)
+    return fig
+
+
+def plot(path: Path, result: BacktestResult) -> None:
+    atomic.write_bytes(path, figures.png(shocks_figure(result)))
 
 
 def write_report(out: Path, result: BacktestResult, command: str) -> None:
