@@ -188,6 +188,7 @@ function render(s) {
   }
   const status = document.getElementById("status");
   status.replaceChildren(`signer ${short(s.node.signer)} · round now ${s.node.round_now} · `,
+    `chain read ${ago(s.node.now, s.chain.read_at)} · `,
     `updated ${new Date(s.node.now * 1000).toISOString().slice(11, 19)} UTC`);
   status.className = "";
 }
