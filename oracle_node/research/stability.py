@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from oracle_node.config import NodeConfig
-from oracle_node.errors import OracleNodeError
+from oracle_node.errors import ConfigError, OracleNodeError
 from oracle_node.service.wiring import build_pipeline
 from oracle_node.sources.ohlcv import OhlcvBar, read_cdd_ohlcv
 from oracle_node.sources.synthetic import window_ticks
@@ -65,9 +65,14 @@ class Round:
     flags: str
 
 
-def utc(text: str) -> float:
-    """'2020-03-12' or '2020-03-12T06' (UTC) -> unix seconds."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+def utc(text: str, flag: str = "time") -> float:
+    """'2020-03-12' or '2020-03-12T06' (UTC) -> unix seconds; ConfigError naming `flag` otherwise."""
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise ConfigError(
+            f"{flag} = {text!r}: not a UTC day or hour (e.g. 2020-03-09 or 2020-03-10T12)"
+        ) from None
 
 
 def iso(ts: float) -> str:
@@ -173,7 +178,7 @@ def write_outputs(out: Path, market: str, rounds: Sequence[Round], metrics: dict
 
 
 def run(prices: Path, market: str, start: str, end: str, out: Path) -> dict[str, object]:
-    rounds = replay_rounds(prices, market, utc(start), utc(end))
+    rounds = replay_rounds(prices, market, utc(start, "--from"), utc(end, "--to"))
     metrics = {"prices": str(prices), "from": start, "to": end} | stability_metrics(rounds)
     write_outputs(out, market, rounds, metrics)
     return metrics

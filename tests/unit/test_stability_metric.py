@@ -83,3 +83,16 @@ def test_cli_stability__missing_or_malformed_prices__one_line_exit_2(
         assert main([*args, "--out", str(tmp_path / "out")]) == 2  # type: ignore[operator]
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_stability__bad_from_date__one_line_naming_the_flag(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture
+) -> None:
+    from oracle_node.cli import main  # noqa: PLC0415
+
+    prices = tmp_path / "p.csv"  # type: ignore[operator]
+    prices.write_text("date,price\n2020-03-09,7900\n2020-03-10,7950\n")
+    args = ["stability", "--prices", str(prices), "--from", "2020-13-45", "--to", "2020-03-11"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2  # type: ignore[operator]
+    err = capsys.readouterr().err.strip()
+    assert "--from = '2020-13-45'" in err and len(err.splitlines()) == 1 and "Traceback" not in err
