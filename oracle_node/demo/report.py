@@ -8,6 +8,7 @@ realised loss is -ln(P(t + 24 h) / P(t)); a breach is a loss above the published
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import statistics
@@ -22,6 +23,7 @@ from oracle_node.demo.session import MARKETS, DemoResult, RoundRecord
 from oracle_node.demo.views import HOUR, closes
 
 DAY = 24 * HOUR
+_closes = functools.cache(closes)  # the charts and the summary read the same window (one parse each)
 
 
 @dataclass
@@ -80,7 +82,7 @@ def var_backtest(records: Sequence[RoundRecord], market: str) -> tuple[list, lis
     var = _field(records, market, "var99")
     if not var:
         return [], [], []
-    price = dict(closes(market, var[0][0], var[-1][0] + DAY))
+    price = dict(_closes(market, var[0][0], var[-1][0] + DAY))
     realised, breaches = [], []
     for t, v in var:
         if t in price and t + DAY in price:
