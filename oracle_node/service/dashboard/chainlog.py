@@ -19,7 +19,7 @@ from oracle_node.logs import scrub_text
 from oracle_node.service.dashboard.state import AcceptedRound
 
 LOOKBACK_BLOCKS = 5_000
-MAX_SPAN = 5_000  # blocks per eth_getLogs request
+MAX_SPAN = 1_000  # blocks per eth_getLogs request (providers cap the range)
 KEEP = 32
 
 
