@@ -53,8 +53,7 @@ class AcceptedRounds:
             logs = event.get_logs(from_block=start, to_block=end)
             if logs:
                 self._add(list(logs))
-            start = end + 1
-        self._next_block = latest + 1
+            start = self._next_block = end + 1  # a failure later resumes here: no event is added twice
 
     def _add(self, logs: list[Any]) -> None:
         w3 = self.oracle.w3
