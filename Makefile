@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solcx
 export PYTHONHASHSEED := 0
 
-.PHONY: setup browser build abi lint test test-forge test-py fuzz slither demo bench bench-gas bench-node bench-network bench-surface deploy-local clean
+.PHONY: setup browser build abi lint test test-forge test-py fuzz slither demo bench bench-gas bench-node bench-network bench-surface bench-scale deploy-local clean
 
 setup: $(VENV)/.installed $(VENV)/.solcx-path node_modules/.installed
 
@@ -79,6 +79,11 @@ bench-node: setup
 
 bench-network: build
 	$(PY) -m bench.network --out bench/network.json
+
+# 8 markets x 2 levels on the bundled real prices, serial against a local Ray on this machine's cores
+# (about 5 minutes on 2 cores, so not part of `bench`); docs/scale.md
+bench-scale: setup
+	$(PY) -m bench.scale --out bench/scale.json
 
 # Reads the shared Deribit snapshots in ../shared/data/options (not shipped with the package).
 bench-surface: setup

@@ -56,7 +56,39 @@ def _parser() -> argparse.ArgumentParser:
     _add_shock_commands(sub)
     _add_cascade_commands(sub)
     _add_stability_command(sub)
+    _add_scale_options(sub.choices["backtest"])
     return p
+
+
+def _add_scale_options(bt: argparse.ArgumentParser) -> None:
+    """`backtest --markets FILE`: many markets x levels as tasks (research.scale, docs/scale.md)."""
+    bt.add_argument("--markets", type=Path, help="YAML/JSON markets file (instead of --prices/--asset)")
+    bt.add_argument(
+        "--executor", choices=("ray", "local", "serial"), help="with --markets: where tasks run (default ray)"
+    )
+    bt.add_argument(
+        "--ray-address", help="with --markets: join this Ray cluster (HOST:PORT, ray://HOST:PORT, auto)"
+    )
+    bt.add_argument(
+        "--cores", type=_positive, help="with --markets: CPUs of the local Ray or pool (default: all)"
+    )
+
+
+def _is_markets_run(args: argparse.Namespace) -> bool:
+    """backtest takes either --markets or --prices with --asset; the scale flags need --markets."""
+    if args.markets is not None:
+        given = [f for f, v in (("--prices", args.prices), ("--asset", args.asset)) if v is not None]
+        if given:
+            raise ConfigError(f"--markets runs the markets of its file: drop {' and '.join(given)}")
+        args.executor = args.executor or "ray"
+        return True
+    if args.prices is None or args.asset is None:
+        raise ConfigError("give --prices and --asset (one market) or --markets FILE (many)")
+    scale = [f for f, v in (("--executor", args.executor), ("--ray-address", args.ray_address),
+                            ("--cores", args.cores)) if v is not None]  # fmt: skip
+    if scale:
+        raise ConfigError(f"{', '.join(scale)} apply to --markets runs only")
+    return False
 
 
 def _add_stability_command(sub: argparse._SubParsersAction) -> None:
@@ -158,9 +190,11 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser(
         "train", help="train the served model before --test-start: OUT/ (ONNX + manifest.json) the node loads"
     )
-    for sp in (bt, tr):
-        sp.add_argument("--prices", type=Path, required=True, help="price CSV (date/timestamp + close/price)")
-        sp.add_argument("--asset", required=True)
+    for sp in (bt, tr):  # backtest: --prices and --asset, or --markets (checked in _is_markets_run)
+        sp.add_argument(
+            "--prices", type=Path, required=sp is tr, help="price CSV (date/timestamp + close/price)"
+        )
+        sp.add_argument("--asset", required=sp is tr)
         sp.add_argument(
             "--pool", action="append", default=[], help="FILE:ASSET[:FUNDING] (train: FILE:ASSET) pooled rows"
         )
@@ -292,6 +326,10 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
 
 def _model_command(args: argparse.Namespace) -> int:
     try:
+        if args.command == "backtest" and _is_markets_run(args):
+            from oracle_node.research.scale.command import backtest_markets  # noqa: PLC0415 - offline code, as below
+
+            return backtest_markets(args)
         if args.command in _OUTPUT_NAMES:
             _refuse_overwrite(args)
         if args.command == "surface":
