@@ -13,8 +13,8 @@ import pytest
 from oracle_node.errors import ConfigError
 from oracle_node.features.history import MarketHistory
 from oracle_node.research.backtest.combination import ComboOptions, _fz0_and_grad, combine, fz0_weights
-from oracle_node.research.backtest.engine import WalkForwardConfig, walk_forward
-from oracle_node.research.backtest.hybrid import HybridFamily, HybridOptions, prepare_hybrid
+from oracle_node.research.backtest.engine import FAMILIES, WalkForwardConfig, walk_forward
+from oracle_node.research.backtest.hybrid import HybridOptions, prepare_hybrid
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import run_backtest, truncate
@@ -31,14 +31,17 @@ def btc(shared_data: Path) -> MarketHistory:
     return replace(h, ts=h.ts[-n:], close=h.close[-n:], volume=h.volume[-n:])
 
 
-def _walk_hybrid(h: MarketHistory, cfg: WalkForwardConfig, days: int) -> list[tuple[float, float]]:
+def _walk_hybrid(
+    h: MarketHistory, cfg: WalkForwardConfig, days: int, retrain_every: int = 0
+) -> list[tuple[float, float]]:
     r = np.diff(np.log(h.close))
-    model = prepare_hybrid(h, r.size, cfg, opts=HybridOptions(0.1, 250))
-    fam = HybridFamily(model, cfg.window, 0, 250)
+    model = prepare_hybrid(h, r.size, cfg, opts=HybridOptions(0.1, 250), retrain_every=retrain_every)
+    fam = FAMILIES["hybrid"](cfg)  # HybridOptions(0.1, 250) keeps the name hybrid_gjr
     out = []
     for t in range(model.cut, model.cut + days):
         (fc,) = fam.forecast(r[:t], True, np.random.default_rng(0))
         out.append((fc.var, fc.es))
+    assert fam.stats["model_fits"] == 1 + (days - 1) // retrain_every if retrain_every else 1
     return out
 
 
@@ -54,6 +57,18 @@ def test_hybrid__future_prices_poisoned__identical_forecasts_up_to_t(btc: Market
     assert clean[:7] == bad[:7]  # day t's forecast reads returns[:t]: identical, bit for bit
     assert clean[7] != bad[7]  # the poison does reach day t + 1 (the check can fail)
     assert all(es >= var > 0 for var, es in clean)
+
+
+def test_hybrid__retrained_inside_the_walk__future_poisoned__identical_up_to_t(btc: MarketHistory) -> None:
+    cfg = WalkForwardConfig(0.025, 300, 12, sims=0)
+    t = btc.close.size - 1 - cfg.walk_days + 10  # retrains on walked days 4 and 8; day 10 reads returns[:t]
+    close = btc.close.copy()
+    close[t + 1 :] *= np.exp(np.cumsum(np.random.default_rng(7).normal(0.0, 0.2, close.size - t - 1)))
+    clean, bad = _walk_hybrid(btc, cfg, 12, 4), _walk_hybrid(replace(btc, close=close), cfg, 12, 4)
+    assert clean[:11] == bad[:11]  # the retrained filters and GBMs saw nothing at or after their day
+    assert clean[11] != bad[11]
+    once = _walk_hybrid(btc, cfg, 12)
+    assert once[:4] == clean[:4] and once[5] != clean[5]  # the first retrain changes the forecasts
 
 
 def test_fz0_and_grad__analytic_gradient__matches_finite_differences() -> None:

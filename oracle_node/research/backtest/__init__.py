@@ -11,7 +11,7 @@ Modules (import the one you need; importing the package loads nothing heavy):
 * `metrics`   per-model metrics dict (the metrics.json schema)
 * `margin`    margin efficiency: model-scaled margin vs a fixed-percentage margin at the same breach rate
 * `prices`    price CSV -> daily closes (the replay readers, plus a generic date/timestamp + close file)
-* `report`    the HTML report with inline SVG plots
+* `report`    the HTML report with matplotlib charts inlined as PNG
 * `run`       `run_backtest(...)`: load, walk forward, score, write metrics.json / forecasts.csv / report.html
 
 Units everywhere in this package: daily log returns as fractions; VaR and ES are positive numbers, the

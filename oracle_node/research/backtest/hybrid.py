@@ -16,12 +16,16 @@
 
 Split: rows before the calibration block fit the GBM (and the filter); the block is the last
 `cal_window` rows (at most a third) before the first walked day; nothing at or after it is read.
+With `retrain_every = N > 0` (the backtest's `--ml-retrain-every`) the filter and the GBM are trained
+again on the first walked day at least N days after the current cut, with that day as the new cut
+(the same split, all of it before the day forecast), and the conformal window restarts from the new
+held-out block; the daily GJR sigma_t walk is unaffected.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,20 +155,38 @@ class HybridFamily:
     cost = 1.6  # one GJR fit per refit day, like gjr_skewt
 
     def __init__(
-        self, model: HybridModel, window: int, sims: int = 0, cal_window: int = CAL_DAYS, name: str = MODEL
+        self,
+        model: HybridModel,
+        window: int,
+        sims: int = 0,
+        cal_window: int = CAL_DAYS,
+        name: str = MODEL,
+        retrain: Callable[[int], HybridModel] | None = None,
+        retrain_every: int = 0,
     ) -> None:
-        self.m, self.sims, self.cal_window, self.names = model, sims, cal_window, (name,)
+        self.sims, self.cal_window, self.names = sims, cal_window, (name,)
+        self.retrain, self.retrain_every = retrain, retrain_every if retrain is not None else 0
         self.gjr = ArchFamily(GJR_SKEWT, model.alpha, window)
+        self._use(model)
+        self.model_fits = 1
+
+    def _use(self, model: HybridModel) -> None:
+        self.m = model
         self.v = (model.s * model.q)[model.cal_start :].copy()  # raw VaR per row from the block on
         self.v[model.cut - model.cal_start :] = np.nan  # walked days: filled with the walk's sigma
 
     @property
     def stats(self) -> dict[str, int]:
-        return {**self.gjr.stats, "fit_rows": self.m.split["fit_rows"],
+        return {**self.gjr.stats, "model_fits": self.model_fits, "fit_rows": self.m.split["fit_rows"],
                 "calibration_rows": self.m.split["calibration_rows"]}  # fmt: skip
 
     def forecast(self, past: np.ndarray, refit: bool, rng: np.random.Generator) -> tuple[DayForecast, ...]:
-        t, m = past.size, self.m
+        t = past.size
+        if self.retrain_every and t - self.m.cut >= self.retrain_every:
+            assert self.retrain is not None
+            self._use(self.retrain(t))  # filter and GBM trained on rows before day t only
+            self.model_fits += 1
+        m = self.m
         if t < m.cut:
             raise ModelError(f"hybrid family: day {t} precedes the training cut {m.cut}")
         self.gjr.forecast(past, refit, rng)
@@ -188,18 +210,26 @@ def prepare_hybrid(
     cfg: WalkForwardConfig,
     pool: Sequence[MarketHistory] = (),
     opts: HybridOptions = HybridOptions(),
+    retrain_every: int = 0,
 ) -> HybridModel:
     """Train the residual model before the walk (lead + test days) and register the `hybrid` family
-    (a variant with another name is registered as a family of that name)."""
+    (a variant with another name is registered as a family of that name); retrained every
+    `retrain_every` walked days when > 0."""
     rows = ml_rows(history)
     if rows.x.shape[0] != n_returns + 1:
         raise ModelError(
             f"hybrid: {rows.x.shape[0]} feature rows for {n_returns} returns (expected one more)"
         )
-    model = train_hybrid(rows, n_returns - cfg.walk_days, cfg.alpha, [ml_rows(h) for h in pool], opts)
+    if retrain_every < 0:
+        raise ModelError(f"hybrid: retrain_every = {retrain_every} days (0 = never, or > 0)")
+    pooled = [ml_rows(h) for h in pool]
+    model = train_hybrid(rows, n_returns - cfg.walk_days, cfg.alpha, pooled, opts)
+
+    def retrain(t: int) -> HybridModel:
+        return train_hybrid(rows, t, cfg.alpha, pooled, opts)
 
     def factory(c: WalkForwardConfig) -> HybridFamily:
-        return HybridFamily(model, c.window, c.sims, opts.cal_window, opts.name)
+        return HybridFamily(model, c.window, c.sims, opts.cal_window, opts.name, retrain, retrain_every)
 
     register_family(FAMILY if opts.name == MODEL else opts.name, factory, (opts.name,), replace=True)
     return model

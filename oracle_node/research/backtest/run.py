@@ -4,7 +4,7 @@ DIR/metrics.json   {"run": {...metadata...}, "models": {name: metrics}} (see bac
                    model's `risk_score` object: the score's out-of-sample calibration, see
                    backtest.score_calibration)
 DIR/forecasts.csv  date, return, then var_<model>, es_<model> per model (log-return losses)
-DIR/report.html    metadata, the metrics table and inline SVG charts
+DIR/report.html    metadata, the metrics table and matplotlib charts inlined as PNG
 
 Optional families are added by preparers (`FamilyPreparer`: trained before the walk, registered, and
 named in metrics.json `run.<key>`; the hybrid is one, see `hybrid_preparer`). With `combo`, every
