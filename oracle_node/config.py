@@ -298,6 +298,17 @@ class SurfacesConfig(BaseModel):
         return value
 
 
+class DashboardConfig(BaseModel):
+    """The `dashboard:` section: a read-only web page of the node's state (service/dashboard); off
+    unless enabled. Loopback by default: it names the node's signer, peers and chain contracts."""
+
+    model_config = _FROZEN
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1, description="interface to bind (loopback)")
+    port: int = Field(default=9480, ge=0, le=65535, description="HTTP port of the page (0: any)")
+    refresh_s: float = Field(default=2.0, ge=0.5, le=60, description="how often the page polls state.json")
+
+
 class NodeConfig(BaseSettings):
     """Everything a node needs; built once by the CLI and passed down."""
 
@@ -320,6 +331,7 @@ class NodeConfig(BaseSettings):
     surfaces: SurfacesConfig | None = Field(
         default=None, description="also publish implied-vol surfaces (VolSurfaceOracle); absent = no"
     )
+    dashboard: DashboardConfig = DashboardConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -29,6 +29,7 @@ from oracle_node.network.settings import NetworkSettings
 from oracle_node.network.surface_round import SurfaceRounds, SurfaceTolerance
 from oracle_node.options.onchain import underlying_id
 from oracle_node.reports.keystore import DryRunSigner, KeystoreSigner, load_signer
+from oracle_node.service.dashboard import Dashboard, DashboardSources, StateBuilder
 from oracle_node.service.feeds import LiveFeed
 from oracle_node.service.health import HealthState
 from oracle_node.service.histories import HistoryBook
@@ -175,6 +176,11 @@ def build_network(
     run.single, run.refit_every_s, run.metrics = cfg.network is None, cfg.model.refit_every_s, metrics
     if isinstance(observer, LiveObserver) and observer.feed is not None:
         run.closers.append(observer.feed.close)
+    if cfg.dashboard.enabled:
+        own = RiskOracle(make_web3(cfg.chain.rpc_url.get_secret_value()), ctx.oracle.address)
+        sources = DashboardSources(cfg.node_name, observer, node, store, own, metrics)
+        d = cfg.dashboard
+        run.dashboard = Dashboard(StateBuilder(sources), d.host, d.port, d.refresh_s)
     return run, metrics, health
 
 
