@@ -126,12 +126,15 @@ def _accepted(oracle: RiskOracle) -> dict[int, tuple[int, str, int]]:
 
 
 def _browse(url: str, shot: Path) -> dict[str, Any]:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: PLC0415
     from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
     driver = _browser()
     try:
         driver.get(url)
-        wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+        # the page redraws every poll: an element found just before a redraw is gone when read
+        redrawn = (NoSuchElementException, StaleElementReferenceException)
+        wait = WebDriverWait(driver, 60, poll_frequency=0.2, ignored_exceptions=redrawn)
         first = wait.until(lambda d: _int_or_none(_text(d, ROW0)))
         newer = wait.until(
             lambda d: (r := _int_or_none(_text(d, ROW0))) and r > first and _rows(d) >= 3 and r
