@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from oracle_node.chain.tx import TxPolicy
 from oracle_node.configfile import read_yaml, settings_error, validation_error
+from oracle_node.errors import ConfigError
 from oracle_node.guard.params import GuardParams
 from oracle_node.logs import redact, redact_text
 from oracle_node.network.settings import NetworkSettings
@@ -88,7 +89,12 @@ class CascadePoolConfig(BaseModel):
     reserves and borrowers' health factors are read every `refresh_s` (recorded, not used by the model)."""
 
     model_config = _FROZEN
-    rpc_url: SecretStr = Field(description="JSON-RPC endpoint of the pool's chain (redacted in logs)")
+    rpc_url: SecretStr | None = Field(
+        default=None, description="JSON-RPC endpoint of the pool's chain (redacted in logs); or rpc_url_file"
+    )
+    rpc_url_file: Path | None = Field(
+        default=None, description="file holding the endpoint: keeps a provider's API key out of the config"
+    )
     lending_pool: str = Field(description="LendingPool address (Aave V2 mainnet: 0x7d2768dE...)")
     price_oracle: str | None = Field(default=None, description="default: the pool's addresses provider's")
     usd_reference: str | None = Field(
@@ -114,6 +120,34 @@ class CascadePoolConfig(BaseModel):
     @classmethod
     def _contract(cls, value: str | None) -> str | None:
         return _address(value)
+
+    @field_validator("rpc_url_file")
+    @classmethod
+    def _url_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> CascadePoolConfig:
+        if (self.rpc_url is None) == (self.rpc_url_file is None):
+            raise ValueError("give exactly one of 'rpc_url' or 'rpc_url_file'")
+        return self
+
+    def url(self) -> str:
+        """The endpoint (read from rpc_url_file when given; ConfigError if it is unreadable or empty)."""
+        if self.rpc_url is not None:
+            return self.rpc_url.get_secret_value()
+        assert self.rpc_url_file is not None
+        try:
+            text = self.rpc_url_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"cascade.pool.rpc_url_file = {self.rpc_url_file}: unreadable ({exc})"
+            ) from None
+        if not text:
+            raise ConfigError(f"cascade.pool.rpc_url_file = {self.rpc_url_file}: empty")
+        return text
 
     @field_validator("borrowers")
     @classmethod

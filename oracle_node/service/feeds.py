@@ -25,7 +25,7 @@ import numpy as np
 
 from oracle_node.config import CascadePoolConfig, MarketConfig
 from oracle_node.errors import SourceError
-from oracle_node.logs import get_logger
+from oracle_node.logs import get_logger, register_secret_url
 from oracle_node.sources.base import poll_all
 from oracle_node.sources.exchanges import CcxtSource, VenueMarket
 from oracle_node.sources.liquidations import AaveLiquidationSource, LiquidationEvent
@@ -151,9 +151,10 @@ class PoolWatch:
     """One lending pool's readers and what they last read (markets on the same pool share it)."""
 
     def __init__(self, cfg: CascadePoolConfig, collaterals: tuple[str, ...], name: str) -> None:
-        self.cfg, self.collaterals, self.name = cfg, collaterals, name
+        self.cfg, self.collaterals, self.name, self.url = cfg, collaterals, name, cfg.url()
+        register_secret_url(self.url)  # a provider's key in the URL never reaches a log line
         self.reader = AavePoolReader(
-            cfg.rpc_url.get_secret_value(), cfg.lending_pool, name=f"{name}_state", price_oracle=cfg.price_oracle,
+            self.url, cfg.lending_pool, name=f"{name}_state", price_oracle=cfg.price_oracle,
             base_unit=cfg.base_unit, usd_reference=cfg.usd_reference, borrowers=cfg.borrowers,
             discover=cfg.discover_borrowers, lookback_blocks=cfg.borrower_lookback_blocks,
             max_borrowers=cfg.max_borrowers, max_range=cfg.max_log_range, confirmations=cfg.confirmations,
@@ -189,7 +190,7 @@ class PoolWatch:
         head = hex_int(self.name, await self.reader.rpc.call("eth_blockNumber", []), "eth_blockNumber")
         start = max(head - self.cfg.confirmations - self.cfg.liquidation_lookback_blocks, 0)
         c = self.cfg
-        return AaveLiquidationSource(c.rpc_url.get_secret_value(), c.lending_pool, start, name=f"{self.name}_liquidations",
+        return AaveLiquidationSource(self.url, c.lending_pool, start, name=f"{self.name}_liquidations",
                                      confirmations=c.confirmations, max_range=c.max_log_range, timeout=c.timeout_s)  # fmt: skip
 
     def inputs(self, collateral: str, now: float) -> CascadeInputs:
@@ -230,7 +231,7 @@ class CascadeFeed:
         self.watches: dict[tuple[str, str], PoolWatch] = {}
         self.markets: dict[str, tuple[PoolWatch, str]] = {}
         wanted = [m for m in markets if m.cascade.enabled and m.cascade.pool is not None]
-        keys = {m.id: (m.cascade.pool.rpc_url.get_secret_value(), m.cascade.pool.lending_pool.lower())
+        keys = {m.id: (m.cascade.pool.url(), m.cascade.pool.lending_pool.lower())
                 for m in wanted if m.cascade.pool is not None}  # fmt: skip
         for m in wanted:
             assert m.cascade.pool is not None

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from eth_abi import encode
+from pydantic import ValidationError
 
-from oracle_node.config import load_config
+from oracle_node.config import CascadePoolConfig, load_config
 from oracle_node.errors import ConfigError, SourceError
 from oracle_node.sources.jsonrpc import RpcCall
 from oracle_node.sources.pool_state import (
@@ -112,3 +113,17 @@ def test_config__cascade_pool__default_absent__bad_address_one_line_naming_field
     text = "\n".join(err.value.lines())
     assert "markets.0.cascade.pool.lending_pool" in text and "0x7d27" in text and "node.yaml:7" in text
     assert "hunter2" not in text and "KEY123" not in text
+
+
+def test_config__cascade_pool_url__exactly_one_of_url_or_file__file_read_and_stripped(tmp_path: Path) -> None:
+    key = tmp_path / "rpc.url"
+    key.write_text("https://eth.example/v2/KEY123\n")
+    pool = "0x7d2768dE32b0b80b7a3454c06BdAc94A69DDc7A9"
+    cfg = CascadePoolConfig(rpc_url_file=key, lending_pool=pool)
+    assert cfg.url() == "https://eth.example/v2/KEY123" and "KEY123" not in str(cfg.model_dump(mode="json"))
+    for bad in ({}, {"rpc_url": "http://a:1", "rpc_url_file": key}, {"rpc_url_file": tmp_path / "none"}):
+        with pytest.raises(ValidationError):
+            CascadePoolConfig(lending_pool=pool, **bad)
+    key.write_text(" \n")
+    with pytest.raises(ConfigError, match=r"rpc_url_file = .*rpc\.url: empty"):
+        cfg.url()
