@@ -6,7 +6,11 @@ different 120-day test period of its series (there are not 8 distinct real asset
 Each executor runs the same plan from the same loaded histories; the per-market metrics must agree
 exactly (checked, recorded as identical_results).
 
-Recorded: cores, load average around each run (other work on the machine slows both), per-task
+Before each run the bench waits (up to --max-wait s) for the cores to be idle and measures what the
+machine can give right now: the speed-up of `cores` processes over one on a pure-Python loop
+(machine_speedup_before; on a shared machine other work takes cores and both numbers drop).
+
+Recorded: cores, idle cores and load average around each run, per-task
 wall and CPU seconds (mean, p50, p95), peak memory of a task's process, the shared objects and their
 size, Ray's start-up (ray.init) and shutdown, each executor's wall time, and the speed-up of Ray over
 serial with and without Ray's start-up.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import pickle
 import tempfile
@@ -36,7 +41,53 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _measure(kind: str, plan: MarketsPlan, cores: int, out: Path) -> tuple[dict[str, Any], ScaleRun]:
+def _cpu_times() -> tuple[int, int]:
+    """(idle + iowait, total) jiffies of all CPUs since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def idle_cores(seconds: float = 2.0) -> float:
+    """Cores left idle by everything else on the machine over the next `seconds`."""
+    idle0, total0 = _cpu_times()
+    time.sleep(seconds)
+    idle1, total1 = _cpu_times()
+    return round((idle1 - idle0) / max(1, total1 - total0) * (os.cpu_count() or 1), 2)
+
+
+def wait_idle(cores: int, max_wait: float) -> tuple[float, float]:
+    """Wait (up to `max_wait` s) until `cores` cores are idle: other work on a shared machine would
+    slow one run and not the other. -> (idle cores at the start, seconds waited)."""
+    started = time.monotonic()
+    while (idle := idle_cores()) < cores - 0.25 and time.monotonic() - started < max_wait:
+        time.sleep(3.0)
+    return idle, round(time.monotonic() - started, 1)
+
+
+def _burn(n: int) -> float:
+    t, s = time.perf_counter(), 0
+    for i in range(n):
+        s += i
+    return time.perf_counter() - t
+
+
+def machine_speedup(cores: int, n: int = 20_000_000) -> float:
+    """Speed-up of `cores` processes over one on a pure-Python loop: what the machine can give now."""
+    started = time.perf_counter()
+    for _ in range(cores):
+        _burn(n)
+    serial = time.perf_counter() - started
+    started = time.perf_counter()
+    with mp.get_context("fork").Pool(cores) as pool:
+        pool.map(_burn, [n] * cores)
+    return round(serial / (time.perf_counter() - started), 3)
+
+
+def _measure(
+    kind: str, plan: MarketsPlan, cores: int, out: Path, max_wait: float
+) -> tuple[dict[str, Any], ScaleRun]:
+    idle, waited = wait_idle(cores, max_wait)
+    calibration = machine_speedup(cores)
     load_before = _load()
     started = time.perf_counter()
     executor = make_executor(kind, cores)
@@ -60,6 +111,9 @@ def _measure(kind: str, plan: MarketsPlan, cores: int, out: Path) -> tuple[dict[
         "per_task_cpu_seconds": per_task_stats(run.results, cpu=True),
         "max_task_process_rss_mb": round(max(r.max_rss_mb for r in run.results), 1),
         "workers": len({r.worker for r in run.results}),
+        "idle_cores_before": idle,
+        "waited_for_idle_seconds": waited,
+        "machine_speedup_before": calibration,
         "load_average_before": load_before,
         "load_average_after": _load(),
     }
@@ -105,6 +159,7 @@ def main() -> None:
     ap.add_argument("--markets", type=Path, default=MARKETS)
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--executors", default="serial,ray", help="comma-separated, measured in this order")
+    ap.add_argument("--max-wait", type=float, default=180.0, help="seconds to wait for idle cores per run")
     args = ap.parse_args()
     plan = load_markets(args.markets)
     histories = load_histories(plan)  # also warms the imports, so no executor pays them in its wall time
@@ -113,7 +168,7 @@ def main() -> None:
     results: dict[str, ScaleRun] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for kind in args.executors.split(","):
-            runs[kind], results[kind] = _measure(kind, plan, args.cores, Path(tmp))
+            runs[kind], results[kind] = _measure(kind, plan, args.cores, Path(tmp), args.max_wait)
             print(f"{kind:7s} wall {runs[kind]['wall_seconds']:7.1f} s  start-up {runs[kind]['startup_seconds']:5.1f} s  "
                   f"per task mean {runs[kind]['per_task_seconds']['mean']:5.1f} s")  # fmt: skip
     base = next(iter(results.values()))

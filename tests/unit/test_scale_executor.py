@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from oracle_node.errors import ConfigError
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import run_backtest
 from oracle_node.research.scale.backtests import BacktestTask, ScaleRun, backtest_task, run_markets
-from oracle_node.research.scale.executor import LocalExecutor, SerialExecutor, make_executor
+from oracle_node.research.scale.executor import (
+    LocalExecutor,
+    NativeStderrToDevnull,
+    SerialExecutor,
+    make_executor,
+)
 from oracle_node.research.scale.markets import MarketsPlan, Settings, load_markets
 from oracle_node.research.scale.summary import format_table, summary_doc
 
@@ -81,7 +88,10 @@ def test_run_markets__serial__outputs_match_a_single_market_backtest(
     assert metrics["run"]["test_end"] == "2019-12-31" and metrics["run"]["workers"] == 1
     for name in ("forecasts.csv", "report.html"):
         assert (tmp / "out" / "BTC-2024" / "alpha_0.05" / name).stat().st_size > 0
-    alone = run_backtest(BTC, "BTC", 0.025, 120, 12, 4, tmp / "alone", workers=1, sims=50, end="2019-12-31")
+    with threadpool_limits(limits=1):  # a task's BLAS threads (research.scale.backtests)
+        alone = run_backtest(
+            BTC, "BTC", 0.025, 120, 12, 4, tmp / "alone", workers=1, sims=50, end="2019-12-31"
+        )
     assert metrics["models"] == json.loads((tmp / "alone" / "metrics.json").read_text())["models"]
     assert alone.metrics["gjr_skewt"]["fz0"] == run.results[1].metrics["gjr_skewt"]["fz0"]
     assert doc["tasks"] == 3 and doc["failed"] == 0 and doc["per_task_seconds"]["n"] == 3
@@ -109,3 +119,17 @@ def test_backtest_task__too_short_series__returns_the_error() -> None:
     res = backtest_task(BacktestTask("BTC-early", "BTC", 0.01, settings, str(BTC)), history)
     assert res.error is not None and "returns needed" in res.error
     assert res.files == {} and res.metrics == {}
+
+
+def test_native_stderr__diverted_while_ray_runs__python_stderr_still_shown(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    diverted = NativeStderrToDevnull()
+    try:
+        os.write(2, b"[E core_worker_process.cc:837] native line\n")
+        print("python line", file=sys.stderr)
+    finally:
+        diverted.restore()
+    os.write(2, b"after restore\n")
+    err = capfd.readouterr().err
+    assert err == "python line\nafter restore\n"

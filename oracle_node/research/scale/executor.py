@@ -21,6 +21,7 @@ import logging
 import multiprocessing as mp
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -36,7 +37,6 @@ RAY_QUIET_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",  # no usage-stats prompt or upload
     "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0",  # no FutureWarning about GPU env vars on every init
     "RAY_DEDUP_LOGS": "0",  # worker logs are not forwarded anyway (log_to_driver=False)
-    "RAY_enable_metrics_collection": "0",  # no dashboard agent to export to: no C++ warning about it
 }
 
 
@@ -142,6 +142,32 @@ class LocalExecutor(_Base):
             self._pool = None
 
 
+class NativeStderrToDevnull:
+    """While Ray runs, file descriptor 2 of this process goes to /dev/null and Python's sys.stderr to
+    a copy of the old descriptor: Ray's C++ core in the driver writes its error lines straight to fd
+    2 (with the minimal `ray` package, ~30 s after start: 'Failed to establish connection to the
+    metrics exporter agent', since there is no metrics agent). Those lines are also in Ray's own log,
+    /tmp/ray/session_*/logs/python-core-driver-*.log; failures reach Python as exceptions."""
+
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self._python = sys.stderr
+        self._saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        sys.stderr = open(  # noqa: SIM115 - closed in restore()
+            os.dup(self._saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+        )
+
+    def restore(self) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        sys.stderr.close()
+        sys.stderr = self._python
+
+
 class RayExecutor(_Base):
     """Ray tasks (one CPU each). `address` None: start a local Ray with `cores` CPUs (no dashboard)
     and stop it on close(); otherwise join that cluster ('host:port' of the head's GCS, 'ray://host:
@@ -163,6 +189,7 @@ class RayExecutor(_Base):
         self.address = address
         started = time.perf_counter()
         quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+        self._stderr: NativeStderrToDevnull | None = NativeStderrToDevnull()
         try:
             if address is None:
                 ray.init(
@@ -171,10 +198,12 @@ class RayExecutor(_Base):
                 )  # fmt: skip
             else:
                 ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ConfigError(
-                f"--ray-address {address}: cannot join the Ray cluster ({_first_line(exc)})"
-            ) from None
+        except BaseException as exc:
+            self.close()
+            if not isinstance(exc, ConnectionError | RuntimeError | ValueError):
+                raise
+            where = f"--ray-address {address}: cannot join the Ray cluster" if address else "cannot start Ray"
+            raise ConfigError(f"{where} ({_first_line(exc)})") from None
         self.startup_seconds = time.perf_counter() - started
         self.cores = int(ray.cluster_resources().get("CPU", 1))
 
@@ -196,6 +225,9 @@ class RayExecutor(_Base):
     def close(self) -> None:
         if self._ray.is_initialized():
             self._ray.shutdown()
+        if self._stderr is not None:
+            self._stderr.restore()
+            self._stderr = None
 
 
 def _first_line(exc: BaseException) -> str:
