@@ -25,10 +25,10 @@ DATA = REPO / "oracle_node" / "data"
 BTC = DATA / "btc_usd_daily_2015_2026.csv.gz"
 ETH = DATA / "binance_ethusdt_spot_1h_2017_2021.csv.gz"
 MARKETS = (
-    "defaults: {levels: [0.01, 0.025], window: 120, test_days: 12, refit_every: 4, sims: 50, ml: false}\n"
+    "defaults: {levels: [0.01, 0.025], window: 120, test_days: 8, refit_every: 4, sims: 50, ml: false}\n"
     "markets:\n"
     f"  - {{name: BTC-2019, asset: BTC, prices: {BTC}, end: 2019-12-31}}\n"
-    f"  - {{name: ETH-2020, asset: ETH, prices: {ETH}, end: 2020-12-31, window: 300, ml: true, levels: [0.025]}}\n"
+    f"  - {{name: ETH-2020, asset: ETH, prices: {ETH}, end: 2020-12-31, window: 200, ml: true, levels: [0.025]}}\n"
 )
 
 
