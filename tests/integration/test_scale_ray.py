@@ -207,7 +207,7 @@ def test_cli__ray_executor__clean_output_and_summary(tmp_path: Path) -> None:
     assert lines[0].split()[:3] == ["market", "alpha", "test"] and len(lines) == 3
     assert lines[1].startswith("BTC-2021") and "2021-12-22..2021-12-31" in lines[1]
     assert (
-        lines[2].startswith(f"wrote {tmp_path / 'o' / 'summary.json'} and 1 x ")
+        lines[2].startswith(f"wrote {tmp_path / 'o' / 'summary.json'} and 1/1 tasks' outputs under ")
         and "on ray (2 cores" in lines[2]
     )
     doc = json.loads((tmp_path / "o" / "summary.json").read_text())

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from oracle_node.cli import main
 from oracle_node.errors import ConfigError
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import run_backtest
@@ -133,3 +134,27 @@ def test_native_stderr__diverted_while_ray_runs__python_stderr_still_shown(
     os.write(2, b"after restore\n")
     err = capfd.readouterr().err
     assert err == "python line\nafter restore\n"
+
+
+def test_cli__a_task_fails_on_its_data__others_written_one_line_each_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "markets.yaml"
+    path.write_text(
+        "defaults: {window: 60, test_days: 10, refit_every: 5, sims: 0}\n"
+        "markets:\n"
+        f"  - {{name: BTC-2015, asset: BTC, prices: {BTC}, end: 2015-06-30}}\n"  # too short to train the ML models
+        f"  - {{name: BTC-2016, asset: BTC, prices: {BTC}, end: 2016-06-30, ml: false}}\n"
+    )
+    code = main(["backtest", "--markets", str(path), "--executor", "serial", "--out", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.splitlines() == [
+        "oracle-node backtest: error: market BTC-2015 alpha 0.01: BTC: 93 fit rows (>= 250) and 46 calibration "
+        "rows (>= 100) needed before the test start 2015-06-20"
+    ]
+    assert "1/2 tasks' outputs" in out.splitlines()[-1]
+    doc = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [(r["market"], r["status"]) for r in doc["results"]] == [("BTC-2015", "error"), ("BTC-2016", "ok")]
+    assert doc["failed"] == 1 and (tmp_path / "o" / "BTC-2016" / "alpha_0.01" / "metrics.json").is_file()
+    assert not (tmp_path / "o" / "BTC-2015").exists()

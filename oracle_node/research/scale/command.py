@@ -31,7 +31,8 @@ def backtest_markets(args: Any) -> int:
     print(format_table(doc))
     stats = doc["per_task_seconds"]
     print(
-        f"wrote {path} and {doc['tasks']} x OUT/<market>/alpha_<level>/ in {doc['wall_seconds']:.1f} s on "
+        f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} tasks' outputs under {out}/<market>/"
+        f"alpha_<level>/ in {doc['wall_seconds']:.1f} s on "
         f"{executor.kind} ({executor.cores} cores, start-up {executor.startup_seconds:.1f} s); per task "
         f"mean {stats.get('mean', 0):.1f} s, p95 {stats.get('p95', 0):.1f} s"
     )
