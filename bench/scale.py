@@ -133,6 +133,7 @@ def _plan_doc(plan: MarketsPlan, run: ScaleRun) -> dict[str, Any]:
             "refit_every": s.refit_every,
             "sims": s.sims,
             "ml": s.ml,
+            "ml_retrain_every": s.ml_retrain_every,
             "hybrid": s.hybrid,
             "combo": s.combo is not None,
             "models": sorted(run.results[0].metrics),

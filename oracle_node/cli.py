@@ -24,7 +24,6 @@ from oracle_node.service import commands
 EXIT_ERROR = 2
 # backtest combo: the members chosen on the validation periods (docs/model-quality.md, issue 12)
 COMBO_MEMBERS = "garch_t,gjr_skewt,fhs,hybrid_gjr,hybrid_gjr_q10"
-ML_RETRAIN_EVERY = 90  # qgbm/mlp retrain gap inside the walk, chosen on validation (docs/model-quality.md)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,6 +77,8 @@ def _is_markets_run(args: argparse.Namespace) -> bool:
     """backtest takes either --markets or --prices with --asset; the scale flags need --markets."""
     if args.markets is not None:
         given = [f for f, v in (("--prices", args.prices), ("--asset", args.asset)) if v is not None]
+        if args.ml_retrain_every is not None:  # a markets file sets ml_retrain_every itself
+            given.append("--ml-retrain-every")
         if given:
             raise ConfigError(f"--markets runs the markets of its file: drop {' and '.join(given)}")
         args.executor = args.executor or "ray"
@@ -88,6 +89,10 @@ def _is_markets_run(args: argparse.Namespace) -> bool:
                             ("--cores", args.cores)) if v is not None]  # fmt: skip
     if scale:
         raise ConfigError(f"{', '.join(scale)} apply to --markets runs only")
+    if args.ml_retrain_every is None:  # the default lives with the ML family; loaded for backtests only
+        from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY  # noqa: PLC0415 - offline code
+
+        args.ml_retrain_every = DEFAULT_RETRAIN_EVERY
     return False
 
 
@@ -220,9 +225,8 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument(
         "--ml-retrain-every",
         type=int,
-        default=ML_RETRAIN_EVERY,
-        help=f"walked days between retrains of qgbm/mlp inside the walk (0: trained once; default "
-        f"{ML_RETRAIN_EVERY}, chosen on validation periods: docs/model-quality.md)",
+        help="walked days between retrains of qgbm/mlp inside the walk (0: trained once; default "
+        "research.backtest.ml.DEFAULT_RETRAIN_EVERY, chosen on validation: docs/model-quality.md)",
     )
     tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
     tr.add_argument(

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from oracle_node.cli import main
-from oracle_node.errors import ConfigError
+from oracle_node.errors import ConfigError, ModelError
+from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY
+from oracle_node.research.scale import backtests
 from oracle_node.research.scale.markets import load_markets
 
 DATA = Path(__file__).resolve().parents[2] / "oracle_node" / "data"
@@ -70,6 +72,10 @@ def write(tmp_path: Path, text: str, name: str = "markets.yaml") -> Path:
             f"markets:\n  - name: A\n    prices: {BTC}\n    levels: [0.01, 0.01]\n",
             ("markets.0.levels", "distinct"),
         ),
+        (
+            f"markets:\n  - name: A\n    prices: {BTC}\n    ml_retrain_every: -30\n",
+            (":4:", "markets.0.ml_retrain_every", "-30", "greater than or equal to 0"),
+        ),
         ("markets: []\n", ("markets", "[]", "at least 1")),
         ("# nothing here\n", ("markets.yaml", "empty")),
         (
@@ -105,6 +111,7 @@ def test_markets_file__bad_json__names_the_line(tmp_path: Path, capsys: pytest.C
     [
         (("--prices", str(BTC)), "drop --prices"),
         (("--asset", "BTC"), "drop --asset"),
+        (("--ml-retrain-every", "30"), "drop --ml-retrain-every"),
     ],
 )
 def test_markets_flag__with_single_market_flags__refused(
@@ -190,3 +197,27 @@ def test_load_markets__error_names_origin_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_markets(path)
     assert str(err.value) == f"{path}:6: markets.1.sims = -1: Input should be greater than or equal to 0"
+
+
+def test_markets_file__ml_retrain_every__reaches_the_backtest_ml_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The single-market command's default (DEFAULT_RETRAIN_EVERY) unless the file sets its own."""
+    path = write(
+        tmp_path,
+        "defaults:\n  window: 300\n  test_days: 5\nmarkets:\n"
+        f"  - {{name: A, prices: {BTC}}}\n  - {{name: B, prices: {BTC}, ml_retrain_every: 30}}\n"
+        f"  - {{name: C, prices: {BTC}, ml_retrain_every: 0}}\n  - {{name: D, prices: {BTC}, ml: false}}\n",
+    )
+    seen: dict[str, object] = {}
+
+    def fake_run_backtest(*args: object, ml: object = None, **_: object) -> None:
+        seen[str(args[1])] = ml
+        raise ModelError("stop after recording the options")
+
+    monkeypatch.setattr(backtests, "run_backtest", fake_run_backtest)
+    for task in backtests.tasks_for(load_markets(path)):
+        assert backtests.backtest_task(task, None).error == "stop after recording the options"  # type: ignore[arg-type]
+    retrain = {m: getattr(ml, "retrain_every", None) for m, ml in seen.items()}
+    assert retrain == {"A": DEFAULT_RETRAIN_EVERY, "B": 30, "C": 0, "D": None}
+    assert DEFAULT_RETRAIN_EVERY == 90

@@ -34,6 +34,11 @@ from oracle_node.research.training.ml_data import data_hashes, with_funding
 from oracle_node.research.training.ml_train import CAL_DAYS, MlBundle, train_bundle, write_bundles
 
 FAMILY = "ml"
+# Walked days between retrains of qgbm/mlp inside a backtest walk, the default of `oracle-node backtest`
+# (--ml-retrain-every) and of its markets file (ml_retrain_every): chosen on the validation periods,
+# docs/model-quality.md "Retraining inside the walk". MlOptions keeps 0 (train once) for callers that
+# study the train-once walk.
+DEFAULT_RETRAIN_EVERY = 90
 
 
 class MlFamily:

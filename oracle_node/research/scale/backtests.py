@@ -81,7 +81,7 @@ def backtest_task(task: BacktestTask, history: MarketHistory) -> TaskResult:
         try:
             result = run_backtest(
                 history, task.asset, task.alpha, s.window, s.test_days, s.refit_every, tmp,
-                workers=1, sims=s.sims, seed=s.seed, ml=MlOptions() if s.ml else None,
+                workers=1, sims=s.sims, seed=s.seed, ml=ml_options(s),
                 hybrids=hybrid_options(s), combo=combo_options(s), end=_end(s),
             )  # fmt: skip
         except OracleNodeError as exc:
@@ -102,6 +102,11 @@ def backtest_task(task: BacktestTask, history: MarketHistory) -> TaskResult:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def ml_options(s: Settings) -> MlOptions | None:
+    """The ML family's options (the funding column is already in the shared history)."""
+    return MlOptions(retrain_every=s.ml_retrain_every) if s.ml else None
 
 
 def hybrid_options(s: Settings) -> tuple[HybridOptions, ...]:

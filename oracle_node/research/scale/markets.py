@@ -7,6 +7,8 @@
       refit_every: 5          # days between refits (>= 1)
       sims: 200               # draws per day for the Acerbi-Szekely p-value (>= 0)
       ml: true                # the ML models (qgbm, mlp), trained before the test period
+      ml_retrain_every: 90    # walked days between their retrains inside the walk (0: trained once;
+                              # default DEFAULT_RETRAIN_EVERY of research.backtest.ml, as --ml-retrain-every)
     markets:
       - name: BTC-USD-2019    # also the output directory OUT/<name>/ (letters, digits, . _ -)
         prices: btc_usd_daily_2015_2026.csv.gz   # any price file `oracle-node backtest --prices` reads
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from oracle_node.configfile import Loc, file_origin, read_yaml, validation_error
 from oracle_node.errors import ConfigError
+from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a market name is a directory name
 Level = Annotated[float, Field(gt=0.0, lt=0.5)]
@@ -58,6 +61,7 @@ class Settings(BaseModel):
     sims: int = Field(1000, ge=0)
     seed: int = 0
     ml: bool = True
+    ml_retrain_every: int = Field(DEFAULT_RETRAIN_EVERY, ge=0)
     hybrid: bool = False
     hybrid_quantile: float = Field(0.1, gt=0.0, lt=1.0)
     combo: ComboSettings | None = None
