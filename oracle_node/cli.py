@@ -73,12 +73,22 @@ def _add_scale_options(bt: argparse.ArgumentParser) -> None:
     )
 
 
+# flags of one market, refused with --markets: the markets file sets these itself
+_ONE_MARKET_FLAGS = {
+    "backtest": ("prices", "asset", "funding", "ml_retrain_every"),
+    "retrain-policy": ("prices", "asset", "funding", "alpha", "start", "valid_end"),
+}
+
+
 def _is_markets_run(args: argparse.Namespace) -> bool:
-    """backtest takes either --markets or --prices with --asset; the scale flags need --markets."""
+    """backtest and retrain-policy take either --markets or --prices with --asset; the scale flags
+    need --markets."""
     if args.markets is not None:
-        given = [f for f, v in (("--prices", args.prices), ("--asset", args.asset)) if v is not None]
-        if args.ml_retrain_every is not None:  # a markets file sets ml_retrain_every itself
-            given.append("--ml-retrain-every")
+        given = [
+            "--" + k.replace("_", "-")
+            for k in _ONE_MARKET_FLAGS[args.command]
+            if getattr(args, k, None) is not None
+        ]
         if given:
             raise ConfigError(f"--markets runs the markets of its file: drop {' and '.join(given)}")
         args.executor = args.executor or "ray"
@@ -89,7 +99,7 @@ def _is_markets_run(args: argparse.Namespace) -> bool:
                             ("--cores", args.cores)) if v is not None]  # fmt: skip
     if scale:
         raise ConfigError(f"{', '.join(scale)} apply to --markets runs only")
-    if args.ml_retrain_every is None:  # the default lives with the ML family; loaded for backtests only
+    if getattr(args, "ml_retrain_every", 0) is None:  # its default lives with the ML family
         from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY  # noqa: PLC0415 - offline code
 
         args.ml_retrain_every = DEFAULT_RETRAIN_EVERY
@@ -241,15 +251,16 @@ def _add_retrain_command(sub: argparse._SubParsersAction) -> None:
     rp = sub.add_parser(
         "retrain-policy", help="never / schedule / drift retraining of the ML VaR model, walk-forward"
     )
-    rp.add_argument("--prices", type=Path, required=True, help="daily price CSV (date,price[,volume])")
-    rp.add_argument("--asset", required=True)
+    rp.add_argument("--prices", type=Path, help="daily price CSV (date,price[,volume]); or --markets")
+    rp.add_argument("--asset")
     rp.add_argument("--funding", type=Path, help="daily funding CSV (date,funding_mean) for the ML features")
-    rp.add_argument("--alpha", type=float, default=0.01)
-    rp.add_argument("--start", default="2017-01-01", help="first forecast day (YYYY-MM-DD)")
+    rp.add_argument("--alpha", type=float, help="VaR level (default 0.01)")
+    rp.add_argument("--start", help="first forecast day (YYYY-MM-DD; default 2017-01-01)")
     rp.add_argument(
-        "--valid-end", default="2018-12-31", help="last day of the validation span N and gap are chosen on"
+        "--valid-end", help="last day of the validation span N and gap are chosen on (default 2018-12-31)"
     )
     rp.add_argument("--out", type=Path, required=True)
+    _add_scale_options(rp)  # --markets: every market's study, one task per market x policy (docs/scale.md)
     rp.set_defaults(pool=[])
 
 
@@ -330,10 +341,10 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
 
 def _model_command(args: argparse.Namespace) -> int:
     try:
-        if args.command == "backtest" and _is_markets_run(args):
-            from oracle_node.research.scale.command import backtest_markets  # noqa: PLC0415 - offline code, as below
+        if args.command in ("backtest", "retrain-policy") and _is_markets_run(args):
+            from oracle_node.research.scale.command import markets_command  # noqa: PLC0415 - offline code, as below
 
-            return backtest_markets(args)
+            return markets_command(args)
         if args.command in _OUTPUT_NAMES:
             _refuse_overwrite(args)
         if args.command == "surface":

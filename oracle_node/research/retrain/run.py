@@ -87,18 +87,31 @@ def _pick(labels: Sequence[str], scores: dict[str, dict[str, Any]]) -> str:
     return min(labels, key=lambda m: (scores[m]["fz0"], scores[m]["retrains"]))
 
 
+def study_span(rows: MlRows, cfg: StudyConfig) -> tuple[list[str], int, int]:
+    """(row dates, first row, last row + 1) every candidate walks; ModelError when cfg does not fit."""
+    dates = row_dates(rows)
+    return (dates, *_bounds(rows, dates, cfg))
+
+
 def run_study(rows: MlRows, cfg: StudyConfig, progress: Any = None, fitter: Fitter | None = None) -> Study:
     """Walk every candidate, choose on the validation span, score on the evaluation span."""
     started = time.perf_counter()
     fitter = fitter or bundle_fitter(cfg.alpha, cfg.model, cfg.cal_window)
-    dates = row_dates(rows)
-    first, last = _bounds(rows, dates, cfg)
+    dates, first, last = study_span(rows, cfg)
     paths: dict[str, PolicyPath] = {}
     for p in cfg.candidates():
         paths[p.label] = walk(rows, p, first, last, cfg.alpha, fitter, cfg.cal_window)
         if progress is not None:
             progress(p.label, paths[p.label])
+    return choose(cfg, dates, paths, time.perf_counter() - started)
+
+
+def choose(cfg: StudyConfig, dates: list[str], paths: dict[str, PolicyPath], wall_seconds: float) -> Study:
+    """The study from every candidate's walk (`paths`, by label, in `cfg.candidates()` order): choices
+    on the validation span, scores on the evaluation span. `research.scale` walks the candidates as
+    separate tasks and calls this in the driver."""
     never = paths["never"]
+    first, last = never.first, never.first + never.var.size
     validation = {
         m: span_scores(p, dates, cfg.start, cfg.valid_end, cfg.alpha, never) for m, p in paths.items()
     }
@@ -114,6 +127,4 @@ def run_study(rows: MlRows, cfg: StudyConfig, progress: Any = None, fitter: Fitt
     versus = {
         m: dm_between(paths[best], paths[m], dates, lo, hi, cfg.alpha) for m in chosen.values() if m != best
     }
-    return Study(
-        cfg, dates, paths, chosen, validation, evaluation, yearly, best, versus, time.perf_counter() - started
-    )
+    return Study(cfg, dates, paths, chosen, validation, evaluation, yearly, best, versus, wall_seconds)

@@ -23,7 +23,7 @@ import resource
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def backtest_task(task: BacktestTask, history: MarketHistory) -> TaskResult:
             )  # fmt: skip
         except OracleNodeError as exc:
             spent = time.perf_counter() - started, time.process_time() - cpu
-            return TaskResult(task.market, task.alpha, spent[0], worker, str(exc), spent[1], _peak_rss_mb())
+            return TaskResult(task.market, task.alpha, spent[0], worker, str(exc), spent[1], peak_rss_mb())
         run = {**result.run, "market": task.market, "prices": task.prices}
         path = Path(tmp) / "metrics.json"
         doc = json.loads(path.read_text())
@@ -96,11 +96,11 @@ def backtest_task(task: BacktestTask, history: MarketHistory) -> TaskResult:
         }
     spent = time.perf_counter() - started, time.process_time() - cpu
     return TaskResult(
-        task.market, task.alpha, spent[0], worker, None, spent[1], _peak_rss_mb(), run, result.metrics, files
+        task.market, task.alpha, spent[0], worker, None, spent[1], peak_rss_mb(), run, result.metrics, files
     )
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
@@ -199,8 +199,8 @@ def write_task_outputs(out: Path, task: BacktestTask, res: TaskResult) -> None:
         raise DataError(str(target), None, None, exc.strerror, "cannot write the backtest outputs") from exc
 
 
-def per_task_stats(results: list[TaskResult], cpu: bool = False) -> dict[str, float]:
-    """n, mean, p50, p95, min, max, sum of the in-task wall seconds (`cpu`: CPU seconds)."""
+def per_task_stats(results: Sequence[Any], cpu: bool = False) -> dict[str, float]:
+    """Of tasks' results (anything with `seconds` and `cpu_seconds`): n, mean, p50, p95, min, max, sum of the in-task wall seconds (`cpu`: CPU seconds)."""
     secs = np.array([r.cpu_seconds if cpu else r.seconds for r in results], dtype=np.float64)
     if secs.size == 0:
         return {}

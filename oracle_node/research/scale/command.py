@@ -1,4 +1,5 @@
-"""`oracle-node backtest --markets FILE [--executor ray|local|serial] [--ray-address ADDR]`."""
+"""`oracle-node backtest --markets FILE` and `oracle-node retrain-policy --markets FILE`
+([--executor ray|local|serial] [--ray-address ADDR] [--cores N] --out DIR)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,34 @@ from typing import Any
 
 from oracle_node.atomic import refuse_overwrite
 from oracle_node.errors import DataError
+from oracle_node.research.scale import retrain
 from oracle_node.research.scale.backtests import TaskResult, run_markets
 from oracle_node.research.scale.executor import make_executor
-from oracle_node.research.scale.markets import load_markets
+from oracle_node.research.scale.markets import MarketsPlan, load_markets
+from oracle_node.research.scale.retrain import WalkResult
 from oracle_node.research.scale.summary import SUMMARY_FILE, format_table, summary_doc, write_summary
 
 EXIT_FAILED_TASKS = 2
 
 
-def backtest_markets(args: Any) -> int:
-    """Every market x level of the markets file on the chosen executor; OUT/summary.json + a table."""
+def markets_command(args: Any) -> int:
+    """`--markets FILE` of backtest or retrain-policy."""
+    return retrain_markets(args) if args.command == "retrain-policy" else backtest_markets(args)
+
+
+def _plan_and_out(args: Any) -> tuple[MarketsPlan, Path]:
     plan = load_markets(Path(args.markets))
     out = Path(args.out)
     inputs = {f"markets.{m.name}.prices": m.prices for m in plan.markets} | {"--markets": plan.source}
     refuse_overwrite([out, out / SUMMARY_FILE], inputs)
     if out.exists() and not out.is_dir():
         raise DataError(str(out), None, "--out", None, "is a file; --out names the directory to write into")
+    return plan, out
+
+
+def backtest_markets(args: Any) -> int:
+    """Every market x level of the markets file on the chosen executor; OUT/summary.json + a table."""
+    plan, out = _plan_and_out(args)
     with make_executor(args.executor, args.cores, args.ray_address) as executor:
         run = run_markets(plan, executor, out, _progress if sys.stderr.isatty() else None)
         doc = summary_doc(plan, executor, run)
@@ -48,3 +61,32 @@ def backtest_markets(args: Any) -> int:
 def _progress(res: TaskResult, done: int, total: int) -> None:
     state = "error" if res.error else "done"
     print(f"{done}/{total} {state} {res.market} alpha {res.alpha:g} in {res.seconds:.1f} s", file=sys.stderr)
+
+
+def retrain_markets(args: Any) -> int:
+    """The retrain-policy study of every market of the file, one task per market x candidate policy;
+    OUT/<market>/ as `retrain-policy --prices` writes OUT/, plus OUT/summary.json and a table."""
+    plan, out = _plan_and_out(args)
+    with make_executor(args.executor, args.cores, args.ray_address) as executor:
+        run = retrain.run_retrain_markets(
+            plan, executor, out, _walk_progress if sys.stderr.isatty() else None
+        )
+        doc = retrain.summary_doc(plan, executor, run)
+    path = write_summary(out, doc)
+    print(retrain.format_table(doc))
+    stats = doc["per_task_seconds"]
+    print(
+        f"wrote {path} and {doc['markets'] - doc['failed']}/{doc['markets']} markets' studies under {out}/<market>/ "
+        f"({doc['tasks']} walks) in {doc['wall_seconds']:.1f} s on {executor.kind} ({executor.cores} cores, "
+        f"start-up {executor.startup_seconds:.1f} s); per walk mean {stats.get('mean', 0):.1f} s, "
+        f"p95 {stats.get('p95', 0):.1f} s"
+    )
+    for r in doc["results"]:
+        if r["status"] == "error":
+            print(f"oracle-node retrain-policy: error: market {r['market']}: {r['error']}", file=sys.stderr)
+    return EXIT_FAILED_TASKS if doc["failed"] else 0
+
+
+def _walk_progress(res: WalkResult, done: int, total: int) -> None:
+    state = "error" if res.error else "done"
+    print(f"{done}/{total} {state} {res.market} {res.label} in {res.seconds:.1f} s", file=sys.stderr)

@@ -15,6 +15,15 @@
         asset: BTC            # default: the name
         end: 2019-06-30       # cut the prices after this UTC day (default: the whole file)
 
+`oracle-node retrain-policy --markets FILE` reads the same file (markets, prices, asset, end, funding)
+and the `retrain:` section, in `defaults:` or a market (a market's keys override the defaults' ones):
+
+      retrain: {alpha: 0.01, start: 2017-01-01, valid_end: 2018-12-31,
+                every_grid: [30, 90, 180, 365], gap_grid: [30, 90, 180]}
+
+(the study of docs/retrain-policy.md: its flags, plus the schedule periods and drift gaps it tries;
+defaults: `retrain.run.StudyConfig`). Backtests ignore `retrain:`; the study ignores the backtest keys.
+
 Other settings: seed (0), hybrid (false: add hybrid_gjr and hybrid_gjr_q<hybrid_quantile>, needs
 ml), hybrid_quantile (0.1), combo ({window: 500, members: [...], shrink: 0.5, lead: null}: add the
 forecast combination, needs ml), funding (a daily funding CSV for the ML features). Relative paths
@@ -35,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from oracle_node.configfile import Loc, file_origin, read_yaml, validation_error
 from oracle_node.errors import ConfigError
 from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY
+from oracle_node.research.retrain.run import StudyConfig
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a market name is a directory name
 Level = Annotated[float, Field(gt=0.0, lt=0.5)]
@@ -48,6 +58,32 @@ class ComboSettings(BaseModel):
     members: tuple[str, ...] = ()  # empty: every other model of the run
     shrink: float = Field(0.5, ge=0.0, le=1.0)
     lead: int | None = Field(None, ge=0)
+
+
+STUDY = StudyConfig()  # the single-market command's defaults
+
+
+class RetrainSettings(BaseModel):
+    """`retrain-policy --markets`: the study's settings (research.retrain.run.StudyConfig)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    alpha: Level = STUDY.alpha
+    start: date = date.fromisoformat(STUDY.start)
+    valid_end: date = date.fromisoformat(STUDY.valid_end)
+    every_grid: tuple[Annotated[int, Field(ge=1)], ...] = STUDY.every_grid
+    gap_grid: tuple[Annotated[int, Field(ge=0)], ...] = STUDY.gap_grid
+
+    @field_validator("every_grid", "gap_grid")
+    @classmethod
+    def _grid(cls, grid: tuple[int, ...]) -> tuple[int, ...]:
+        if not grid or len(set(grid)) != len(grid):
+            raise ValueError("list at least one value, each once")
+        return grid
+
+    def study(self) -> StudyConfig:
+        return StudyConfig(
+            self.alpha, self.start.isoformat(), self.valid_end.isoformat(), self.every_grid, self.gap_grid
+        )
 
 
 class Settings(BaseModel):
@@ -67,6 +103,7 @@ class Settings(BaseModel):
     combo: ComboSettings | None = None
     end: date | None = None
     funding: Path | None = None
+    retrain: RetrainSettings = RetrainSettings()
 
     @field_validator("levels")
     @classmethod
@@ -137,7 +174,11 @@ def load_markets(path: Path) -> MarketsPlan:
 
 def _resolve(defaults: Settings, entry: MarketEntry, i: int, path: Path, lines: dict[Loc, int]) -> MarketSpec:
     own = entry.model_dump(include=entry.model_fields_set - {"name", "prices", "asset"})
+    if "retrain" in own:  # only the keys the market's retrain: section sets
+        own["retrain"] = entry.retrain.model_dump(include=entry.retrain.model_fields_set)
     merged: dict[str, Any] = {**defaults.model_dump(), **own}
+    if "retrain" in own:  # key by key over the defaults' section
+        merged["retrain"] = defaults.retrain.model_dump() | own["retrain"]
     settings = Settings.model_validate(merged)
     base = path.parent
 
@@ -153,6 +194,9 @@ def _resolve(defaults: Settings, entry: MarketEntry, i: int, path: Path, lines: 
         if not funding.is_file():
             raise fail("funding", str(settings.funding), f"no such file ({funding})")
         settings = settings.model_copy(update={"funding": funding})
+    r = settings.retrain
+    if r.start >= r.valid_end:  # checked once merged: start may come from defaults, valid_end from the market
+        raise fail("retrain.valid_end", r.valid_end.isoformat(), f"must be after retrain.start {r.start}")
     if not settings.ml and (settings.hybrid or settings.combo is not None):
         raise fail("ml", False, "hybrid and combo need the ML models (ml: true)")
     return MarketSpec(entry.name, entry.asset or entry.name, prices, settings)

@@ -52,16 +52,20 @@ def result_row(res: TaskResult) -> dict[str, Any]:
     return row
 
 
+def executor_doc(executor: Executor) -> dict[str, Any]:
+    return {
+        "kind": executor.kind,
+        "cores": executor.cores,
+        "address": getattr(executor, "address", None),
+        "startup_seconds": round(executor.startup_seconds, 3),
+    }
+
+
 def summary_doc(plan: MarketsPlan, executor: Executor, run: ScaleRun) -> dict[str, Any]:
     rows = [result_row(r) for r in run.results]
     return {
         "markets_file": str(plan.source),
-        "executor": {
-            "kind": executor.kind,
-            "cores": executor.cores,
-            "address": getattr(executor, "address", None),
-            "startup_seconds": round(executor.startup_seconds, 3),
-        },
+        "executor": executor_doc(executor),
         "tasks": len(rows),
         "failed": sum(r["status"] == "error" for r in rows),
         "wall_seconds": round(run.wall_seconds, 3),
