@@ -28,8 +28,9 @@ from oracle_node.errors import SourceError
 from oracle_node.logs import get_logger, register_secret_url
 from oracle_node.sources.base import poll_all
 from oracle_node.sources.exchanges import CcxtSource, VenueMarket
+from oracle_node.sources.jsonrpc import hex_int
 from oracle_node.sources.liquidations import AaveLiquidationSource, LiquidationEvent
-from oracle_node.sources.pool_state import AavePoolReader, PoolSnapshot, hex_int
+from oracle_node.sources.pool_state import AavePoolReader, PoolSnapshot
 from oracle_node.sources.pool_summary import PoolSummary, summarise
 from oracle_node.sources.replay import TickReplay
 from oracle_node.sources.tick import Tick

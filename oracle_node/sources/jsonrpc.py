@@ -85,3 +85,13 @@ class JsonRpc:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def hex_int(source: str, value: object, name: str) -> int:
+    """A JSON-RPC hex quantity (\"0x1a\") as int; SourceError naming `name` and the value otherwise."""
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity") from None

@@ -28,6 +28,7 @@ from eth_utils import keccak, to_checksum_address
 from oracle_node.errors import ConfigError, SourceError
 from oracle_node.sources.base import as_list, as_mapping, field_of
 from oracle_node.sources.http import JsonHttp
+from oracle_node.sources.jsonrpc import hex_int
 
 LIQUIDATION_CALL = "LiquidationCall(address,address,address,uint256,uint256,address,bool)"
 LIQUIDATION_TOPIC = "0x" + keccak(text=LIQUIDATION_CALL).hex()
@@ -52,15 +53,6 @@ class LiquidationEvent:
     ts: float | None = None
 
 
-def _hex_int(source: str, value: object, name: str) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity") from None
-
-
 def _topic_address(source: str, topic: object, name: str) -> str:
     if not isinstance(topic, str) or len(topic) != 66:
         raise SourceError(source, "malformed", f"topic {name} = {topic!r} is not 32 bytes")
@@ -80,9 +72,9 @@ def decode_liquidation_log(source: str, log: Mapping[str, Any]) -> LiquidationEv
     except (DecodingError, ValueError) as exc:
         raise SourceError(source, "malformed", f"LiquidationCall data {data[:20]}...: {exc}") from None
     return LiquidationEvent(
-        block_number=_hex_int(source, field_of(source, log, "blockNumber", "log"), "blockNumber"),
+        block_number=hex_int(source, field_of(source, log, "blockNumber", "log"), "blockNumber"),
         tx_hash=str(field_of(source, log, "transactionHash", "log")),
-        log_index=_hex_int(source, field_of(source, log, "logIndex", "log"), "logIndex"),
+        log_index=hex_int(source, field_of(source, log, "logIndex", "log"), "logIndex"),
         pool=to_checksum_address(str(field_of(source, log, "address", "log"))),
         collateral_asset=_topic_address(source, topics[1], "collateralAsset"),
         debt_asset=_topic_address(source, topics[2], "debtAsset"),
@@ -133,7 +125,7 @@ class AaveLiquidationSource:
         return reply["result"]
 
     async def head(self) -> int:
-        return _hex_int(self.name, await self._rpc("eth_blockNumber", []), "eth_blockNumber")
+        return hex_int(self.name, await self._rpc("eth_blockNumber", []), "eth_blockNumber")
 
     async def poll_events(self) -> list[LiquidationEvent]:
         """New events since the last poll, in (block, logIndex) order; each event exactly once."""
@@ -165,7 +157,7 @@ class AaveLiquidationSource:
         result = await self._rpc("eth_getBlockByNumber", [hex(block), False])
         header = as_mapping(self.name, result, f"block {block}")
         return float(
-            _hex_int(self.name, field_of(self.name, header, "timestamp", f"block {block}"), "timestamp")
+            hex_int(self.name, field_of(self.name, header, "timestamp", f"block {block}"), "timestamp")
         )
 
     async def close(self) -> None:

@@ -38,7 +38,7 @@ from eth_utils import keccak, to_checksum_address
 
 from oracle_node.errors import ConfigError, SourceError
 from oracle_node.sources.base import as_list, as_mapping, field_of
-from oracle_node.sources.jsonrpc import JsonRpc, RpcCall
+from oracle_node.sources.jsonrpc import JsonRpc, RpcCall, hex_int
 
 BORROW_EVENT = "Borrow(address,address,address,uint256,uint256,uint256,uint16)"
 BORROW_TOPIC = "0x" + keccak(text=BORROW_EVENT).hex()
@@ -134,15 +134,6 @@ def decode_symbol(source: str, call: RpcCall, result: object) -> str:
 def reserve_config(configuration: int) -> tuple[int, int]:
     """(liquidation threshold bp, decimals) from an Aave V2 reserve configuration bitmap."""
     return (configuration >> 16) & 0xFFFF, (configuration >> 48) & 0xFF
-
-
-def hex_int(source: str, value: object, name: str) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise SourceError(source, "malformed", f"{name} = {value!r} is not a hex quantity") from None
 
 
 class AavePoolReader:
