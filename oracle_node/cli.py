@@ -77,6 +77,7 @@ def _add_scale_options(bt: argparse.ArgumentParser) -> None:
 _ONE_MARKET_FLAGS = {
     "backtest": ("prices", "asset", "funding", "ml_retrain_every"),
     "retrain-policy": ("prices", "asset", "funding", "alpha", "start", "valid_end"),
+    "train": ("prices", "asset", "test_start"),
 }
 
 
@@ -93,8 +94,9 @@ def _is_markets_run(args: argparse.Namespace) -> bool:
             raise ConfigError(f"--markets runs the markets of its file: drop {' and '.join(given)}")
         args.executor = args.executor or "ray"
         return True
-    if args.prices is None or args.asset is None:
-        raise ConfigError("give --prices and --asset (one market) or --markets FILE (many)")
+    if args.prices is None or args.asset is None or getattr(args, "test_start", "") is None:
+        flags = "--prices, --asset and --test-start" if args.command == "train" else "--prices and --asset"
+        raise ConfigError(f"give {flags} (one market) or --markets FILE (many)")
     scale = [f for f, v in (("--executor", args.executor), ("--ray-address", args.ray_address),
                             ("--cores", args.cores)) if v is not None]  # fmt: skip
     if scale:
@@ -205,11 +207,9 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser(
         "train", help="train the served model before --test-start: OUT/ (ONNX + manifest.json) the node loads"
     )
-    for sp in (bt, tr):  # backtest: --prices and --asset, or --markets (checked in _is_markets_run)
-        sp.add_argument(
-            "--prices", type=Path, required=sp is tr, help="price CSV (date/timestamp + close/price)"
-        )
-        sp.add_argument("--asset", required=sp is tr)
+    for sp in (bt, tr):  # --prices and --asset, or --markets (checked in _is_markets_run)
+        sp.add_argument("--prices", type=Path, help="price CSV (date/timestamp + close/price)")
+        sp.add_argument("--asset")
         sp.add_argument(
             "--pool", action="append", default=[], help="FILE:ASSET[:FUNDING] (train: FILE:ASSET) pooled rows"
         )
@@ -238,7 +238,8 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
         help="walked days between retrains of qgbm/mlp inside the walk (0: trained once; default "
         "research.backtest.ml.DEFAULT_RETRAIN_EVERY, chosen on validation: docs/model-quality.md)",
     )
-    tr.add_argument("--test-start", required=True, help="first out-of-sample day (YYYY-MM-DD)")
+    tr.add_argument("--test-start", help="first out-of-sample day (YYYY-MM-DD)")
+    _add_scale_options(tr)  # --markets: one served model per market, one task each (docs/scale.md)
     tr.add_argument(
         "--no-walk-forward",
         action="store_true",
@@ -341,7 +342,7 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
 
 def _model_command(args: argparse.Namespace) -> int:
     try:
-        if args.command in ("backtest", "retrain-policy") and _is_markets_run(args):
+        if args.command in ("backtest", "retrain-policy", "train") and _is_markets_run(args):
             from oracle_node.research.scale.command import markets_command  # noqa: PLC0415 - offline code, as below
 
             return markets_command(args)

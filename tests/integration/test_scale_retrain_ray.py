@@ -1,5 +1,6 @@
-"""`retrain-policy --markets` on a real local Ray (2 CPUs, started and shut down here): per market the
-same files as the single-market study run directly, the ML rows stored once per price series."""
+"""`retrain-policy --markets` and `train --markets` on a real local Ray (2 CPUs, started and shut down
+here): per market the same files as the single-market study / training run directly, the shared data
+stored once per price series."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from oracle_node.research.retrain.run import StudyConfig, run_study
 from oracle_node.research.scale.executor import RayExecutor
 from oracle_node.research.scale.markets import load_markets
 from oracle_node.research.scale.retrain import RetrainRun, run_retrain_markets
+from oracle_node.research.scale.training import run_train_markets
+from oracle_node.research.training.ml_run import run_train
 
 DATA = Path(__file__).resolve().parents[2] / "oracle_node" / "data"
 BTC = DATA / "btc_usd_daily_2015_2026.csv.gz"
@@ -27,6 +30,10 @@ MARKETS = (
     "markets:\n"
     f"  - {{name: BTC-a1, asset: BTC, prices: {BTC}}}\n"
     f"  - {{name: BTC-a2.5, asset: BTC, prices: {BTC}, retrain: {{alpha: 0.025}}}}\n"
+)
+TRAIN = (
+    "defaults:\n  train: {test_start: 2024-01-01, walk_forward: false}\n"
+    f"markets:\n  - {{name: BTC-USD, asset: BTC, prices: {BTC}}}\n"
 )
 TIMING = ("wall_seconds", "fit_seconds", "market", "end")
 
@@ -44,6 +51,9 @@ def ray_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RetrainRun,
     with RayExecutor(cores=2, object_store_bytes=100 * 1024 * 1024) as executor:
         run = run_retrain_markets(load_markets(tmp / "markets.yaml"), executor, tmp / "out")
         cores = executor.cores
+        (tmp / "train.yaml").write_text(TRAIN)
+        trained = run_train_markets(load_markets(tmp / "train.yaml"), executor, tmp / "out-train")
+    assert [r.error for r in trained.results] == [None]
     return tmp / "out", run, cores
 
 
@@ -70,3 +80,14 @@ def test_ray__retrain_markets__same_files_as_the_single_market_study(
     assert untimed(got) == untimed(study_doc(study, run_info(BTC, "BTC", None)))
     for file in ("forecasts.csv", "report.md"):
         assert (out / name / file).read_bytes() == (tmp_path / file).read_bytes(), file
+
+
+def test_ray__train_markets__same_bytes_as_the_single_market_train(
+    ray_run: tuple[Path, RetrainRun, int], tmp_path: Path
+) -> None:
+    got = ray_run[0].parent / "out-train" / "BTC-USD"
+    run_train(BTC, "BTC", "2024-01-01", tmp_path, walk=False)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(p.name for p in got.iterdir()) and "manifest.json" in names
+    for name in names:
+        assert (got / name).read_bytes() == (tmp_path / name).read_bytes(), name

@@ -1,4 +1,4 @@
-"""`oracle-node backtest --markets FILE` and `oracle-node retrain-policy --markets FILE`
+"""`oracle-node backtest|retrain-policy|train --markets FILE`
 ([--executor ray|local|serial] [--ray-address ADDR] [--cores N] --out DIR)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from oracle_node.atomic import refuse_overwrite
 from oracle_node.errors import DataError
-from oracle_node.research.scale import retrain
+from oracle_node.research.scale import retrain, training
 from oracle_node.research.scale.backtests import TaskResult, run_markets
 from oracle_node.research.scale.executor import make_executor
 from oracle_node.research.scale.markets import MarketsPlan, load_markets
@@ -20,8 +20,9 @@ EXIT_FAILED_TASKS = 2
 
 
 def markets_command(args: Any) -> int:
-    """`--markets FILE` of backtest or retrain-policy."""
-    return retrain_markets(args) if args.command == "retrain-policy" else backtest_markets(args)
+    """`--markets FILE` of backtest, retrain-policy or train."""
+    run = {"retrain-policy": retrain_markets, "train": train_markets}.get(args.command, backtest_markets)
+    return run(args)
 
 
 def _plan_and_out(args: Any) -> tuple[MarketsPlan, Path]:
@@ -90,3 +91,24 @@ def retrain_markets(args: Any) -> int:
 def _walk_progress(res: WalkResult, done: int, total: int) -> None:
     state = "error" if res.error else "done"
     print(f"{done}/{total} {state} {res.market} {res.label} in {res.seconds:.1f} s", file=sys.stderr)
+
+
+def train_markets(args: Any) -> int:
+    """The served model of every market of the file, one task per market; OUT/<market>/ as `train
+    --prices` writes OUT/, plus OUT/summary.json and a table."""
+    plan, out = _plan_and_out(args)
+    with make_executor(args.executor, args.cores, args.ray_address) as executor:
+        run = training.run_train_markets(plan, executor, out)
+        doc = training.summary_doc(plan, executor, run)
+    path = write_summary(out, doc)
+    print(training.format_table(doc))
+    stats = doc["per_task_seconds"]
+    print(
+        f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} trained models under {out}/<market>/ "
+        f"in {doc['wall_seconds']:.1f} s on {executor.kind} ({executor.cores} cores, start-up "
+        f"{executor.startup_seconds:.1f} s); per task mean {stats.get('mean', 0):.1f} s"
+    )
+    for r in doc["results"]:
+        if r["status"] == "error":
+            print(f"oracle-node train: error: market {r['market']}: {r['error']}", file=sys.stderr)
+    return EXIT_FAILED_TASKS if doc["failed"] else 0

@@ -22,7 +22,9 @@ and the `retrain:` section, in `defaults:` or a market (a market's keys override
                 every_grid: [30, 90, 180, 365], gap_grid: [30, 90, 180]}
 
 (the study of docs/retrain-policy.md: its flags, plus the schedule periods and drift gaps it tries;
-defaults: `retrain.run.StudyConfig`). Backtests ignore `retrain:`; the study ignores the backtest keys.
+defaults: `retrain.run.StudyConfig`). `oracle-node train --markets FILE` reads the `train:` section
+(test_start: the first out-of-sample day, required; walk_forward: true). Each command ignores the
+other commands' keys.
 
 Other settings: seed (0), hybrid (false: add hybrid_gjr and hybrid_gjr_q<hybrid_quantile>, needs
 ml), hybrid_quantile (0.1), combo ({window: 500, members: [...], shrink: 0.5, lead: null}: add the
@@ -86,6 +88,14 @@ class RetrainSettings(BaseModel):
         )
 
 
+class TrainSettings(BaseModel):
+    """`train --markets`: the served model's training (as `oracle-node train`'s flags)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    test_start: date | None = None  # first out-of-sample day; required by `train --markets`
+    walk_forward: bool = True  # false: as --no-walk-forward
+
+
 class Settings(BaseModel):
     """A market's backtest settings; `defaults:` holds these, a market may override any of them."""
 
@@ -104,6 +114,7 @@ class Settings(BaseModel):
     end: date | None = None
     funding: Path | None = None
     retrain: RetrainSettings = RetrainSettings()
+    train: TrainSettings = TrainSettings()
 
     @field_validator("levels")
     @classmethod
@@ -174,11 +185,15 @@ def load_markets(path: Path) -> MarketsPlan:
 
 def _resolve(defaults: Settings, entry: MarketEntry, i: int, path: Path, lines: dict[Loc, int]) -> MarketSpec:
     own = entry.model_dump(include=entry.model_fields_set - {"name", "prices", "asset"})
-    if "retrain" in own:  # only the keys the market's retrain: section sets
-        own["retrain"] = entry.retrain.model_dump(include=entry.retrain.model_fields_set)
+    for section in ("retrain", "train"):  # a market's section: only the keys it sets
+        if section in own:
+            own[section] = getattr(entry, section).model_dump(
+                include=getattr(entry, section).model_fields_set
+            )
     merged: dict[str, Any] = {**defaults.model_dump(), **own}
-    if "retrain" in own:  # key by key over the defaults' section
-        merged["retrain"] = defaults.retrain.model_dump() | own["retrain"]
+    for section in ("retrain", "train"):  # key by key over the defaults' section
+        if section in own:
+            merged[section] = getattr(defaults, section).model_dump() | own[section]
     settings = Settings.model_validate(merged)
     base = path.parent
 
