@@ -63,6 +63,7 @@ def test_train_markets__no_test_start__one_line_exit_2(
     ("argv", "needle"),
     [
         (("--markets", "M", "--test-start", "2024-01-01"), "drop --test-start"),
+        (("--markets", "M", "--pool", f"{BTC}:ETH"), "drop --pool"),
         (("--prices", str(BTC), "--asset", "BTC"), "give --prices, --asset and --test-start"),
         (
             ("--prices", str(BTC), "--asset", "BTC", "--test-start", "2024-01-01", "--cores", "2"),
