@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from oracle_node import atomic
-from oracle_node.research.scale.backtests import ScaleRun, TaskResult, per_task_stats
+from oracle_node.research.scale.backtests import TaskResult, per_task_stats
 from oracle_node.research.scale.executor import Executor
 from oracle_node.research.scale.markets import MarketsPlan
 
@@ -61,8 +62,11 @@ def executor_doc(executor: Executor) -> dict[str, Any]:
     }
 
 
-def summary_doc(plan: MarketsPlan, executor: Executor, run: ScaleRun) -> dict[str, Any]:
-    rows = [result_row(r) for r in run.results]
+def summary_doc(
+    plan: MarketsPlan, executor: Executor, run: Any, row: Callable[[Any], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """summary.json of a --markets run (ScaleRun; a TrainRun with its own `row` per result)."""
+    rows = [(row or result_row)(r) for r in run.results]
     return {
         "markets_file": str(plan.source),
         "executor": executor_doc(executor),

@@ -29,10 +29,10 @@ from oracle_node.features.history import MarketHistory
 from oracle_node.models.manifest import load_manifest
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import truncate
-from oracle_node.research.scale.backtests import peak_rss_mb, per_task_stats
+from oracle_node.research.scale import summary
+from oracle_node.research.scale.backtests import peak_rss_mb
 from oracle_node.research.scale.executor import Executor
 from oracle_node.research.scale.markets import MarketSpec, MarketsPlan
-from oracle_node.research.scale.summary import executor_doc
 from oracle_node.research.training.ml_data import file_sha256
 from oracle_node.research.training.train_run import train_served_model
 
@@ -168,19 +168,7 @@ def summary_row(res: TrainResult) -> dict[str, Any]:
 
 
 def summary_doc(plan: MarketsPlan, executor: Executor, run: TrainRun) -> dict[str, Any]:
-    rows = [summary_row(r) for r in run.results]
-    return {
-        "markets_file": str(plan.source),
-        "executor": executor_doc(executor),
-        "tasks": len(rows),
-        "failed": sum(r["status"] == "error" for r in rows),
-        "wall_seconds": round(run.wall_seconds, 3),
-        "load_seconds": round(run.load_seconds, 3),
-        "shared_objects": run.puts,
-        "per_task_seconds": per_task_stats(run.results),
-        "per_task_cpu_seconds": per_task_stats(run.results, cpu=True),
-        "results": rows,
-    }
+    return summary.summary_doc(plan, executor, run, summary_row)
 
 
 def format_table(doc: dict[str, Any]) -> str:
