@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -38,10 +39,37 @@ def anvil_binary() -> str:
     return found
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port to listen on later, chosen below the kernel's ephemeral range and never handed
+    out twice by this process. A port from bind(("", 0)) is released before its user binds it, and
+    in between the kernel may give it to any outgoing connection or bind(0) (e.g. an RPC proxy):
+    ports outside the ephemeral range are never chosen that way."""
+    lo, _ = _ephemeral_range()
+    first = max(1024, lo - 12_000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(first, lo)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise OracleNodeError(f"no free loopback port in {first}..{lo - 1}")
 
 
 @dataclass
