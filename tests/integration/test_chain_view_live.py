@@ -47,10 +47,17 @@ def test_runtime__guardian_tightens_and_pauses_mid_run__next_report_follows_noth
     run, metrics, _ = build_network(node_cfg, {})
     guardian = deployment.guardian
 
+    async def next_second() -> None:
+        # rounds run back to back here, not a period apart: the oracle's min interval (1 s) would
+        # refuse a second report in the same block second, so the chain's clock moves on first
+        await asyncio.to_thread(w3.provider.make_request, "evm_increaseTime", [2])
+        await asyncio.to_thread(w3.provider.make_request, "evm_mine", [])
+
     async def scenario() -> tuple[int, int, int]:
         await run.node.start(join_current=True)
         first = run.node.book.first_round
         for r in range(first, first + 3):  # three ordinary rounds: both markets land
+            await next_second()
             await run.node.run_round(r)
         assert oracle.get_market_state("ETH-USD").round == first + 2
         im_now = oracle.get_risk_params("BTC-USD").params.initial_margin
@@ -67,6 +74,7 @@ def test_runtime__guardian_tightens_and_pauses_mid_run__next_report_follows_noth
         )
         await asyncio.to_thread(oracle.pause_market, "ETH-USD", guardian)
         for r in range(first + 3, first + 5):
+            await next_second()
             await run.node.run_round(r)
         await run.node.stop()
         return first, floor, im_now
