@@ -233,6 +233,11 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
     bt.add_argument("--lstm", action="store_true", help="add the LSTM (needs torch: the train extra)")
     bt.add_argument(
+        "--served", action="store_true",
+        help="add `served`: the node's published model (served recipe + GJR floor), alpha 0.01 only; "
+        "retrained every --ml-retrain-every days",
+    )  # fmt: skip
+    bt.add_argument(
         "--ml-retrain-every",
         type=int,
         help="walked days between retrains of qgbm/mlp inside the walk (0: trained once; default "

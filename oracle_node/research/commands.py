@@ -14,6 +14,7 @@ from oracle_node.research.backtest.hybrid import HybridOptions
 from oracle_node.research.backtest.lstm import lstm_preparer
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.run import run_backtest
+from oracle_node.research.backtest.served import served_preparer
 from oracle_node.research.training.ml_run import parse_pool, run_train
 from oracle_node.research.training.train_run import format_report
 
@@ -37,7 +38,9 @@ def backtest(args: Any) -> int:
         if ml is None or args.no_combo
         else ComboOptions(args.combo_window, combo_members(args), args.combo_shrink, args.combo_lead)
     )
-    lstm = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
+    preparers = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
+    if args.served:
+        preparers.append(served_preparer(MlOptions(args.funding, pool), args.prices, args.ml_retrain_every))
     with Progress(
         TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
         TimeElapsedColumn(), disable=not sys.stderr.isatty(),
@@ -52,7 +55,7 @@ def backtest(args: Any) -> int:
         result = run_backtest(
             args.prices, args.asset, args.alpha, args.window, args.test_days, args.refit_every,
             args.out, progress=progress, sims=args.sims, ml=ml, hybrids=hybrids, combo=combo, end=args.end,
-            preparers=lstm,
+            preparers=preparers,
         )  # fmt: skip
     for name, m in result.metrics.items():
         print(

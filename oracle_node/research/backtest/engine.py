@@ -129,17 +129,21 @@ def run_family(family: str, returns: np.ndarray, cfg: WalkForwardConfig, report:
     start, total, lead = returns.size - cfg.walk_days, cfg.walk_days, cfg.lead_days
     var, es = np.empty((len(model.names), total)), np.empty((len(model.names), total))
     draws = np.empty((len(model.names), cfg.sims, cfg.test_days)) if cfg.sims else None
+    drawn = [True] * len(model.names)  # False once a model gives no draws on a test day (no Z2 p-value)
     tag = zlib.crc32(family.encode())
     for i in range(total):
         t = start + i
         rng = np.random.default_rng([cfg.seed, tag, t])
         for j, fc in enumerate(model.forecast(past[:t], i % cfg.refit_every == 0, rng)):
             var[j, i], es[j, i] = fc.var, fc.es
-            if draws is not None and fc.draws is not None and i >= lead:
-                draws[j, :, i - lead] = fc.draws
+            if draws is not None and i >= lead:
+                if fc.draws is None:
+                    drawn[j] = False
+                else:
+                    draws[j, :, i - lead] = fc.draws
         report(family, i + 1, total)
     return [
-        ModelPath(name, var[j], es[j], None if draws is None else draws[j], model.stats)
+        ModelPath(name, var[j], es[j], None if draws is None or not drawn[j] else draws[j], model.stats)
         for j, name in enumerate(model.names)
     ]
 
