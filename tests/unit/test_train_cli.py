@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn
 
 from oracle_node.cli import main
 from oracle_node.models.ensemble import RiskModel
@@ -50,6 +52,9 @@ def test_train__btc_slice__node_loader_serves_it(trained: tuple[Path, Path, str]
     training = m.data["training"]
     assert training["data"] == {"btc.csv": hashlib.sha256(prices.read_bytes()).hexdigest()}
     assert training["test_start"] == "2021-01-01" and training["rows_by_market"] == {"BTC-USD": 1065}
+    built = training["platform"]  # where it was built: byte-for-byte rebuilds need the same floating point
+    assert built["python"] == platform.python_version() and built["machine"] == platform.machine()
+    assert built["packages"]["scikit-learn"] == sklearn.__version__ and built["packages"]["onnx"]
     assert m.data["metrics"]["BTC-USD"]["out_of_sample"]["ml"]["n"] == 90  # 2021-01-01 .. 03-31
     assert "walk_forward" not in m.data["metrics"]["BTC-USD"]
     model = RiskModel.load(out)  # as service.wiring.load_model does for model.manifest: <out>/manifest.json

@@ -17,6 +17,8 @@ points), not tuned on the test period.
 from __future__ import annotations
 
 import datetime as dt
+import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -165,9 +167,31 @@ def build_manifest(
         "tails": {**tails, "es_rule": "ES = q * ES/VaR ratio of the standardised Student-t(nu) at alpha"},
         "baseline": BASELINE,
         "ensemble": ENSEMBLE,
-        "training": {**training, "sklearn": sklearn.__version__, "params": GBM_PARAMS},
+        "training": {
+            **training,
+            "sklearn": sklearn.__version__,
+            "params": GBM_PARAMS,
+            "platform": build_platform(),
+        },
         "metrics": metrics,
     }
+
+
+PLATFORM_PACKAGES: tuple[str, ...] = ("numpy", "scipy", "scikit-learn", "skl2onnx", "onnx", "onnxruntime")
+
+
+def build_platform() -> dict[str, Any]:
+    """Where the model was built: an ONNX file rebuilds byte for byte only with the same floating
+    point (the bundled qgbm_har_v1, built before this was recorded, no longer does on a newer
+    machine); the node does not read it, it is provenance."""
+    versions = {}
+    for name in PLATFORM_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "system": platform.system(), "machine": platform.machine(),
+            "libc": "-".join(platform.libc_ver()) or None, "packages": versions}  # fmt: skip
 
 
 def artifact_dir_default() -> Path:
