@@ -11,6 +11,10 @@ model, baselines + hybrid, or the GARCH family + both hybrids) are then
 learned on the walked days and every model is scored on the last `days` days only, the validation
 span. Writes OUT/validation.json and prints one line per candidate. The rule that turns this into a
 choice is in docs/model-quality.md ("Issue 12: hybrid and combination").
+
+`--ml-retrain-every 90 --pool-btc` walks the members as the README's test runs now do (`qgbm`/`mlp`
+retrained every 90 walked days, BTC's ML fits pooled with ETH's rows); the defaults reproduce the
+session-5 choice. Member sets with `qgbm` ("garch+hybrids+qgbm", "garch+qgbm") are candidates too.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ MARKETS: dict[str, tuple[str, str, str | None, tuple, str, int, int, int]] = {
             (("prices/btc_usd_daily_2015_2026.csv", "BTC-USD", "funding/btc_perp_funding_daily_2019_2026.csv"),),
             "2020-01-26", 500, 250, 141),
 }  # fmt: skip
+# --pool-btc: BTC's ML fits also pool ETH (as `oracle-node backtest --pool` in the README commands)
+BTC_POOL = (("prices/binance_ethusdt_spot_1h_2017_2021.csv", "ETH-USDT", None),)
 COMBO_WINDOWS = (250, 500)
 SHRINK = (0.0, 0.5)
 
@@ -54,16 +60,16 @@ def score(r: np.ndarray, var: np.ndarray, es: np.ndarray, alpha: float) -> dict[
 
 
 def walk(
-    data: Path, key: str, alpha: float, out: Path
+    data: Path, key: str, alpha: float, out: Path, retrain_every: int = 0, pool_btc: bool = False
 ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]], int]:
-    """Walked returns and member paths (cached in OUT/paths_<key>_a<alpha>.npz)."""
+    """Walked returns and member paths (cached in OUT/paths_<key>_a<alpha>.npz: one set-up per OUT)."""
     cache = out / f"paths_{key}_a{alpha}.npz"
     days = MARKETS[key][-1]
     if cache.is_file():
         z = np.load(cache)
         names = [k[4:] for k in z.files if k.startswith("var_")]
         return z["r"], {m: (z[f"var_{m}"], z[f"es_{m}"]) for m in names}, days
-    r, paths = _walk(data, key, alpha)
+    r, paths = _walk(data, key, alpha, retrain_every, pool_btc)
     np.savez(
         cache,
         r=r,
@@ -73,13 +79,17 @@ def walk(
     return r, paths, days
 
 
-def _walk(data: Path, key: str, alpha: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def _walk(
+    data: Path, key: str, alpha: float, retrain_every: int = 0, pool_btc: bool = False
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
     prices, asset, funding, pool, end, window, lead, days = MARKETS[key]
+    if pool_btc and key == "btc":
+        pool = BTC_POOL
     hist = truncate(with_funding(load_prices(data / prices, asset), data / funding if funding else None), end)
-    pooled = MlOptions(None, tuple((data / p, a, data / f) for p, a, f in pool)).pooled()
+    pooled = MlOptions(None, tuple((data / p, a, data / f if f else None) for p, a, f in pool)).pooled()
     r = np.diff(np.log(hist.close))
     cfg = WalkForwardConfig(alpha, window, days, 1, 0, 0, lead)
-    bundle = prepare_ml(hist, r.size, cfg, pooled)
+    bundle = prepare_ml(hist, r.size, cfg, pooled, retrain_every=retrain_every)
     prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions(None))
     prepare_hybrid(hist, r.size, cfg, pooled, HybridOptions.variant(0.1))
     models = (*DEFAULT_MODELS, *bundle.models, MODEL, Q10)
@@ -93,7 +103,9 @@ def evaluate(
     out = {m: score(r[-days:], v[-days:], e[-days:], alpha) for m, (v, e) in paths.items()}
     base = [m for m in DEFAULT_MODELS if m in paths]
     sets = {"all": [m for m in paths if m != Q10], "base+hybrid": [*base, MODEL], "all_q10": [m for m in paths if m != MODEL],
-            "garch+hybrids": ["garch_t", "gjr_skewt", "fhs", MODEL, Q10]}  # fmt: skip
+            "garch+hybrids": ["garch_t", "gjr_skewt", "fhs", MODEL, Q10],
+            "garch+hybrids+qgbm": ["garch_t", "gjr_skewt", "fhs", MODEL, Q10, "qgbm"],
+            "garch+qgbm": ["garch_t", "gjr_skewt", "fhs", "qgbm"]}  # fmt: skip
     lead = r.size - days
     combos: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for w in COMBO_WINDOWS:
@@ -122,12 +134,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("var/model-quality/validation"))
     ap.add_argument("--markets", default="btc,eth")
+    ap.add_argument("--ml-retrain-every", type=int, default=0, help="qgbm/mlp retrain gap inside the walk")
+    ap.add_argument("--pool-btc", action="store_true", help="BTC's ML fits pool ETH's rows")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {}
     for key in args.markets.split(","):
         for alpha in (0.01, 0.025):
-            r, paths, days = walk(args.data, key, alpha, args.out)
+            r, paths, days = walk(args.data, key, alpha, args.out, args.ml_retrain_every, args.pool_btc)
             res = evaluate(r, paths, alpha, days)
             doc[f"{key}_a{alpha}"] = res
             for m, v in res.items():
