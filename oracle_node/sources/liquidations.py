@@ -1,7 +1,7 @@
 """On-chain liquidation events of an Aave V2/V3 lending pool, read with raw JSON-RPC `eth_getLogs`.
 
-No web3 here (house rule: only `oracle_node/chain` imports it): requests go through `JsonHttp`,
-logs are decoded with eth_abi. Both Aave V2 and V3 pools emit
+No web3 here (house rule: only `oracle_node/chain` imports it): requests go through `JsonRpc`,
+logs are decoded with eth_abi; the block times of a chunk's events come in one batched request. Both Aave V2 and V3 pools emit
 
     LiquidationCall(address indexed collateralAsset, address indexed debtAsset, address indexed user,
                     uint256 debtToCover, uint256 liquidatedCollateralAmount, address liquidator,
@@ -27,12 +27,10 @@ from eth_utils import keccak, to_checksum_address
 
 from oracle_node.errors import ConfigError, SourceError
 from oracle_node.sources.base import as_list, as_mapping, field_of
-from oracle_node.sources.http import JsonHttp
-from oracle_node.sources.jsonrpc import hex_int
+from oracle_node.sources.jsonrpc import JsonRpc, RpcCall, hex_int
 
 LIQUIDATION_CALL = "LiquidationCall(address,address,address,uint256,uint256,address,bool)"
 LIQUIDATION_TOPIC = "0x" + keccak(text=LIQUIDATION_CALL).hex()
-RATE_LIMIT_RPC_CODES = frozenset({-32005, 429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,26 +104,11 @@ class AaveLiquidationSource:
         self.name, self.pool = name, to_checksum_address(pool)
         self.last_block = start_block  # the last block fully read; reading resumes at last_block + 1
         self.confirmations, self.max_range, self.with_timestamps = confirmations, max_range, with_timestamps
-        self.http = JsonHttp(name, rpc_url, timeout)
+        self.rpc = JsonRpc(name, rpc_url, timeout)
         self._pending: list[LiquidationEvent] = []
-        self._next_id = 0
-
-    async def _rpc(self, method: str, params: list[Any]) -> Any:
-        self._next_id += 1
-        body = await self.http.post(
-            "", {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
-        )
-        reply = as_mapping(self.name, body, method)
-        if reply.get("error") is not None:
-            err = as_mapping(self.name, reply["error"], f"{method} error")
-            reason = "rate_limited" if err.get("code") in RATE_LIMIT_RPC_CODES else "api_error"
-            raise SourceError(self.name, reason, f"{method}: code {err.get('code')}: {err.get('message')}")
-        if "result" not in reply:
-            raise SourceError(self.name, "malformed", f"{method}: reply has neither result nor error")
-        return reply["result"]
 
     async def head(self) -> int:
-        return hex_int(self.name, await self._rpc("eth_blockNumber", []), "eth_blockNumber")
+        return hex_int(self.name, await self.rpc.call("eth_blockNumber", []), "eth_blockNumber")
 
     async def poll_events(self) -> list[LiquidationEvent]:
         """New events since the last poll, in (block, logIndex) order; each event exactly once."""
@@ -144,24 +127,27 @@ class AaveLiquidationSource:
             "fromBlock": hex(lo),
             "toBlock": hex(hi),
         }
-        logs = as_list(self.name, await self._rpc("eth_getLogs", [query]), "eth_getLogs result")
+        logs = as_list(self.name, await self.rpc.call("eth_getLogs", [query]), "eth_getLogs result")
         live = [as_mapping(self.name, x, "log") for x in logs]
         events = [decode_liquidation_log(self.name, x) for x in live if not x.get("removed")]
         events.sort(key=lambda e: (e.block_number, e.log_index))
         if self.with_timestamps and events:
-            stamps = {b: await self._block_time(b) for b in sorted({e.block_number for e in events})}
+            stamps = await self._block_times(sorted({e.block_number for e in events}))
             events = [_stamped(e, stamps[e.block_number]) for e in events]
         return events
 
-    async def _block_time(self, block: int) -> float:
-        result = await self._rpc("eth_getBlockByNumber", [hex(block), False])
-        header = as_mapping(self.name, result, f"block {block}")
-        return float(
-            hex_int(self.name, field_of(self.name, header, "timestamp", f"block {block}"), "timestamp")
-        )
+    async def _block_times(self, blocks: list[int]) -> dict[int, float]:
+        """Timestamps of `blocks`, one batched request (JsonRpc splits very long batches)."""
+        calls = [RpcCall("eth_getBlockByNumber", (hex(b), False), f"block {b}") for b in blocks]
+        out = {}
+        for block, result in zip(blocks, await self.rpc.batch(calls), strict=True):
+            header = as_mapping(self.name, result, f"block {block}")
+            stamp = field_of(self.name, header, "timestamp", f"block {block}")
+            out[block] = float(hex_int(self.name, stamp, f"block {block} timestamp"))
+        return out
 
     async def close(self) -> None:
-        await self.http.close()
+        await self.rpc.close()
 
 
 def _stamped(event: LiquidationEvent, ts: float) -> LiquidationEvent:

@@ -391,6 +391,11 @@ def test_aave_liquidations__recorded_logs__decoded_in_order_with_times() -> None
         (12_462_801, 12_462_900),
         (12_462_901, 12_463_000),
     ]
+    # one eth_getBlockByNumber per distinct event block, batched: one HTTP request per chunk with events
+    stamped = [int(p[0], 16) for m, p in chain.calls if m == "eth_getBlockByNumber"]
+    assert stamped == sorted({e.block_number for e in events})
+    chunks_with_events = len({(e.block_number - 12_462_801) // 100 for e in events})
+    assert chain.posts == 1 + len(ranges) + chunks_with_events  # head, one per chunk, one batch per chunk
 
 
 def test_aave_liquidations__failure_mid_scan__every_event_delivered_exactly_once() -> None:
