@@ -22,8 +22,6 @@ from oracle_node.options import commands as option_commands
 from oracle_node.service import commands
 
 EXIT_ERROR = 2
-# backtest combo: the members chosen on the validation periods (docs/model-quality.md, issue 12)
-COMBO_MEMBERS = "garch_t,gjr_skewt,fhs,hybrid_gjr,hybrid_gjr_q10"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -223,12 +221,15 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--no-ml", action="store_true", help="baselines only")
     bt.add_argument("--no-hybrid", action="store_true", help="without hybrid_gjr (GJR sigma x ML quantile)")
     bt.add_argument("--no-combo", action="store_true", help="without combo (rolling FZ0-optimal weights)")
-    bt.add_argument("--combo-window", type=int, default=500, help="days combo's weights learn on")
+    # combo defaults (None here): research.backtest.combination.CHOSEN_*, chosen on validation periods
+    bt.add_argument("--combo-window", type=int, help="days combo's weights learn on (default 500)")
     bt.add_argument(
         "--combo-lead", type=int, help="days walked before the test (default: window or what fits)"
     )
-    bt.add_argument("--combo-shrink", type=float, default=0.5, help="weight of equal weights in combo")
-    bt.add_argument("--combo-members", default=COMBO_MEMBERS, help="comma-separated ('': every model)")
+    bt.add_argument("--combo-shrink", type=float, help="weight of equal weights in combo (default 0)")
+    bt.add_argument(
+        "--combo-members", help="comma-separated ('': every model; default garch_t,gjr_skewt,fhs,qgbm)"
+    )
     bt.add_argument("--hybrid-quantile", type=float, default=0.1, help="level of the second hybrid's GBM")
     bt.add_argument("--end", help="cut the prices after this UTC day (YYYY-MM-DD): a validation run")
     bt.add_argument("--lstm", action="store_true", help="add the LSTM (needs torch: the train extra)")

@@ -9,7 +9,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from oracle_node.errors import ConfigError
 from oracle_node.models.manifest import MANIFEST_FILE
-from oracle_node.research.backtest.combination import ComboOptions
+from oracle_node.research.backtest.combination import (
+    CHOSEN_MEMBERS,
+    CHOSEN_SHRINK,
+    CHOSEN_WINDOW,
+    ComboOptions,
+)
 from oracle_node.research.backtest.hybrid import HybridOptions
 from oracle_node.research.backtest.lstm import lstm_preparer
 from oracle_node.research.backtest.ml import MlOptions
@@ -20,9 +25,18 @@ from oracle_node.research.training.train_run import format_report
 
 
 def combo_members(args: Any) -> tuple[str, ...]:
-    """--combo-members, without the hybrids when --no-hybrid (empty: every other model)."""
-    members = tuple(m for m in args.combo_members.split(",") if m)
+    """--combo-members (default CHOSEN_MEMBERS), without the hybrids when --no-hybrid (empty: every
+    other model)."""
+    given = args.combo_members
+    members = CHOSEN_MEMBERS if given is None else tuple(m for m in given.split(",") if m)
     return tuple(m for m in members if not (args.no_hybrid and m.startswith("hybrid_gjr")))
+
+
+def combo_options(args: Any) -> ComboOptions:
+    """--combo-*, the chosen defaults where not given."""
+    window = CHOSEN_WINDOW if args.combo_window is None else args.combo_window
+    shrink = CHOSEN_SHRINK if args.combo_shrink is None else args.combo_shrink
+    return ComboOptions(window, combo_members(args), shrink, args.combo_lead)
 
 
 def backtest(args: Any) -> int:
@@ -33,11 +47,7 @@ def backtest(args: Any) -> int:
     ml = None if args.no_ml else MlOptions(args.funding, pool, retrain_every=args.ml_retrain_every)
     no_hybrid = ml is None or args.no_hybrid
     hybrids = () if no_hybrid else (HybridOptions(), HybridOptions.variant(args.hybrid_quantile))
-    combo = (
-        None
-        if ml is None or args.no_combo
-        else ComboOptions(args.combo_window, combo_members(args), args.combo_shrink, args.combo_lead)
-    )
+    combo = None if ml is None or args.no_combo else combo_options(args)
     preparers = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
     if args.served:
         preparers.append(served_preparer(MlOptions(args.funding, pool), args.prices, args.ml_retrain_every))

@@ -122,8 +122,15 @@ def test_cli_backtest__small_btc_run__writes_outputs(shared_data: Path, tmp_path
     assert code == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert set(doc["models"]) == {"hs", "ewma_normal", "garch_t", "gjr_skewt", "fhs", "qgbm", "mlp", "combo"}
-    # --no-hybrid drops the hybrids from the default members
-    assert doc["run"]["combo"]["members"] == ["garch_t", "gjr_skewt", "fhs"]
+    # the default members (chosen on validation), none of them a hybrid, so --no-hybrid keeps them all
+    assert doc["run"]["combo"]["members"] == ["garch_t", "gjr_skewt", "fhs", "qgbm"]
+    assert doc["run"]["combo"]["shrink"] == 0.0
     assert doc["run"]["combo"]["lead_days"] == 60 and "combo" in doc["run"]["ml_models"]
     assert (out / "report.html").read_text().count("qgbm") >= 1
     assert "qgbm" in capsys.readouterr().out
+    hybrid_members = main(["backtest", "--prices", str(shared_data / BTC), "--asset", "BTC-USD", "--alpha", "0.025",
+                           "--window", "300", "--test-days", "30", "--sims", "0", "--no-hybrid", "--combo-window",
+                           "60", "--combo-members", "garch_t,hybrid_gjr,fhs", "--out", str(tmp_path / "bt2")])  # fmt: skip
+    assert hybrid_members == 0  # --no-hybrid drops the hybrids from given members
+    members = json.loads((tmp_path / "bt2" / "metrics.json").read_text())["run"]["combo"]["members"]
+    assert members == ["garch_t", "fhs"]

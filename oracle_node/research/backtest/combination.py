@@ -32,6 +32,15 @@ MODEL = "combo"
 MIN_DAYS = 50
 
 
+# The combination `oracle-node backtest` and the markets file use by default, chosen on the
+# validation cells with the members walked as the README runs walk them (qgbm retrained every 90 days,
+# BTC pooled with ETH): docs/model-quality.md "Re-choosing the combination". Session 5's choice was
+# garch_t, gjr_skewt, fhs and both hybrids with shrink 0.5.
+CHOSEN_MEMBERS: tuple[str, ...] = ("garch_t", "gjr_skewt", "fhs", "qgbm")
+CHOSEN_WINDOW = 500
+CHOSEN_SHRINK = 0.0
+
+
 @dataclass(frozen=True)
 class ComboOptions:
     """window: days the weights are fitted on (a window longer than the lead days grows from them);

@@ -27,7 +27,8 @@ defaults: `retrain.run.StudyConfig`). `oracle-node train --markets FILE` reads t
 other commands' keys.
 
 Other settings: seed (0), hybrid (false: add hybrid_gjr and hybrid_gjr_q<hybrid_quantile>, needs
-ml), hybrid_quantile (0.1), combo ({window: 500, members: [...], shrink: 0.5, lead: null}: add the
+ml), hybrid_quantile (0.1), combo ({window: 500, members: [garch_t, gjr_skewt, fhs, qgbm], shrink: 0.0,
+lead: null}, the CLI's defaults: add the
 forecast combination, needs ml), funding (a daily funding CSV for the ML features). Relative paths
 are relative to the markets file. Every problem is a `ConfigError` naming the file, line, field and
 value.
@@ -45,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from oracle_node.configfile import Loc, file_origin, read_yaml, validation_error
 from oracle_node.errors import ConfigError
+from oracle_node.research.backtest.combination import CHOSEN_MEMBERS, CHOSEN_SHRINK, CHOSEN_WINDOW
 from oracle_node.research.backtest.ml import DEFAULT_RETRAIN_EVERY
 from oracle_node.research.retrain.run import StudyConfig
 
@@ -56,9 +58,9 @@ class ComboSettings(BaseModel):
     """The forecast combination (research.backtest.combination), as `--combo-*` on the CLI."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    window: int = Field(500, ge=2)
-    members: tuple[str, ...] = ()  # empty: every other model of the run
-    shrink: float = Field(0.5, ge=0.0, le=1.0)
+    window: int = Field(CHOSEN_WINDOW, ge=2)
+    members: tuple[str, ...] = CHOSEN_MEMBERS  # empty: every other model of the run
+    shrink: float = Field(CHOSEN_SHRINK, ge=0.0, le=1.0)
     lead: int | None = Field(None, ge=0)
 
 
