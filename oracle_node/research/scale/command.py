@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from oracle_node.atomic import refuse_overwrite
 from oracle_node.errors import DataError
 from oracle_node.research.scale import retrain, training
 from oracle_node.research.scale.backtests import TaskResult, run_markets
-from oracle_node.research.scale.executor import make_executor
+from oracle_node.research.scale.executor import Executor, make_executor
 from oracle_node.research.scale.markets import MarketsPlan, load_markets
 from oracle_node.research.scale.retrain import WalkResult
 from oracle_node.research.scale.summary import SUMMARY_FILE, format_table, summary_doc, write_summary
@@ -41,21 +42,40 @@ def backtest_markets(args: Any) -> int:
     with make_executor(args.executor, args.cores, args.ray_address) as executor:
         run = run_markets(plan, executor, out, _progress if sys.stderr.isatty() else None)
         doc = summary_doc(plan, executor, run)
-    path = write_summary(out, doc)
-    print(format_table(doc))
     stats = doc["per_task_seconds"]
-    print(
-        f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} tasks' outputs under {out}/<market>/"
-        f"alpha_<level>/ in {doc['wall_seconds']:.1f} s on "
-        f"{executor.kind} ({executor.cores} cores, start-up {executor.startup_seconds:.1f} s); per task "
-        f"mean {stats.get('mean', 0):.1f} s, p95 {stats.get('p95', 0):.1f} s"
+    return _finish(
+        out, doc, format_table(doc), "backtest",
+        lambda path: f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} tasks' outputs under "
+        f"{out}/<market>/alpha_<level>/ in {_on(doc, executor)}; per task mean {stats.get('mean', 0):.1f} s, "
+        f"p95 {stats.get('p95', 0):.1f} s",
+        lambda r: f"market {r['market']} alpha {r['alpha']:g}",
+    )  # fmt: skip
+
+
+def _on(doc: dict[str, Any], executor: Executor) -> str:
+    """'<wall> s on <executor> (<cores> cores, start-up <s> s)', the footer every command prints."""
+    return (
+        f"{doc['wall_seconds']:.1f} s on {executor.kind} ({executor.cores} cores, "
+        f"start-up {executor.startup_seconds:.1f} s)"
     )
+
+
+def _finish(
+    out: Path,
+    doc: dict[str, Any],
+    table: str,
+    command: str,
+    footer: Callable[[Path], str],
+    where: Callable[[dict[str, Any]], str],
+) -> int:
+    """Write OUT/summary.json, print the table and the footer, one stderr line per failed task
+    (`oracle-node <command>: error: <where>: <error>`); the exit code."""
+    path = write_summary(out, doc)
+    print(table)
+    print(footer(path))
     for r in doc["results"]:
         if r["status"] == "error":
-            print(
-                f"oracle-node backtest: error: market {r['market']} alpha {r['alpha']:g}: {r['error']}",
-                file=sys.stderr,
-            )
+            print(f"oracle-node {command}: error: {where(r)}: {r['error']}", file=sys.stderr)
     return EXIT_FAILED_TASKS if doc["failed"] else 0
 
 
@@ -73,19 +93,14 @@ def retrain_markets(args: Any) -> int:
             plan, executor, out, _walk_progress if sys.stderr.isatty() else None
         )
         doc = retrain.summary_doc(plan, executor, run)
-    path = write_summary(out, doc)
-    print(retrain.format_table(doc))
     stats = doc["per_task_seconds"]
-    print(
-        f"wrote {path} and {doc['markets'] - doc['failed']}/{doc['markets']} markets' studies under {out}/<market>/ "
-        f"({doc['tasks']} walks) in {doc['wall_seconds']:.1f} s on {executor.kind} ({executor.cores} cores, "
-        f"start-up {executor.startup_seconds:.1f} s); per walk mean {stats.get('mean', 0):.1f} s, "
-        f"p95 {stats.get('p95', 0):.1f} s"
-    )
-    for r in doc["results"]:
-        if r["status"] == "error":
-            print(f"oracle-node retrain-policy: error: market {r['market']}: {r['error']}", file=sys.stderr)
-    return EXIT_FAILED_TASKS if doc["failed"] else 0
+    return _finish(
+        out, doc, retrain.format_table(doc), "retrain-policy",
+        lambda path: f"wrote {path} and {doc['markets'] - doc['failed']}/{doc['markets']} markets' studies under "
+        f"{out}/<market>/ ({doc['tasks']} walks) in {_on(doc, executor)}; per walk mean "
+        f"{stats.get('mean', 0):.1f} s, p95 {stats.get('p95', 0):.1f} s",
+        lambda r: f"market {r['market']}",
+    )  # fmt: skip
 
 
 def _walk_progress(res: WalkResult, done: int, total: int) -> None:
@@ -100,15 +115,10 @@ def train_markets(args: Any) -> int:
     with make_executor(args.executor, args.cores, args.ray_address) as executor:
         run = training.run_train_markets(plan, executor, out)
         doc = training.summary_doc(plan, executor, run)
-    path = write_summary(out, doc)
-    print(training.format_table(doc))
     stats = doc["per_task_seconds"]
-    print(
-        f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} trained models under {out}/<market>/ "
-        f"in {doc['wall_seconds']:.1f} s on {executor.kind} ({executor.cores} cores, start-up "
-        f"{executor.startup_seconds:.1f} s); per task mean {stats.get('mean', 0):.1f} s"
-    )
-    for r in doc["results"]:
-        if r["status"] == "error":
-            print(f"oracle-node train: error: market {r['market']}: {r['error']}", file=sys.stderr)
-    return EXIT_FAILED_TASKS if doc["failed"] else 0
+    return _finish(
+        out, doc, training.format_table(doc), "train",
+        lambda path: f"wrote {path} and {doc['tasks'] - doc['failed']}/{doc['tasks']} trained models under "
+        f"{out}/<market>/ in {_on(doc, executor)}; per task mean {stats.get('mean', 0):.1f} s",
+        lambda r: f"market {r['market']}",
+    )  # fmt: skip
