@@ -73,7 +73,7 @@ def _add_scale_options(bt: argparse.ArgumentParser) -> None:
 
 # flags of one market, refused with --markets: the markets file sets these itself
 _ONE_MARKET_FLAGS = {
-    "backtest": ("prices", "asset", "funding", "pool", "ml_retrain_every"),
+    "backtest": ("prices", "asset", "funding", "pool", "ml_retrain_every", "lstm", "served"),
     "retrain-policy": ("prices", "asset", "funding", "alpha", "start", "valid_end"),
     "train": ("prices", "asset", "pool", "test_start"),
 }
@@ -86,7 +86,7 @@ def _is_markets_run(args: argparse.Namespace) -> bool:
         given = [
             "--" + k.replace("_", "-")
             for k in _ONE_MARKET_FLAGS[args.command]
-            if getattr(args, k, None) not in (None, [])  # --pool: a list, empty when not given
+            if getattr(args, k, None) not in (None, [], False)  # --pool: a list; --lstm: False when not given
         ]
         if given:
             raise ConfigError(f"--markets runs the markets of its file: drop {' and '.join(given)}")

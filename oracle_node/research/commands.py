@@ -19,7 +19,7 @@ from oracle_node.research.backtest.hybrid import HybridOptions
 from oracle_node.research.backtest.lstm import lstm_preparer
 from oracle_node.research.backtest.ml import MlOptions
 from oracle_node.research.backtest.run import run_backtest
-from oracle_node.research.backtest.served import served_preparer
+from oracle_node.research.backtest.served import require_served_alpha, served_preparer
 from oracle_node.research.training.ml_run import parse_pool, run_train
 from oracle_node.research.training.train_run import format_report
 
@@ -50,6 +50,7 @@ def backtest(args: Any) -> int:
     combo = None if ml is None or args.no_combo else combo_options(args)
     preparers = [lstm_preparer(MlOptions(args.funding, pool), args.prices)] if args.lstm else []
     if args.served:
+        require_served_alpha(args.alpha)  # before the ML models train
         preparers.append(served_preparer(MlOptions(args.funding, pool), args.prices, args.ml_retrain_every))
     with Progress(
         TextColumn("{task.description:12s}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),

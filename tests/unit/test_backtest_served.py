@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oracle_node.cli import main
 from oracle_node.errors import ConfigError
 from oracle_node.features.history import MarketHistory
 from oracle_node.models.ensemble import RiskModel
@@ -90,6 +91,20 @@ def test_served__alpha_it_does_not_publish__config_error(btc: MarketHistory, tmp
         ConfigError, match=r"--served: the served model publishes VaR at 0.01 only, not alpha 0.025"
     ):
         served_preparer(None, None)(btc, btc.close.size - 1, cfg, tmp_path)
+
+
+def test_cli_backtest__served_at_2_5_percent__refused_before_training(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    argv = ["backtest", "--prices", str(shared_data / BTC), "--asset", "BTC-USD", "--alpha", "0.025",
+            "--served", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "oracle-node backtest: error: --served: the served model publishes VaR at 0.01 only, not alpha 0.025"
+    ]
+    assert not out.exists()  # refused before anything was trained or written
 
 
 def test_run_backtest__served_preparer__scored_and_described(shared_data: Path, tmp_path: Path) -> None:

@@ -112,6 +112,8 @@ def test_markets_file__bad_json__names_the_line(tmp_path: Path, capsys: pytest.C
         (("--prices", str(BTC)), "drop --prices"),
         (("--asset", "BTC"), "drop --asset"),
         (("--ml-retrain-every", "30"), "drop --ml-retrain-every"),
+        (("--served",), "drop --served"),
+        (("--lstm",), "drop --lstm"),
     ],
 )
 def test_markets_flag__with_single_market_flags__refused(

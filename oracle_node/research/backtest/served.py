@@ -83,6 +83,12 @@ class ServedFamily:
         return (DayForecast(-math.log1p(-fc.var99), -math.log1p(-fc.es99), None),)
 
 
+def require_served_alpha(alpha: float) -> None:
+    """ConfigError unless alpha is the level the served model publishes (checked before any training)."""
+    if not math.isclose(alpha, ALPHA):
+        raise ConfigError(f"--served: the served model publishes VaR at {ALPHA:g} only, not alpha {alpha:g}")
+
+
 def served_preparer(ml: MlOptions | None, prices: object, retrain_every: int = 0) -> Callable[..., Any]:
     """run_backtest's FamilyPreparer for the served model (alpha 1 % only); metadata to
     metrics.json `run.served`: the first model's hash and cut, the retrain gap."""
@@ -91,10 +97,7 @@ def served_preparer(ml: MlOptions | None, prices: object, retrain_every: int = 0
     def prepare(history: MarketHistory, n_returns: int, cfg: WalkForwardConfig, out: Path) -> Any:
         from oracle_node.research.backtest.run import PreparedFamily  # noqa: PLC0415 - run imports the preparers' callers
 
-        if not math.isclose(cfg.alpha, ALPHA):
-            raise ConfigError(
-                f"--served: the served model publishes VaR at {ALPHA:g} only, not alpha {cfg.alpha:g}"
-            )
+        require_served_alpha(cfg.alpha)
         if retrain_every < 0:
             raise ConfigError(f"served: retrain_every = {retrain_every} days (0 = never, or > 0)")
         started = time.perf_counter()
