@@ -28,6 +28,7 @@ from oracle_node.research.backtest.ml import MlOptions, prepare_ml
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import truncate
 from oracle_node.research.backtest.validation import MARKETS, score
+from oracle_node.research.script import run_script
 from oracle_node.research.training.ml_data import with_funding
 
 GAPS = (0, 30, 60, 90, 180)
@@ -104,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script("retrain_validation", main))

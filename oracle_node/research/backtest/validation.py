@@ -35,6 +35,7 @@ from oracle_node.research.backtest.ml import MlOptions, prepare_ml
 from oracle_node.research.backtest.prices import load_prices
 from oracle_node.research.backtest.run import truncate
 from oracle_node.research.backtest.stats import christoffersen, fz0_losses, hits, kupiec_pof
+from oracle_node.research.script import run_script
 from oracle_node.research.training.ml_data import with_funding
 
 Q10 = "hybrid_gjr_q10"
@@ -129,12 +130,23 @@ def pooled_ranking(doc: dict[str, Any]) -> list[tuple[float, str]]:
     return sorted((float(np.mean([c[m]["fz0"] - c["gjr_skewt"]["fz0"] for c in cells])), m) for m in names)
 
 
+def _gap(text: str) -> int:
+    """--ml-retrain-every: days, 0 (trained once) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: days between retrains, 0 or more")
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("var/model-quality/validation"))
     ap.add_argument("--markets", default="btc,eth")
-    ap.add_argument("--ml-retrain-every", type=int, default=0, help="qgbm/mlp retrain gap inside the walk")
+    ap.add_argument("--ml-retrain-every", type=_gap, default=0, help="qgbm/mlp retrain gap inside the walk")
     ap.add_argument("--pool-btc", action="store_true", help="BTC's ML fits pool ETH's rows")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -158,4 +170,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script("validation", main))
