@@ -6,7 +6,9 @@ dense grid (k in [-1.5, 1.5] and the quoted range, step 0.001), and the chain fi
 to checked surfaces, both underlyings; CSV parsing timed apart). Time is the median of REPEATS runs,
 as wall time (the target) and as this process's CPU time (what the fit costs when other jobs share
 the cores; the load average is recorded); the fastest of the REPEATS wall times is kept too (the
-least disturbed run, closest to an idle machine). Summaries: all 12 snapshots, the first 6 by date (where
+least disturbed run, closest to an idle machine). As a reference, the same two quality measures are
+computed for Deribit's own marks on the same quotes (`mark_price` inverted on our forward; marks are
+not SVI and carry no no-arbitrage guarantee). Summaries: all 12 snapshots, the first 6 by date (where
 fit choices were made) and the last 6 (held out). Targets are reported, not asserted (timing is
 never checked in tests). Writes bench/surface.json.
 """
@@ -21,7 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oracle_node.options.build import ChainFit, fit_chain
+import numpy as np
+
+from oracle_node.options import black76
+from oracle_node.options.build import ChainFit, ExpiryResult, fit_chain
 from oracle_node.options.chain import OptionChain, read_chain
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "options"
@@ -31,10 +36,23 @@ SEVEN_DAYS = 7 / 365
 TARGETS = {"rmse_7d": 0.25, "inside_spread": 0.93, "violations": 0, "chain_fit_ms": 100}
 
 
-def _per_underlying(fit: ChainFit) -> dict[str, dict[str, object]]:
+def _mark_quality(e: ExpiryResult, marks: dict[str, float]) -> tuple[float, int]:
+    """Deribit's marks on the expiry's fitted quotes: vega-weighted RMSE (vol points) against the mid
+    IVs, and how many marks lie within [bid, ask]."""
+    sm = e.smile
+    mark = np.array([marks[i] for i in sm.instruments])
+    iv = black76.implied_total_std(mark, sm.k, sm.is_call) / np.sqrt(sm.t)
+    ok = np.isfinite(iv)
+    rmse = float(np.sqrt(np.sum(sm.vega[ok] * (iv[ok] - sm.iv_mid[ok]) ** 2) / np.sum(sm.vega[ok]))) * 100.0
+    return rmse, int(np.sum((mark >= sm.bid) & (mark <= sm.ask)))
+
+
+def _per_underlying(fit: ChainFit, chain: OptionChain) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
+    marks = {q.instrument: q.mark for q in chain.quotes}
     for u in fit.underlyings:
         long = [e.quality.rmse_vol_pts for e in u.expiries if e.slice.t >= SEVEN_DAYS]
+        ref = [(e, *_mark_quality(e, marks)) for e in u.expiries]
         out[u.surface.underlying] = {
             "expiries": len(u.expiries),
             "median_rmse_vol_pts_7d": statistics.median(long),
@@ -43,6 +61,11 @@ def _per_underlying(fit: ChainFit) -> dict[str, dict[str, object]]:
             "inside": sum(e.quality.inside for e in u.expiries),
             "violations": u.violations,
             "forward_sources": sorted({e.smile.forward.source for e in u.expiries}),
+            "deribit_mark": {
+                "median_rmse_vol_pts_7d": statistics.median(r for e, r, _ in ref if e.slice.t >= SEVEN_DAYS),
+                "rmse_7d": [r for e, r, _ in ref if e.slice.t >= SEVEN_DAYS],
+                "inside": sum(n for _, _, n in ref),
+            },
         }
     return out
 
@@ -64,7 +87,7 @@ def _snapshot(path: Path) -> dict[str, object]:
         "fit_ms": statistics.median(f.fit_ms for f, _ in runs),
         "fit_ms_min": min(f.fit_ms for f, _ in runs),
         "fit_cpu_ms": statistics.median(cpu for _, cpu in runs),
-        "underlyings": _per_underlying(runs[0][0]),
+        "underlyings": _per_underlying(runs[0][0], chain),
     }
 
 
@@ -76,6 +99,31 @@ def _misses(unds: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, int]]
         m["rmse_7d"] += u["median_rmse_vol_pts_7d"] > TARGETS["rmse_7d"]
         m["inside_spread"] += u["inside"] / u["quotes"] < TARGETS["inside_spread"]
     return out
+
+
+def _mark_summary(unds: list[tuple[str, dict[str, Any]]]) -> dict[str, object]:
+    """The same pooled measures for Deribit's marks (reference, not a target)."""
+    names = sorted({n for n, _ in unds})
+    rmse = {
+        n: statistics.median([x for m, u in unds if m == n for x in u["deribit_mark"]["rmse_7d"]])
+        for n in names
+    }
+    inside = {
+        n: sum(u["deribit_mark"]["inside"] for m, u in unds if m == n)
+        / sum(u["quotes"] for m, u in unds if m == n)
+        for n in names
+    }
+    below = {
+        n: sum(
+            u["deribit_mark"]["inside"] / u["quotes"] < TARGETS["inside_spread"] for m, u in unds if m == n
+        )
+        for n in names
+    }
+    return {
+        "median_rmse_vol_pts_7d": rmse,
+        "inside_spread_share_by": inside,
+        "snapshots_below_inside_target": below,
+    }
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, object]:
@@ -105,6 +153,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, object]:
         "chain_fit_ms_min_of_repeats_max": max(fastest),
         "chain_fit_cpu_ms_median": statistics.median(cpu),
         "chain_fit_cpu_ms_max": max(cpu),
+        "deribit_mark_reference": _mark_summary(unds),
     }
 
 
@@ -116,7 +165,9 @@ def main() -> None:
     rows = [_snapshot(p) for p in sorted(args.data.glob("deribit_options_snapshot_*.csv"))]
     for r in rows:
         parts = [
-            f"{n} rmse7d={u['median_rmse_vol_pts_7d']:.3f} inside={u['inside'] / u['quotes']:.1%} viol={sum(u['violations'].values())}"
+            f"{n} rmse7d={u['median_rmse_vol_pts_7d']:.3f} inside={u['inside'] / u['quotes']:.1%} "
+            f"viol={sum(u['violations'].values())} (Deribit marks: rmse7d="
+            f"{u['deribit_mark']['median_rmse_vol_pts_7d']:.3f} inside={u['deribit_mark']['inside'] / u['quotes']:.1%})"
             for n, u in r["underlyings"].items()
         ]  # type: ignore[union-attr]
         print(
