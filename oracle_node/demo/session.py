@@ -8,6 +8,11 @@ Each round of the network replays one data hour; after a round lands (or its att
 `RoundRecord` is taken: the on-chain values, which node led, the gas, the rejected sources of every
 node, each node's own signed values, and the margin engine's maintenance requirement for an example
 1M tUSD BTC position.
+
+The nodes serve DEMO_MODEL: the served model's recipe (qgbm_har_v1) trained only on days before
+2020-03-01 (`scripts/train_models.py --test-start 2020-03-01`), so the March 2020 crash the demo
+replays is out of sample; the served model's own cut (2021-01-01) would have trained on it. The
+demo's deployment allow-lists it next to deploy/local.yaml's models.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from oracle_node.chain.deploy import Deployment, deploy_stack, load_deploy_confi
 from oracle_node.chain.view import ChainView
 from oracle_node.config import NodeConfig
 from oracle_node.demo.views import HOUR, Attack, node_ticks, utc
+from oracle_node.models.manifest import ARTIFACTS_DIR
 from oracle_node.network import Domain, LeadOutcome, NetworkSettings
 from oracle_node.network.cluster import LocalCluster, Member
 from oracle_node.service.dashboard import Dashboard, DashboardSources, StateBuilder
@@ -38,6 +44,7 @@ from oracle_node.types import RiskParamsBps
 MARKETS = ("BTC-USD", "ETH-USD")
 SIGNER_ACCOUNTS = (1, 3, 4)  # anvil dev accounts of the three operators
 TRADER_ACCOUNT = 6
+DEMO_MODEL = ARTIFACTS_DIR / "demo_cut_2020_03_01"  # trained on days before 2020-03-01 (module docstring)
 USD = 10**6
 
 
@@ -104,7 +111,10 @@ class DemoSession:
     def deploy(self) -> Deployment:
         base = load_deploy_config()
         profiles = tuple(p.model_copy(update={"min_interval": 1}) for p in base.profiles)
-        config = base.model_copy(update={"profiles": profiles, "signers": SIGNER_ACCOUNTS, "threshold": 2})
+        models = (*base.models, {"manifest": str(DEMO_MODEL / "manifest.json")})
+        config = base.model_copy(
+            update={"profiles": profiles, "signers": SIGNER_ACCOUNTS, "threshold": 2, "models": models}
+        )
         self.deployment = deploy_stack(self.w3, resolve_account(config.deployer), config)
         for signer in self.deployment.signers:
             self.w3.provider.make_request("anvil_setBalance", [signer, hex(10**21)])  # type: ignore[attr-defined]
@@ -125,16 +135,21 @@ class DemoSession:
         assert self.deployment is not None, "deploy() first"
         return RiskOracle(self.w3, self.deployment.oracle)
 
-    def observers(self) -> list[PipelineObserver]:
-        """One pipeline per node, warmed on the bundled history up to the replay's start."""
-        cfg = NodeConfig(
+    def node_config(self) -> NodeConfig:
+        """What every demo node runs: the bundled hourly histories and DEMO_MODEL."""
+        return NodeConfig(
             node_name="demo",
             markets=[
                 {"id": "BTC-USD", "history": "bundled:binance_btcusdt_spot_1h"},
                 {"id": "ETH-USD", "history": "bundled:binance_ethusdt_spot_1h"},
             ],
             service={"store_path": self.workdir / "unused.sqlite"},
+            model={"manifest": str(DEMO_MODEL)},
         )
+
+    def observers(self) -> list[PipelineObserver]:
+        """One pipeline per node, warmed on the bundled history up to the replay's start."""
+        cfg = self.node_config()
         placeholder = ReplaySchedule(0, self.start, self.end)
         out = []
         for i in range(len(SIGNER_ACCOUNTS)):
