@@ -16,7 +16,8 @@ forecast(history) / forecast_many(histories) -> Forecast per market. For each ma
    agreement = min over the two VaRs of min(ml, base) / max(ml, base).
 All settings (EWMA lambda, GJR window and refit schedule, tolerance) come from the manifest, so the
 manifest hash (the report's modelHash) pins the whole model. The ML call is batched: forecast_many runs
-onnxruntime once for all markets. Deterministic: the same histories give the same floats.
+onnxruntime once for all markets. Deterministic: the same histories give the same floats (the memo of
+each market's previous-close row, models.previous_row, only skips repeated work).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from oracle_node.models.forecast import Flag, Forecast
 from oracle_node.models.gjr import GjrGarchT
 from oracle_node.models.manifest import ARTIFACTS_DIR, Manifest, load_manifest
 from oracle_node.models.partial_day import combine_quantiles, row_set
+from oracle_node.models.previous_row import PreviousRowCache
 from oracle_node.models.registry import create_ml_model
 
 FIELDS: tuple[str, ...] = ("sigma_1d", "var99", "es99", "var99_short", "es99_short")
@@ -81,6 +83,7 @@ class RiskModel:
             raise ModelError(
                 f"{manifest.directory}: ensemble.tolerance = {self.tolerance!r} must be in [0, 1)"
             )
+        self.previous_rows = PreviousRowCache()  # partial days: the previous close's row, per market
 
     @classmethod
     def load(cls, directory: Path | str = ARTIFACTS_DIR) -> RiskModel:
@@ -124,7 +127,7 @@ class RiskModel:
         observed = np.array([latest_features(h).last_row(names) for h in histories]).reshape(-1, len(names))
         ok = self.ml.in_range(observed[:, :-1]).tolist()
         sets = [
-            row_set(h, names, row) if good else None
+            row_set(h, names, row, self.previous_rows) if good else None
             for h, row, good in zip(histories, observed, ok, strict=True)
         ]
         live = [s.rows for s in sets if s is not None]

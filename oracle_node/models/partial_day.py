@@ -23,7 +23,9 @@ On a partial day (elapsed fraction w of the UTC day, 0 < w < 1) the ML log-retur
   q = q_previous (no jump at midnight); at w -> 1, q = E_now -> the model at the new close.
 - A closed day (w = 1: the 00:00 round, training, walk-forward backtests) is evaluated as it is,
   bit for bit, so the manifest's metrics still describe the served model at every close.
-- Stateless and deterministic: a function of the history only, identical on every node.
+- Stateless and deterministic: a function of the history only, identical on every node. The previous
+  close's row is the same all day; callers that run every round memoise it (models.previous_row),
+  which returns the same bits.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from scipy import special
 from oracle_node.features.build import LOOKBACK_DAYS, MONTH, WEEK, har_terms, latest_features
 from oracle_node.features.history import SECONDS_PER_DAY, MarketHistory
 from oracle_node.features.rolling import log_returns
+from oracle_node.models.previous_row import PreviousRowCache, previous_row
 
 NODES = 16  # equal-probability nodes: a split crossing moves the average by 1/16 of its step
 SIGMA_DAYS = 30  # the closed days whose RMS return scales the rest of the day (har_m's window)
@@ -100,9 +103,15 @@ def _completed(
     return out
 
 
-def row_set(history: MarketHistory, names: tuple[str, ...], observed: np.ndarray | None = None) -> RowSet:
+def row_set(
+    history: MarketHistory,
+    names: tuple[str, ...],
+    observed: np.ndarray | None = None,
+    previous: PreviousRowCache | None = None,
+) -> RowSet:
     """The rows of `history` (see RowSet); a closed day is evaluated as it is. observed: the history's
-    own last row of `names` when the caller has it (latest_features(history).last_row(names))."""
+    own last row of `names` when the caller has it (latest_features(history).last_row(names));
+    previous: a memo of the previous close's row across rounds (models.previous_row; same rows)."""
     tail = history.tail(LOOKBACK_DAYS + 1)
     observed = latest_features(tail).last_row(names) if observed is None else observed
     sigma = rest_of_day_sigma(history)
@@ -110,8 +119,8 @@ def row_set(history: MarketHistory, names: tuple[str, ...], observed: np.ndarray
         return RowSet(observed[None, :], 1.0)
     now = _completed(observed, tail, float(tail.close[-1]), sigma, names)
     anchor = _completed(observed, tail, float(tail.close[-2]), sigma, names)
-    previous = latest_features(tail.until(float(tail.ts[-2]))).last_row(names)
-    return RowSet(np.vstack([now, anchor, previous[None, :]]), elapsed_fraction(history))
+    prev = previous_row(tail, names) if previous is None else previous.row(tail, names)
+    return RowSet(np.vstack([now, anchor, prev[None, :]]), elapsed_fraction(history))
 
 
 def combine_quantiles(q: np.ndarray, w: float) -> tuple[float, float]:
