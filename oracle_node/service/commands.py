@@ -24,6 +24,7 @@ from oracle_node.network.leader import LeadOutcome
 from oracle_node.network.recovery import resume_pending
 from oracle_node.reports.keystore import DryRunSigner
 from oracle_node.service.health import HealthState, serve
+from oracle_node.service.heap import freeze_startup_heap
 from oracle_node.service.metrics import NodeMetrics
 from oracle_node.service.network_run import serve_network
 from oracle_node.service.observer import ChainBounds, LiveObserver, PipelineObserver
@@ -172,6 +173,7 @@ def run(cfg: NodeConfig, environ: dict[str, str]) -> int:
     one operator of a k-of-n network; see service/network_run.py."""
     log.info("node_starting", config=cfg.redacted(), mode="network" if cfg.network else "single")
     network, metrics, health = build_network(cfg, environ)
+    log.info("startup_heap_frozen", objects=freeze_startup_heap())
     servers = _serve_endpoints(cfg, health, metrics)
     try:
         return asyncio.run(serve_network(network))
