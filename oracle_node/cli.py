@@ -18,8 +18,6 @@ from oracle_node.atomic import refuse_overwrite
 from oracle_node.config import NodeConfig, load_config
 from oracle_node.errors import ConfigError, DataError, OracleNodeError
 from oracle_node.logs import configure_logging, register_secret_url, scrub_text
-from oracle_node.options import commands as option_commands
-from oracle_node.service import commands
 
 EXIT_ERROR = 2
 
@@ -354,10 +352,14 @@ def _model_command(args: argparse.Namespace) -> int:
             return markets_command(args)
         if args.command in _OUTPUT_NAMES:
             _refuse_overwrite(args)
-        if args.command == "surface":
-            return option_commands.surface(args)
-        if args.command == "greeks":
-            return option_commands.greeks_command(args)
+        if args.command in ("surface", "greeks"):
+            from oracle_node.options import commands as option_commands  # noqa: PLC0415 - see _dispatch
+
+            return (
+                option_commands.surface(args)
+                if args.command == "surface"
+                else option_commands.greeks_command(args)
+            )
         if args.command.startswith("shock-"):
             from oracle_node.research.shocks import commands as shocks  # noqa: PLC0415 - offline code, as below
 
@@ -392,6 +394,10 @@ def _model_command(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace, cfg: NodeConfig) -> int:
+    # Imported here, not at the top: the runtime's imports (web3, onnxruntime, arch, shap) cost ~2 s,
+    # which `--help`, a mistyped flag and the offline commands need not pay.
+    from oracle_node.service import commands  # noqa: PLC0415
+
     if args.command == "replay":
         return commands.replay(cfg, args.ticks, args.out)
     if args.command == "check":
