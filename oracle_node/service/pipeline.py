@@ -29,6 +29,7 @@ from oracle_node.config import NodeConfig
 from oracle_node.errors import BoundsViolation, DataError, ModelError
 from oracle_node.explain.attribute import Attributor
 from oracle_node.explain.record import encode, parse, with_cascade
+from oracle_node.features.history import MarketHistory
 from oracle_node.guard import GuardResult, GuardState, evaluate
 from oracle_node.logs import get_logger
 from oracle_node.models.ensemble import RiskModel
@@ -115,6 +116,7 @@ class NodePipeline:
         self._state: dict[str, _MarketState] = {}
         self._liquidations: dict[str, tuple[Any, Any]] = {}  # market -> (event ts, USD): a configured feed
         self._addons: dict[str, CascadeAddon] = {}  # this round's cascade add-ons
+        self._histories: dict[str, MarketHistory] = {}  # this round's snapshots (model, add-on, score)
         self._pools: dict[str, PoolSummary] = {}  # market -> the latest fresh pool-state summary
 
     def feed_liquidations(self, market: str, ts: Any, usd: Any) -> None:
@@ -149,6 +151,8 @@ class NodePipeline:
         wanted = sorted(self._state) if only is None else sorted(set(only) & set(self._state))
         guarded = {m: self._guard(m, now) for m in wanted}
         priced = [m for m, g in guarded.items() if not g.degraded]
+        # One snapshot per market and round: the book does not change again before the next step.
+        self._histories = {m: h for m in priced if (h := self.book.snapshot(m)) is not None}
         forecasts, errors = self._forecast(priced)
         self._addons = {m: a for m in forecasts if (a := self._cascade(m, now)) is not None}
         risks = self._risk(forecasts, guarded, errors)
@@ -158,8 +162,9 @@ class NodePipeline:
         ]
 
     def _cascade(self, market: str, now: float) -> CascadeAddon | None:
-        c, h = self.cfg.market(market).cascade, self.book.snapshot(market)
-        if not c.enabled or h is None:
+        c = self.cfg.market(market).cascade
+        h = self._histories.get(market) if c.enabled else None
+        if h is None:
             return None
         addon = cascade_addon(
             bundled_model(), h.close, c.asset(market), c.max_addon_bp, self._liquidations.get(market), now
@@ -219,7 +224,7 @@ class NodePipeline:
     def _forecast(self, markets: list[str]) -> tuple[dict[str, Forecast], dict[str, str]]:
         histories, errors = [], {}
         for m in markets:
-            h = self.book.snapshot(m)
+            h = self._histories.get(m)
             if h is None or len(h) < MIN_HISTORY_DAYS:
                 errors[m] = f"model: need {MIN_HISTORY_DAYS} daily closes, have {0 if h is None else len(h)}"
             else:
@@ -239,7 +244,7 @@ class NodePipeline:
 
     def _reference_move(self, market: str) -> float | None:
         """The market's typical |move| over the margin period: the risk score's threshold."""
-        h = self.book.snapshot(market)
+        h = self._histories.get(market)
         return None if h is None else reference_move(h.close, horizon_days(self.cfg.risk))
 
     def _risk(
