@@ -96,3 +96,22 @@ def test_step__gap_beyond_representable__capped_set_flagged_and_logged(  # type:
     logged = record.fields  # type: ignore[attr-defined]
     assert logged["market"] == "BTC-USD" and logged["fields"] == view["capped"]["fields"]
     assert logged["wanted_bp"]["maintenance_margin"] > logged["published_bp"]["maintenance_margin"] == 10_000
+
+
+def test_step__one_history_snapshot_per_market__used_after_the_guard_observed(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    pipeline = make()
+    taken = []
+    snapshot = pipeline.book.snapshot
+
+    def counting(market: str) -> MarketHistory | None:
+        h = snapshot(market)
+        taken.append(h)
+        return h
+
+    pipeline.book.snapshot = counting  # type: ignore[method-assign]
+    (out,) = pipeline.step(T0 + 60, ticks(last * 0.9, T0 + 60))
+    assert out.risk is not None and len(taken) == 1  # model, cascade add-on and score share it
+    assert taken[0] is not None and taken[0].close[-1] == pytest.approx(
+        last * 0.9, rel=1e-3
+    )  # this round's price
