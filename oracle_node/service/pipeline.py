@@ -103,6 +103,10 @@ class _MarketState:
     guard: GuardState | None = None
     trigger: TriggerState = field(default_factory=TriggerState)
     latest: dict[str, Tick] = field(default_factory=dict)
+    # Each source's tick volumes since the last round: a round that catches up over several ticks (a
+    # node joining a replay late, or one that skipped a round) counts all of them, so the day's volume
+    # does not depend on which rounds a node happened to observe.
+    new_volume: dict[str, float] = field(default_factory=dict)
 
 
 class NodePipeline:
@@ -147,7 +151,10 @@ class NodePipeline:
     ) -> list[MarketOutcome]:
         """One round at time `now` with the new ticks; `only` limits it to some markets (per-market jobs)."""
         for tick in ticks:
-            self._state.setdefault(tick.market, _MarketState()).latest[tick.source] = tick
+            st = self._state.setdefault(tick.market, _MarketState())
+            st.latest[tick.source] = tick
+            if tick.volume is not None and math.isfinite(tick.volume):
+                st.new_volume[tick.source] = st.new_volume.get(tick.source, 0.0) + tick.volume
         wanted = sorted(self._state) if only is None else sorted(set(only) & set(self._state))
         guarded = {m: self._guard(m, now) for m in wanted}
         priced = [m for m, g in guarded.items() if not g.degraded]
@@ -215,8 +222,9 @@ class NodePipeline:
         st = self._state[market]
         result = evaluate(market, list(st.latest.values()), now, st.guard, self.cfg.guard)
         st.guard = result.state
+        volumes = [st.new_volume[s] for s in result.accepted if s in st.new_volume]
+        st.new_volume = {}
         if result.aggregate_price is not None:
-            volumes = [st.latest[s].volume for s in result.accepted if st.latest[s].volume is not None]
             vol = median(volumes) if volumes else None  # a representative venue, not the sum of venues
             self.book.observe(market, now, result.aggregate_price, vol)
         return result

@@ -115,3 +115,30 @@ def test_step__one_history_snapshot_per_market__used_after_the_guard_observed(pi
     assert taken[0] is not None and taken[0].close[-1] == pytest.approx(
         last * 0.9, rel=1e-3
     )  # this round's price
+
+
+def test_step__node_joining_late__counts_the_volume_of_every_tick_it_catches_up_on(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    hours = [T0 + 3600 * (k + 1) for k in range(6)]
+    every, late = make(), make()
+    for ts in hours:
+        every.step(ts, ticks(last, ts))
+    late.step(hours[3], [t for ts in hours[:4] for t in ticks(last, ts)])  # joins at hour 4 with all ticks
+    for ts in hours[4:]:
+        late.step(ts, ticks(last, ts))
+    a, b = every.book.snapshot("BTC-USD"), late.book.snapshot("BTC-USD")
+    assert a is not None and b is not None and a.volume is not None and b.volume is not None
+    assert b.volume[-1] == a.volume[-1]  # the day's run-rate volume: all six hours counted by both
+
+
+def test_step__source_without_a_new_tick__adds_no_volume(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    make, last = pipeline_factory
+    once, twice = make(), make()
+    for p in (once, twice):
+        p.step(T0 + 3600, ticks(last, T0 + 3600))
+    once.step(T0 + 7200, ticks(last, T0 + 7200))
+    twice.step(T0 + 7200, ticks(last, T0 + 7200))
+    twice.step(T0 + 7200 + 60, [])  # a round with no new tick: the old ticks' volume is not counted again
+    h1, h2 = once.book.snapshot("BTC-USD"), twice.book.snapshot("BTC-USD")
+    assert h1 is not None and h2 is not None and h1.volume is not None and h2.volume is not None
+    assert h2.ts[-1] > h1.ts[-1] and h2.volume[-1] < h1.volume[-1]  # same volume, longer day: lower run rate
