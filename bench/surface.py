@@ -20,11 +20,13 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from oracle_node.errors import OracleNodeError
 from oracle_node.options import black76
 from oracle_node.options.build import ChainFit, ExpiryResult, fit_chain
 from oracle_node.options.chain import OptionChain, read_chain
@@ -34,6 +36,22 @@ REPEATS = 5
 VALIDATION = 6  # fit choices were made on the first 6 snapshots by date; the last 6 are held out
 SEVEN_DAYS = 7 / 365
 TARGETS = {"rmse_7d": 0.25, "inside_spread": 0.93, "violations": 0, "chain_fit_ms": 100}
+
+
+def run(main: Callable[[], object]) -> None:
+    """Run a surface bench's main: bad data is one line and a non-zero exit, not a traceback."""
+    try:
+        main()
+    except OracleNodeError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def snapshot_paths(data: Path) -> list[Path]:
+    """The Deribit snapshot CSVs in `data`, by date; exits 2 with one line when there are none."""
+    paths = sorted(data.glob("deribit_options_snapshot_*.csv"))
+    if not paths:
+        raise SystemExit(f"error: --data {data}: no deribit_options_snapshot_*.csv files")
+    return paths
 
 
 def _mark_quality(e: ExpiryResult, marks: dict[str, float]) -> tuple[float, int]:
@@ -162,7 +180,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=Path("bench/surface.json"))
     args = ap.parse_args()
-    rows = [_snapshot(p) for p in sorted(args.data.glob("deribit_options_snapshot_*.csv"))]
+    rows = [_snapshot(p) for p in snapshot_paths(args.data)]
     for r in rows:
         parts = [
             f"{n} rmse7d={u['median_rmse_vol_pts_7d']:.3f} inside={u['inside'] / u['quotes']:.1%} "
@@ -187,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from bench.surface import DATA, VALIDATION
+from bench.surface import DATA, VALIDATION, run, snapshot_paths
 from oracle_node.options import metrics
 from oracle_node.options.build import ExpiryResult, fit_chain
 from oracle_node.options.chain import read_chain
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     args = ap.parse_args()
     tally: dict[tuple[str, str], list[int]] = {}
-    for i, path in enumerate(sorted(args.data.glob("deribit_options_snapshot_*.csv"))):
+    for i, path in enumerate(snapshot_paths(args.data)):
         part = "first_6" if i < VALIDATION else "last_6"
         for u in fit_chain(read_chain(path)).underlyings:
             shipped = sum(e.quality.inside for e in u.expiries)
@@ -74,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

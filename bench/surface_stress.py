@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.surface import run, snapshot_paths
 from oracle_node.options.build import fit_chain
 from oracle_node.options.chain import OptionChain, OptionQuote, quote_columns, read_chain
 
@@ -69,7 +70,7 @@ def main() -> None:
     ap.add_argument("--no-futures", type=float, default=0.0)
     args = ap.parse_args()
     how = Perturbation(args.max_drop, args.noise, args.independent, args.no_futures)
-    chains = [read_chain(p) for p in sorted(args.data.glob("deribit_options_snapshot_*.csv"))]
+    chains = [read_chain(p) for p in snapshot_paths(args.data)]
     bad, cpu = [], []
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
@@ -92,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
