@@ -37,9 +37,7 @@ def _refit_inside(e: ExpiryResult) -> int:
     half = np.maximum(0.5 * (sm.iv_ask - sm.iv_bid), 1e-4)
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        a, b, rho, m, s = x
-        w = a + b * (rho * (sm.k - m) + np.sqrt((sm.k - m) ** 2 + s * s))
-        z = (np.sqrt(np.maximum(w, 1e-12) / sm.t) - sm.iv_mid) / half
+        z = (SviParams(*x).implied_vol(sm.k, sm.t) - sm.iv_mid) / half
         return np.concatenate([np.maximum(0.0, np.abs(z) - TAU), EPS * z])
 
     x0 = [p.a, p.b, p.rho, p.m, p.sigma]
